@@ -1,0 +1,121 @@
+"""A discriminator as regularizers see it: scores, features and input gradients.
+
+Why a wrapper: a regularizer needs to score extra inputs (interpolates,
+perturbed images) without disturbing the discriminator.  Keras layers change
+state when called with ``training=True`` — BatchNormalization updates its
+moving statistics and ``keras.layers.SpectralNormalization`` runs a power
+iteration and overwrites its kernel.  :meth:`Critic.score` with
+``stateless=True`` runs the same training-mode function through
+``Model.stateless_call`` so that none of those updates is applied, while
+gradients still flow to the inputs and the weights.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+class Critic:
+    """Wraps a Keras discriminator ``x -> logits``.
+
+    Args:
+      discriminator: a built Keras model whose output has shape ``[B]``,
+        ``[B, 1]`` or, with ``feature_layer``, whose penultimate features can be
+        read.
+      feature_layer: name of the layer whose output are the features ``phi``
+        used by robust feature matching; ``None`` means the input of the last
+        layer (the penultimate activations of a functional model).
+    """
+
+    def __init__(self, discriminator: keras.Model, feature_layer: str | None = None):
+        self.discriminator = discriminator
+        self.feature_layer = feature_layer
+        self._feature_model = None
+
+    # Scoring ---------------------------------------------------------------
+
+    def score(self, x, stateless: bool = False):
+        """Training-mode logits of ``x`` as a ``[B]`` float32 tensor."""
+        d = self.discriminator
+        if stateless:
+            out, _ = d.stateless_call(d.trainable_variables, d.non_trainable_variables, x, training=True)
+        else:
+            out = d(x, training=True)
+        return _flat(out)
+
+    def features_and_scores(self, x):
+        """``(phi(x), logits)`` without changing D's state."""
+        m = self._features_model()
+        (phi, out), _ = m.stateless_call(m.trainable_variables, m.non_trainable_variables, x, training=True)
+        return tf.reshape(tf.cast(phi, tf.float32), [tf.shape(phi)[0], -1]), _flat(out)
+
+    def input_gradient(self, objective, x):
+        """Gradient of ``objective(logits)`` with respect to the input ``x`` only.
+
+        D's state is left unchanged and no gradient reaches its weights: the
+        result is wrapped in ``stop_gradient``, so an enclosing weight tape sees
+        a constant (no second-order term).
+
+        Returns:
+          ``(grad, logits)`` with ``grad`` shaped like ``x``.
+        """
+        x = tf.convert_to_tensor(x)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            logits = self.score(x, stateless=True)
+            value = objective(logits)
+        grad = tape.gradient(value, x)
+        return tf.stop_gradient(grad), tf.stop_gradient(logits)
+
+    def pair_input_gradients(self, objective, x_real, x_fake):
+        """Gradients of ``objective(logits_real, logits_fake)`` w.r.t. both batches.
+
+        One forward and one backward pass over each batch.  As in
+        :meth:`input_gradient`, D's state and weights are untouched.
+        """
+        x_real, x_fake = tf.convert_to_tensor(x_real), tf.convert_to_tensor(x_fake)
+        with tf.GradientTape() as tape:
+            tape.watch([x_real, x_fake])
+            value = objective(self.score(x_real, stateless=True), self.score(x_fake, stateless=True))
+        grad_r, grad_f = tape.gradient(value, [x_real, x_fake])
+        return tf.stop_gradient(grad_r), tf.stop_gradient(grad_f)
+
+    def gradient_norms(self, x):
+        """Per-example ``||d D(x_i) / d x_i||_2`` (diagnostics; no state change)."""
+        grad, _ = self.input_gradient(tf.reduce_sum, x)
+        return per_example_norm(grad)
+
+    # Internals -------------------------------------------------------------
+
+    def _features_model(self):
+        if self._feature_model is None:
+            d = self.discriminator
+            if not getattr(d, "_is_graph_network", False) and not hasattr(d, "inputs"):
+                raise ValueError(
+                    "Feature-based regularizers need a functional Keras discriminator; "
+                    f"got {type(d).__name__}."
+                )
+            if self.feature_layer is None:
+                feats = d.layers[-1].input
+            else:
+                try:
+                    feats = d.get_layer(self.feature_layer).output
+                except ValueError:
+                    raise ValueError(
+                        f"feature_layer={self.feature_layer!r} is not a layer of the "
+                        f"discriminator; its layers are {[l.name for l in d.layers]}."
+                    ) from None
+            self._feature_model = keras.Model(d.inputs, [feats, d.outputs[0]])
+        return self._feature_model
+
+
+def _flat(out):
+    out = tf.cast(out, tf.float32)
+    return tf.reshape(out, [tf.shape(out)[0]])
+
+
+def per_example_norm(t):
+    """L2 norm of each example of a ``[B, ...]`` tensor, shape ``[B]``."""
+    t = tf.reshape(tf.cast(t, tf.float32), [tf.shape(t)[0], -1])
+    return tf.sqrt(tf.reduce_sum(tf.square(t), axis=1) + 1e-12)

@@ -1,0 +1,328 @@
+"""``GAN``: a Keras model that trains any generator/discriminator pair.
+
+Why a Keras model: users call ``compile()`` and ``fit()`` on it, get progress
+bars, callbacks, TensorBoard and ``tf.distribute`` for free, and swap the loss
+or the regularizer (DAT among them) by name.
+
+Schedule: one ``train_step`` is one *generator* iteration, as the paper counts
+them (Table 1's ``n_iter``).  It receives a real batch of ``n_dis * B``
+examples, runs ``n_dis`` discriminator steps on ``B`` of them each, then one
+generator step on ``B`` fresh latents.  The ``k``-th D step takes the examples
+``k, k + n_dis, k + 2 n_dis, ...`` (a strided split), so the examples a D step
+sees do not depend on how a ``tf.distribute`` strategy splits the batch over
+replicas.  Use :func:`dat_tf.data.batch_for_gan` (or ``batch(n_dis * B)``) to
+feed it.
+
+Randomness: latents and the regularizers' random draws come from stateless
+ops seeded by ``(seed, generator step, purpose)``; the model's step counter is
+saved with its weights, so the same seed gives the same run, resumed or not,
+on one replica or several.
+
+Example:
+
+>>> import keras, numpy as np
+>>> from dat_tf.gan import GAN
+>>> G = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+>>> D = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+>>> gan = GAN(G, D, latent_dim=2, loss="ns", regularizer="dat")
+>>> gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(1e-3))
+>>> h = gan.fit(np.random.randn(64, 2).astype("float32"), batch_size=32, epochs=1, verbose=0)
+>>> sorted(h.history)[:3]
+['d_fake', 'd_loss', 'd_real']
+
+Reference: paper Algorithm 1.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dat_tf import distributed, regularizers
+from dat_tf.critic import Critic, per_example_norm
+from dat_tf.losses import get_loss
+
+# Each generator step owns _SEEDS_PER_STEP stateless seeds: 0 for G's latents,
+# 1 + 2k and 2 + 2k for the k-th D step's latents and regularizer draws.
+_SEEDS_PER_STEP = 1024
+_MAX_N_DIS = (_SEEDS_PER_STEP - 1) // 2
+_SEED_LATENT_G = 0
+
+
+def _seed_latent_d(k):
+    return 1 + 2 * k
+
+
+def _seed_regularizer(k):
+    return 2 + 2 * k
+
+
+@keras.saving.register_keras_serializable(package="dat_tf")
+class GAN(keras.Model):
+    """Generator + discriminator trained adversarially with a chosen regularizer.
+
+    Args:
+      generator: Keras model ``z [B, latent_dim] -> x [B, ...]``.
+      discriminator: Keras model ``x [B, ...] -> logits [B] or [B, 1]``.
+      latent_dim: size of ``z``; latents are standard normal.
+      loss: name in :data:`dat_tf.losses.LOSSES`.
+      regularizer: name in :data:`dat_tf.regularizers.REGULARIZERS`, a
+        :class:`dat_tf.regularizers.Regularizer`, or a serialized dict.
+      n_dis: discriminator steps per generator step (>= 1).
+      seed: integer seed for every random draw of training.
+      log_gradient_norms: log ``grad_norm_real``/``grad_norm_fake``, the mean
+        ``||dD/dx||`` at clean reals and fakes (one extra input-gradient pass
+        per generator step).
+      feature_layer: name of D's feature layer for ``rfm`` (default: the input
+        of D's last layer).
+    """
+
+    def __init__(
+        self,
+        generator: keras.Model,
+        discriminator: keras.Model,
+        latent_dim: int,
+        loss: str = "ns",
+        regularizer="none",
+        n_dis: int = 1,
+        seed: int = 0,
+        log_gradient_norms: bool = True,
+        feature_layer: str | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not isinstance(latent_dim, int) or isinstance(latent_dim, bool) or latent_dim < 1:
+            raise ValueError(f"latent_dim must be an integer >= 1, got {latent_dim!r}.")
+        if not isinstance(n_dis, int) or isinstance(n_dis, bool) or not 1 <= n_dis <= _MAX_N_DIS:
+            raise ValueError(f"n_dis must be an integer in [1, {_MAX_N_DIS}], got {n_dis!r}.")
+        if not isinstance(seed, int) or isinstance(seed, bool):
+            raise ValueError(f"seed must be an integer, got {seed!r}.")
+        self.generator = generator
+        self.discriminator = discriminator
+        self.latent_dim = latent_dim
+        self.gan_loss = get_loss(loss)
+        self.regularizer = regularizers.deserialize(regularizer)
+        self.n_dis = n_dis
+        self.seed = seed
+        self.log_gradient_norms = bool(log_gradient_norms)
+        self.feature_layer = feature_layer
+        self.critic = Critic(discriminator, feature_layer=feature_layer)
+        self._check_nets()
+
+        self.g_steps = self.add_weight(
+            shape=(),
+            dtype="int64",
+            initializer="zeros",
+            trainable=False,
+            aggregation="only_first_replica",
+            name="g_steps",
+        )
+        names = [
+            "d_loss",
+            "g_loss",
+            "d_real",
+            "d_fake",
+            "reg",
+            "grad_norm_real",
+            "grad_norm_fake",
+            "perturbation_norm",
+        ]
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.d_optimizer = None
+        self.g_optimizer = None
+        self.built = True
+
+    # ------------------------------------------------------------------ setup
+
+    def _check_nets(self):
+        for role, net in (("generator", self.generator), ("discriminator", self.discriminator)):
+            if not isinstance(net, keras.Model):
+                raise ValueError(f"{role} must be a keras.Model, got {type(net).__name__}.")
+            if not net.built:
+                raise ValueError(f"{role} {net.name!r} is not built; build it (e.g. give it a keras.Input).")
+        g_in = self.generator.input_shape
+        if g_in is not None and g_in[-1] is not None and g_in[-1] != self.latent_dim:
+            raise ValueError(
+                f"latent_dim={self.latent_dim} does not match the generator's input shape {g_in}."
+            )
+        g_out, d_in = tuple(self.generator.output_shape[1:]), tuple(self.discriminator.input_shape[1:])
+        if g_out != d_in:
+            raise ValueError(
+                f"The generator outputs shape {g_out} but the discriminator expects {d_in}."
+            )
+
+    def call(self, z, training=False):
+        """Generates images from latents ``z`` (the generator's forward pass)."""
+        return self.generator(z, training=training)
+
+    def compile(self, d_optimizer, g_optimizer, **kwargs):
+        """Sets and builds both optimizers.
+
+        Building them here (rather than lazily on the first step) matters:
+        Keras only restores optimizer state that exists when weights are
+        loaded, so resumed runs keep their Adam moments.
+
+        Args:
+          d_optimizer, g_optimizer: ``keras.optimizers.Optimizer`` instances (or
+            identifiers accepted by ``keras.optimizers.get``).
+          **kwargs: passed to ``keras.Model.compile`` (e.g. ``jit_compile``,
+            ``steps_per_execution``); ``optimizer``, ``loss`` and ``metrics``
+            are not accepted.
+        """
+        for bad in ("optimizer", "loss", "metrics"):
+            if bad in kwargs:
+                raise ValueError(
+                    f"GAN.compile() takes d_optimizer and g_optimizer; {bad}={kwargs[bad]!r} is not supported."
+                )
+        super().compile(optimizer=None, **kwargs)
+        self.d_optimizer = keras.optimizers.get(d_optimizer)
+        self.g_optimizer = keras.optimizers.get(g_optimizer)
+        if self.d_optimizer is self.g_optimizer:
+            raise ValueError("d_optimizer and g_optimizer must be two different optimizer objects.")
+        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.g_optimizer.build(self.generator.trainable_variables)
+
+    @property
+    def metrics(self):
+        return list(self.trackers.values())
+
+    # --------------------------------------------------------------- sampling
+
+    def _step_seed(self, purpose):
+        base = tf.constant([self.seed & 0x7FFFFFFF, (self.seed >> 31) & 0x7FFFFFFF], tf.int64)
+        counter = tf.cast(self.g_steps, tf.int64) * _SEEDS_PER_STEP + purpose
+        return tf.random.experimental.stateless_fold_in(base, counter)
+
+    def _latents(self, batch_size, purpose):
+        seed = self._step_seed(purpose)
+
+        def draw(n):
+            return tf.random.stateless_normal([n, self.latent_dim], seed=seed)
+
+        return distributed.replica_slice_of_global(draw, batch_size)
+
+    def sample(self, num, seed=None, batch_size=256):
+        """``num`` generated examples as a numpy array (inference mode)."""
+        gen = tf.random.Generator.from_seed(self.seed if seed is None else seed)
+        out = []
+        for start in range(0, num, batch_size):
+            z = gen.normal([min(batch_size, num - start), self.latent_dim])
+            out.append(keras.ops.convert_to_numpy(self.generator(z, training=False)))
+        return np.concatenate(out, axis=0)
+
+    # ---------------------------------------------------------------- training
+
+    def _real_batches(self, data):
+        if isinstance(data, (tuple, list)):
+            data = data[0]
+        if isinstance(data, dict):
+            raise ValueError(f"GAN.fit expects image tensors, got a dict with keys {sorted(data)}.")
+        x = tf.convert_to_tensor(data)
+        expected = tuple(self.discriminator.input_shape[1:])
+        got = tuple(x.shape[1:])
+        if len(got) != len(expected) or any(e is not None and g is not None and e != g for g, e in zip(got, expected)):
+            raise ValueError(
+                f"Real batch has per-example shape {got} (batch shape {tuple(x.shape)}), "
+                f"but the discriminator expects {expected}."
+            )
+        x = tf.cast(x, self.discriminator.inputs[0].dtype if hasattr(self.discriminator, "inputs") else tf.float32)
+        if self.n_dis == 1:
+            return [x]
+        static = x.shape[0]
+        if static is not None and static % self.n_dis:
+            raise ValueError(
+                f"With n_dis={self.n_dis} each batch must hold n_dis * B examples; got a batch of {static}. "
+                f"Batch the data by {self.n_dis} * B (see dat_tf.data.batch_for_gan)."
+            )
+        tf.debugging.assert_equal(
+            tf.shape(x)[0] % self.n_dis, 0, message=f"batch size must be a multiple of n_dis={self.n_dis}"
+        )
+        b = tf.shape(x)[0] // self.n_dis
+        grouped = tf.reshape(x, tf.concat([[b, self.n_dis], tf.shape(x)[1:]], 0))
+        return [grouped[:, k] for k in range(self.n_dis)]
+
+    def _discriminator_step(self, x_real, k):
+        n_rep = distributed.num_replicas()
+        batch = tf.shape(x_real)[0]
+        z = self._latents(batch, _seed_latent_d(k))
+        x_fake = tf.stop_gradient(self.generator(z, training=True))
+        seed = self._step_seed(_seed_regularizer(k))
+        pert = self.regularizer.perturb(self.critic, self.gan_loss, x_real, x_fake, seed)
+        d_vars = self.discriminator.trainable_variables
+        with tf.GradientTape() as tape:
+            terms = self.regularizer.discriminator_loss(self.critic, self.gan_loss, pert, x_real, x_fake, seed)
+            scaled = terms.loss / n_rep
+        grads = tape.gradient(scaled, d_vars)
+        self.d_optimizer.apply_gradients(zip(grads, d_vars))
+        return terms, pert, x_fake
+
+    def _generator_step(self, batch):
+        n_rep = distributed.num_replicas()
+        z = self._latents(batch, _SEED_LATENT_G)
+        g_vars = self.generator.trainable_variables
+        with tf.GradientTape() as tape:
+            fake = self.generator(z, training=True)
+            g_loss = self.gan_loss.generator_loss(self.critic.score(fake))
+            scaled = g_loss / n_rep
+        grads = tape.gradient(scaled, g_vars)
+        self.g_optimizer.apply_gradients(zip(grads, g_vars))
+        return g_loss
+
+    def train_step(self, data):
+        if self.d_optimizer is None:
+            raise RuntimeError("Call GAN.compile(d_optimizer, g_optimizer) before fit().")
+        chunks = self._real_batches(data)
+        for k, x_real in enumerate(chunks):
+            terms, pert, x_fake = self._discriminator_step(x_real, k)
+        g_loss = self._generator_step(tf.shape(chunks[-1])[0])
+
+        t = self.trackers
+        t["d_loss"].update_state(terms.loss)
+        t["g_loss"].update_state(g_loss)
+        t["reg"].update_state(terms.penalty)
+        t["d_real"].update_state(tf.reduce_mean(terms.real_logits))
+        t["d_fake"].update_state(tf.reduce_mean(terms.fake_logits))
+        t["perturbation_norm"].update_state(pert.norm)
+        if self.log_gradient_norms:
+            t["grad_norm_real"].update_state(tf.reduce_mean(self.critic.gradient_norms(chunks[-1])))
+            t["grad_norm_fake"].update_state(tf.reduce_mean(self.critic.gradient_norms(x_fake)))
+        self.g_steps.assign_add(1)
+        return {name: m.result() for name, m in t.items()}
+
+    # ----------------------------------------------------------- serialization
+
+    def get_config(self):
+        return {
+            "generator": keras.saving.serialize_keras_object(self.generator),
+            "discriminator": keras.saving.serialize_keras_object(self.discriminator),
+            "latent_dim": self.latent_dim,
+            "loss": self.gan_loss.name,
+            "regularizer": regularizers.serialize(self.regularizer),
+            "n_dis": self.n_dis,
+            "seed": self.seed,
+            "log_gradient_norms": self.log_gradient_norms,
+            "feature_layer": self.feature_layer,
+            "name": self.name,
+        }
+
+    @classmethod
+    def from_config(cls, config, custom_objects=None):
+        config = dict(config)
+        for key in ("generator", "discriminator"):
+            config[key] = keras.saving.deserialize_keras_object(config[key], custom_objects=custom_objects)
+        return cls(**config)
+
+    def get_compile_config(self):
+        if self.d_optimizer is None:
+            return None
+        return {
+            "d_optimizer": keras.saving.serialize_keras_object(self.d_optimizer),
+            "g_optimizer": keras.saving.serialize_keras_object(self.g_optimizer),
+        }
+
+    def compile_from_config(self, config):
+        self.compile(
+            d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
+            g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
+        )
