@@ -1,0 +1,42 @@
+#!/usr/bin/env python
+"""Trains one GAN run.  Flags mirror ``dat_tf.config.TrainConfig``.
+
+    python bin/train.py --flagfile=configs/toy_balanced_dat.flags --run_dir=runs/toy
+    tensorboard --logdir runs/toy/logs
+"""
+
+import dataclasses
+import os
+import sys
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from absl import app, flags  # noqa: E402
+
+from dat_tf.config import HELP, TrainConfig  # noqa: E402
+
+_DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}
+for _field in dataclasses.fields(TrainConfig):
+    _DEFINE[type(_field.default)](_field.name, _field.default, HELP[_field.name])
+
+FLAGS = flags.FLAGS
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    cfg = TrainConfig(**{name: getattr(FLAGS, name) for name in TrainConfig.field_names()})
+    try:
+        cfg.validate()
+    except ValueError as e:
+        raise app.UsageError(str(e)) from None
+    from dat_tf.training import train
+
+    _, history = train(cfg)
+    last = {k: round(float(v[-1]), 4) for k, v in history.items()}
+    print(f"finished {cfg.n_iter} generator steps in {cfg.run_dir}: {last}")
+
+
+if __name__ == "__main__":
+    app.run(main)

@@ -1,0 +1,1 @@
+"""Scripts that rerun the paper's experiments (the library side of ``bin/``)."""
