@@ -9,6 +9,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["dat_tf", "dat_tf.*"]),
+    package_data={"dat_tf.metrics": ["assets/*.keras", "assets/*.json"]},
     python_requires=">=3.10",
     install_requires=[
         "tensorflow>=2.16,<2.22",
@@ -29,7 +30,7 @@ setup(
     extras_require={
         "test": ["pytest>=7.4", "scipy>=1.11"],
     },
-    scripts=["bin/train.py", "bin/figure3.py"],
+    scripts=["bin/train.py", "bin/figure3.py", "bin/eval.py", "bin/train_digits_classifier.py"],
     classifiers=[
         "Programming Language :: Python :: 3",
         "License :: OSI Approved :: Apache Software License",

@@ -1,0 +1,478 @@
+"""The SNGAN ResNet nets of the paper's Tables 1 and 2, as in mimicry.
+
+The paper (section 5.3) trains SNGAN, SSGAN and InfoMaxGAN with the PyTorch
+library mimicry (github.com/kwotsin/mimicry); "the architectures used for all
+models are equivalent to SNGAN".  These builders reproduce mimicry's
+``SNGANGenerator{32,48,64}`` / ``SNGANDiscriminator{32,48,64}``
+(``torch_mimicry/nets/sngan/sngan_*.py``, blocks in
+``torch_mimicry/modules/resblocks.py``) in channels-last Keras:
+
+=====  ===========  ======================================  ===================================
+res    bottom, ngf  G blocks (all upsample 2x)              D blocks (ndf)
+=====  ===========  ======================================  ===================================
+32     4, 256       256 -> 256 -> 256 -> 256                opt 3->128 (down), 128 (down),
+                                                            128, 128
+48     6, 512       512 -> 256 -> 128 -> 64                 opt 3->64 (down), 128 (down),
+                                                            256 (down), 512 (down), 1024
+64     4, 1024      1024 -> 512 -> 256 -> 128 -> 64         opt 3->64, 128, 256, 512, 1024
+                                                            (all down)
+=====  ===========  ======================================  ===================================
+
+(48/64 use ``ngf >> k`` / ``ndf >> k`` exactly as mimicry, so ``width`` need
+not be a power of two but must keep every channel count >= 1.)
+
+Generator: ``Dense(nz -> bottom^2 * ngf)``, reshape, residual ``GBlock`` s
+(BN, ReLU, 2x upsample, 3x3 conv, BN, ReLU, 3x3 conv; shortcut: upsample then
+1x1 conv), BN, ReLU, 3x3 conv to 3 channels, ``tanh``.  No spectral norm in G.
+
+Discriminator: an "optimized" first block (3x3 conv, ReLU, 3x3 conv, 2x2
+average pool; shortcut: pool then 1x1 conv), then ``DBlock`` s (ReLU, 3x3 conv,
+ReLU, 3x3 conv, optional 2x2 average pool; shortcut 1x1 conv [+ pool] when the
+channels change or the block downsamples, identity otherwise), a final ReLU,
+global *sum* pooling (layer ``"features"``, D's penultimate features phi) and
+a spectrally normalised ``Dense(1)`` (layer ``"logit"``, the model's last
+layer).  Every convolution and dense layer of D is wrapped in
+``keras.layers.SpectralNormalization``.  The ReLU at the input of D's last
+block is the layer ``"local_features"`` (InfoMax-GAN's local features, see
+:mod:`dat_tf.nets.infomax`).
+
+Facts carried over from mimicry:
+
+* Initialisation: Xavier-uniform with gain ``sqrt(2)`` for the 3x3 convs of
+  the residual branches, gain 1 for the 1x1 shortcut convs, the first dense
+  layer of G, G's last conv and D's last dense layer.  Biases keep PyTorch's
+  default ``U(-1/sqrt(fan_in), 1/sqrt(fan_in))`` (mimicry never re-initialises
+  them); Keras' default would be zeros.
+* BatchNorm as PyTorch's defaults: ``momentum=0.9`` (PyTorch 0.1) and
+  ``epsilon=1e-5``.
+* Upsampling is *bilinear* with ``align_corners=False`` (mimicry's GBlock docstring
+  says so and its code calls ``F.interpolate(mode='bilinear')``), not the
+  nearest-neighbour unpooling of the Chainer SNGAN; Keras'
+  ``UpSampling2D(interpolation="bilinear")`` (half-pixel centres) computes
+  the same numbers.  ``upsampling="nearest"`` gives the Chainer variant.
+* mimicry's ``DBlock`` applies ``nn.ReLU(inplace=True)`` to its input tensor
+  ``x`` in ``_residual`` before ``_shortcut(x)`` is evaluated, so its
+  shortcut (identity or 1x1 conv) sees ``relu(x)``, not ``x`` as in the
+  Chainer original.  ``shortcut_after_relu=True`` (default) computes what
+  mimicry computes; ``False`` gives the Chainer/paper block.  (The same in-place
+  ReLU is why mimicry's InfoMax "local features" are post-ReLU.)
+
+Parameter counts equal mimicry's (``tests/nets_sngan_test.py``): G 4,276,739 /
+4,878,083 / 12,220,675 and D 1,053,825 / 10,141,441 / 10,141,441 at 32 / 48 / 64.
+
+Spectral normalisation differs from PyTorch's ``nn.utils.spectral_norm``
+(which mimicry uses): Keras' ``SpectralNormalization`` runs one power iteration
+per *training* call and then overwrites the wrapped kernel with ``W / sigma``
+(the gradient flows to that normalised kernel, none through ``sigma``), while
+PyTorch keeps ``W_orig`` as the parameter and back-propagates through
+``W_orig / sigma(W_orig)`` (u, v held constant).  With ``training=False`` the
+Keras kernel is used as stored (not normalised again), so before the first
+training call the kernels are the raw Xavier ones.
+
+The generator's dense output is reshaped channels-last (``[B, bw, bw, ngf]``)
+where mimicry views it channels-first; this only permutes the dense layer's
+output units (same shapes, same i.i.d. initialisation).
+
+Example:
+
+>>> g = sngan_generator(32, width=8)
+>>> d = sngan_discriminator(32, width=8)
+>>> g.output_shape, d.output_shape, d.get_layer("features").output.shape
+((None, 32, 32, 3), (None, 1), (None, 8))
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+from keras import ops
+
+RESOLUTIONS = (32, 48, 64)
+
+# Per resolution: G's bottom width, default ngf and the right-shift of ngf for
+# each GBlock boundary; D's default ndf, the right-shift of ndf for each
+# block's output and whether each block downsamples (block 0 is the
+# optimized block, which always does).
+_SPECS = {
+    32: dict(bottom=4, ngf=256, g_shifts=(0, 0, 0, 0), ndf=128, d_shifts=(0, 0, 0, 0),
+             d_down=(True, True, False, False)),
+    48: dict(bottom=6, ngf=512, g_shifts=(0, 1, 2, 3), ndf=1024, d_shifts=(4, 3, 2, 1, 0),
+             d_down=(True, True, True, True, False)),
+    64: dict(bottom=4, ngf=1024, g_shifts=(0, 1, 2, 3, 4), ndf=1024, d_shifts=(4, 3, 2, 1, 0),
+             d_down=(True, True, True, True, True)),
+}
+
+_SQRT2 = math.sqrt(2.0)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def xavier_uniform(gain: float = 1.0):
+    """PyTorch's ``nn.init.xavier_uniform_(w, gain)``: ``U(+-gain*sqrt(6/(fan_in+fan_out)))``."""
+    return keras.initializers.VarianceScaling(scale=float(gain) ** 2, mode="fan_avg", distribution="uniform")
+
+
+def torch_bias_uniform(fan_in: int):
+    """PyTorch's default bias initialisation of ``nn.Linear``/``nn.Conv2d``: ``U(+-1/sqrt(fan_in))``."""
+    bound = 1.0 / math.sqrt(fan_in)
+    return keras.initializers.RandomUniform(minval=-bound, maxval=bound)
+
+
+def sn_dense(units: int, in_features: int, gain: float = 1.0, name: str | None = None):
+    """``SpectralNormalization(Dense)`` initialised as mimicry's ``SNLinear`` (Xavier ``gain``)."""
+    return keras.layers.SpectralNormalization(
+        keras.layers.Dense(
+            units,
+            kernel_initializer=xavier_uniform(gain),
+            bias_initializer=torch_bias_uniform(in_features),
+            name=None if name is None else f"{name}_dense",
+        ),
+        name=name,
+    )
+
+
+def sn_conv(filters: int, kernel: int, in_channels: int, gain: float, name: str | None = None):
+    """``SpectralNormalization(Conv2D)`` (stride 1, same padding) as mimicry's ``SNConv2d``."""
+    conv = _conv(filters, kernel, in_channels, gain, f"{name}_conv" if name else None)
+    return keras.layers.SpectralNormalization(conv, name=name)
+
+
+def _conv(filters, kernel, in_channels, gain, name):
+    return keras.layers.Conv2D(
+        filters,
+        kernel,
+        padding="same",
+        kernel_initializer=xavier_uniform(gain),
+        bias_initializer=torch_bias_uniform(in_channels * kernel * kernel),
+        name=name,
+    )
+
+
+def _bn(name):
+    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+
+
+@keras.saving.register_keras_serializable(package="dat_tf")
+class GlobalSumPooling2D(keras.layers.Layer):
+    """``[B, H, W, C] -> [B, C]``: sum over the spatial axes (mimicry's ``torch.sum(h, dim=(2, 3))``)."""
+
+    def call(self, inputs):
+        return ops.sum(inputs, axis=(1, 2))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[-1])
+
+
+def _check_resolution(resolution):
+    if isinstance(resolution, bool) or resolution not in _SPECS:
+        raise ValueError(f"resolution must be one of {RESOLUTIONS} (mimicry's SNGAN sizes), got {resolution!r}.")
+    return _SPECS[resolution]
+
+
+def _check_width(name, width, default, shifts):
+    if width is None:
+        return default
+    if not isinstance(width, int) or isinstance(width, bool) or width < 1:
+        raise ValueError(f"{name} must be None or an integer >= 1, got {width!r}.")
+    if width >> max(shifts) < 1:
+        raise ValueError(
+            f"{name}={width} is too small: the narrowest block has {name} >> {max(shifts)} channels, "
+            f"so {name} must be >= {2 ** max(shifts)}."
+        )
+    return width
+
+
+def _check_positive(name, value):
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}.")
+
+
+# ---------------------------------------------------------------- generator
+
+
+def _g_block(x, in_ch, out_ch, name, upsample=True, interpolation="bilinear"):
+    """mimicry's ``GBlock`` (hidden channels = out_ch)."""
+    h = _bn(f"{name}_b1")(x)
+    h = keras.layers.ReLU(name=f"{name}_relu1")(h)
+    if upsample:
+        h = keras.layers.UpSampling2D(2, interpolation=interpolation, name=f"{name}_up")(h)
+    h = _conv(out_ch, 3, in_ch, _SQRT2, f"{name}_c1")(h)
+    h = _bn(f"{name}_b2")(h)
+    h = keras.layers.ReLU(name=f"{name}_relu2")(h)
+    h = _conv(out_ch, 3, out_ch, _SQRT2, f"{name}_c2")(h)
+    sc = x
+    if in_ch != out_ch or upsample:
+        if upsample:
+            sc = keras.layers.UpSampling2D(2, interpolation=interpolation, name=f"{name}_sc_up")(sc)
+        sc = _conv(out_ch, 1, in_ch, 1.0, f"{name}_c_sc")(sc)
+    return keras.layers.Add(name=f"{name}_out")([h, sc])
+
+
+def sngan_generator(
+    resolution: int,
+    latent_dim: int = 128,
+    width: int | None = None,
+    channels: int = 3,
+    upsampling: str = "bilinear",
+):
+    """mimicry's ``SNGANGenerator{resolution}``: ``z [B, latent_dim] -> x [B, r, r, channels]`` in [-1, 1].
+
+    Args:
+      resolution: 32, 48 or 64.
+      latent_dim: ``nz`` (128 in mimicry and the paper).
+      width: ``ngf``; ``None`` is mimicry's (256 / 512 / 1024).
+      channels: image channels (3).
+      upsampling: ``"bilinear"`` (mimicry) or ``"nearest"`` (Chainer SNGAN).
+    """
+    spec = _check_resolution(resolution)
+    _check_positive("latent_dim", latent_dim)
+    _check_positive("channels", channels)
+    if upsampling not in ("bilinear", "nearest"):
+        raise ValueError(f"upsampling must be 'bilinear' or 'nearest', got {upsampling!r}.")
+    ngf = _check_width("width", width, spec["ngf"], spec["g_shifts"])
+    chans = [ngf >> s for s in spec["g_shifts"]]
+    bw = spec["bottom"]
+
+    z = keras.Input((latent_dim,), name="z")
+    h = keras.layers.Dense(
+        bw * bw * chans[0],
+        kernel_initializer=xavier_uniform(1.0),
+        bias_initializer=torch_bias_uniform(latent_dim),
+        name="l1",
+    )(z)
+    h = keras.layers.Reshape((bw, bw, chans[0]), name="l1_reshape")(h)
+    for i, (c_in, c_out) in enumerate(zip(chans[:-1], chans[1:])):
+        h = _g_block(h, c_in, c_out, f"block{i + 2}", upsample=True, interpolation=upsampling)
+    h = _bn("b_out")(h)
+    h = keras.layers.ReLU(name="relu_out")(h)
+    h = _conv(channels, 3, chans[-1], 1.0, "c_out")(h)
+    x = keras.layers.Activation("tanh", name="tanh")(h)
+    return keras.Model(z, x, name=f"sngan_generator_{resolution}")
+
+
+# ------------------------------------------------------------ discriminator
+
+
+def _d_block_optimized(x, in_ch, out_ch, name):
+    """mimicry's ``DBlockOptimized`` (always downsamples)."""
+    h = sn_conv(out_ch, 3, in_ch, _SQRT2, f"{name}_c1")(x)
+    h = keras.layers.ReLU(name=f"{name}_relu1")(h)
+    h = sn_conv(out_ch, 3, out_ch, _SQRT2, f"{name}_c2")(h)
+    h = keras.layers.AveragePooling2D(2, name=f"{name}_pool")(h)
+    sc = keras.layers.AveragePooling2D(2, name=f"{name}_sc_pool")(x)
+    sc = sn_conv(out_ch, 1, in_ch, 1.0, f"{name}_c_sc")(sc)
+    return keras.layers.Add(name=f"{name}_out")([h, sc])
+
+
+def _d_block(x, in_ch, out_ch, downsample, name, shortcut_after_relu, relu_name=None):
+    """mimicry's ``DBlock`` (hidden channels = in_ch)."""
+    a = keras.layers.ReLU(name=relu_name or f"{name}_relu0")(x)
+    h = sn_conv(in_ch, 3, in_ch, _SQRT2, f"{name}_c1")(a)
+    h = keras.layers.ReLU(name=f"{name}_relu1")(h)
+    h = sn_conv(out_ch, 3, in_ch, _SQRT2, f"{name}_c2")(h)
+    if downsample:
+        h = keras.layers.AveragePooling2D(2, name=f"{name}_pool")(h)
+    sc = a if shortcut_after_relu else x
+    if in_ch != out_ch or downsample:
+        sc = sn_conv(out_ch, 1, in_ch, 1.0, f"{name}_c_sc")(sc)
+        if downsample:
+            sc = keras.layers.AveragePooling2D(2, name=f"{name}_sc_pool")(sc)
+    return keras.layers.Add(name=f"{name}_out")([h, sc])
+
+
+def sngan_discriminator(
+    resolution: int,
+    width: int | None = None,
+    channels: int = 3,
+    shortcut_after_relu: bool = True,
+):
+    """mimicry's ``SNGANDiscriminator{resolution}``: ``x [B, r, r, channels] -> logits [B, 1]``.
+
+    The model's last layer is ``"logit"`` (spectrally normalised ``Dense(1)``)
+    applied to the layer ``"features"`` (global sum pooling of the final
+    ReLU, ``[B, ndf]``), so ``D.layers[-1].input`` and
+    ``D.get_layer("features").output`` both give phi.  ``"local_features"``
+    is the ReLU at the input of the last block (``[B, 8, 8, ndf]`` at 32,
+    ``[B, 3, 3, ndf/2]`` at 48, ``[B, 4, 4, ndf/2]`` at 64).
+
+    Args:
+      resolution: 32, 48 or 64.
+      width: ``ndf``; ``None`` is mimicry's (128 / 1024 / 1024).
+      channels: image channels (3).
+      shortcut_after_relu: the shortcut of each ``DBlock`` takes ``relu(x)``
+        as mimicry's in-place ReLU makes it (default) or ``x`` (Chainer).
+    """
+    spec = _check_resolution(resolution)
+    _check_positive("channels", channels)
+    ndf = _check_width("width", width, spec["ndf"], spec["d_shifts"])
+    chans = [ndf >> s for s in spec["d_shifts"]]
+    downs = spec["d_down"]
+    n = len(chans)
+
+    x = keras.Input((resolution, resolution, channels), name="image")
+    h = _d_block_optimized(x, channels, chans[0], "block1")
+    for i in range(1, n):
+        last = i == n - 1
+        h = _d_block(
+            h,
+            chans[i - 1],
+            chans[i],
+            downs[i],
+            f"block{i + 1}",
+            bool(shortcut_after_relu),
+            relu_name="local_features" if last else None,
+        )
+    h = keras.layers.ReLU(name="relu_out")(h)
+    feats = GlobalSumPooling2D(name="features")(h)
+    out = sn_dense(1, chans[-1], 1.0, name="logit")(feats)
+    return keras.Model(x, out, name=f"sngan_discriminator_{resolution}")
+
+
+# ---------------------------------------------------- features for heads
+
+
+def feature_tensor(discriminator: keras.Model, name: str):
+    """The symbolic output of D's layer ``name``.
+
+    ``"features"`` falls back to the input of D's last layer (the penultimate
+    activations) for discriminators without a layer of that name.
+    """
+    try:
+        return discriminator.get_layer(name).output
+    except ValueError:
+        if name == "features":
+            return discriminator.layers[-1].input
+        raise ValueError(
+            f"The discriminator {discriminator.name!r} has no layer {name!r}; its layers are "
+            f"{[layer.name for layer in discriminator.layers]}."
+        ) from None
+
+
+def feature_model(discriminator: keras.Model, names=("features",), logits: bool = False):
+    """A Keras model ``x -> {name: D's layer output}`` sharing D's weights.
+
+    With ``logits=True`` the dict also holds ``"logits"`` (D's output), so one
+    forward pass gives the score and the features.  Calling it with
+    ``training=True`` runs D's spectral-norm power iterations like ``D(x,
+    training=True)`` would; use ``stateless_call`` to leave D's state alone.
+
+    This is the natural ``features_fn`` for the auxiliary tasks
+    (:class:`dat_tf.nets.ssgan.SSGANTask`, :class:`dat_tf.nets.infomax.InfoMaxTask`)::
+
+        fm = feature_model(D, task.feature_names)
+        features_fn = lambda x: fm(x, training=True)
+    """
+    if not getattr(discriminator, "inputs", None):
+        raise ValueError(f"feature_model needs a functional Keras discriminator, got {type(discriminator).__name__}.")
+    outputs = {name: feature_tensor(discriminator, name) for name in names}
+    if logits:
+        outputs["logits"] = discriminator.outputs[0]
+    inputs = discriminator.inputs[0] if len(discriminator.inputs) == 1 else discriminator.inputs
+    return keras.Model(inputs, outputs, name=f"{discriminator.name}_features")
+
+
+# ------------------------------------------------------- auxiliary tasks
+
+
+class AuxiliaryTask(keras.layers.Layer):
+    """Base of the auxiliary self-supervised tasks of SSGAN and InfoMax-GAN.
+
+    The protocol a GAN model drives (no per-net ``train_step`` needed):
+
+    * ``feature_names``: the D layers the task reads (a tuple of names).
+    * ``build(discriminator)``: creates the heads from the shapes of those
+      layers (once; later calls with the same shapes are no-ops).  It also
+      accepts a dict ``{name: per-example shape}`` instead of a model.
+    * ``trainable_variables``: the heads' weights, to be trained by D's
+      optimizer (the task is a Keras layer: assigned as an attribute of a
+      Keras model its variables, including the spectral-norm ``vector_u``,
+      are tracked by ``save_weights`` and checkpoints).
+    * ``discriminator_loss(features_fn, x_real, x_fake, seed=None)`` and
+      ``generator_loss(features_fn, x_fake, seed=None)``: scalar float32
+      losses, already scaled, to be *added* to D's and G's losses.
+      ``features_fn(x)`` must return D's features of ``x`` in training mode
+      with gradients to D's weights: a dict with (at least) the keys
+      ``feature_names``, e.g. ``feature_model(D, task.feature_names)(x,
+      training=True)``; a bare tensor is accepted as ``"features"`` when that
+      is the only name.  ``seed`` is accepted for the protocol; both mimicry
+      tasks are deterministic and ignore it.
+    * ``training`` (keyword of both losses, default True): passed to the
+      heads' spectral normalisation (power iteration + kernel update).
+
+    Under ``tf.distribute`` the losses are means over the per-replica batch;
+    the caller divides by the number of replicas as for the GAN loss.
+    """
+
+    feature_names: tuple = ("features",)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self._feature_shapes = None
+
+    def __setattr__(self, name, value):
+        if name == "_build_shapes_dict":
+            # Keras' build wrapper records build()'s arguments here; ours is the
+            # discriminator, which must not become a tracked sub-layer of the task
+            # (its weights would show up in the task's trainable_variables).
+            # get_build_config() is overridden below.
+            object.__setattr__(self, name, None)
+            return
+        super().__setattr__(name, value)
+
+    def build(self, discriminator):
+        if isinstance(discriminator, dict):
+            shapes = {k: tuple(int(d) for d in v) for k, v in discriminator.items()}
+        else:
+            shapes = {n: tuple(int(d) for d in feature_tensor(discriminator, n).shape[1:]) for n in self.feature_names}
+        missing = [n for n in self.feature_names if n not in shapes]
+        if missing:
+            raise ValueError(f"{type(self).__name__}.build: no shape for {missing}; got {sorted(shapes)}.")
+        shapes = {n: shapes[n] for n in self.feature_names}
+        if self._feature_shapes is not None:
+            if shapes != self._feature_shapes:
+                raise ValueError(
+                    f"{type(self).__name__} was built for feature shapes {self._feature_shapes}, "
+                    f"not {shapes}."
+                )
+            return
+        self._feature_shapes = shapes
+        self._build_heads(shapes)
+
+    def _build_heads(self, shapes):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def get_build_config(self):
+        if self._feature_shapes is None:
+            return None
+        return {"feature_shapes": {k: list(v) for k, v in self._feature_shapes.items()}}
+
+    def build_from_config(self, config):
+        if config and "feature_shapes" in config:
+            self.build(config["feature_shapes"])
+
+    def _features(self, features_fn, x):
+        if self._feature_shapes is None:
+            raise RuntimeError(f"Call {type(self).__name__}.build(discriminator) before computing its losses.")
+        out = features_fn(x)
+        if isinstance(out, dict):
+            missing = [n for n in self.feature_names if n not in out]
+            if missing:
+                raise ValueError(
+                    f"{type(self).__name__} needs D features {list(self.feature_names)}; "
+                    f"features_fn returned the keys {sorted(out)}."
+                )
+            return {n: ops.cast(out[n], "float32") for n in self.feature_names}
+        if tuple(self.feature_names) == ("features",):
+            return {"features": ops.cast(out, "float32")}
+        raise ValueError(
+            f"{type(self).__name__} needs D features {list(self.feature_names)}: features_fn must return a dict "
+            f"(e.g. dat_tf.nets.sngan.feature_model(D, {tuple(self.feature_names)})), got {type(out).__name__}."
+        )
+
+    def discriminator_loss(self, features_fn, x_real, x_fake, seed=None, training=True):  # pragma: no cover
+        raise NotImplementedError
+
+    def generator_loss(self, features_fn, x_fake, seed=None, training=True):  # pragma: no cover
+        raise NotImplementedError
