@@ -1,0 +1,555 @@
+"""Image datasets of the paper's Table 1/2 through tensorflow-datasets and image folders.
+
+:func:`image_dataset` returns a ``tf.data`` pipeline of float32 batches
+``[n_dis * batch_size, R, R, 3]`` in ``[-1, 1]`` (the unit :class:`dat_tf.gan.GAN`
+consumes per generator step), shuffled with a seed, cached in memory where it
+fits, prefetched, with ``drop_remainder``.  :func:`dataset_info` says, for a
+name, the resolution, the tfds name and which splits play "train" and "test".
+
+Datasets (split roles as in the paper's appendix A.2):
+
+==============  ======  =====================  ======================  ====================
+name            R       source                 ``"train"``             ``"test"``
+==============  ======  =====================  ======================  ====================
+cifar10         32      tfds ``cifar10``       ``train`` (50k)         ``test`` (10k)
+cifar100        32      tfds ``cifar100``      ``train`` (50k)         ``test`` (10k)
+stl10           48      tfds ``stl10``         ``unlabelled`` (100k)   ``test`` (8k)
+lsun_bedroom    64      tfds ``lsun/bedroom``  ``train[10000:]``       ``train[:10000]``
+tinyimagenet    64      image folder           ``train/`` (100k)       ``val/`` (10k)
+folder:<path>   given   image folder           ``<path>/train`` or     ``<path>/test``
+                                               all of ``<path>``
+==============  ======  =====================  ======================  ====================
+
+* LSUN: tfds's ``lsun/bedroom`` has a ``train`` split (~3M images) and a
+  300-image ``validation`` split.  A.2 "took out 10K of them as a test set"
+  without saying which; we hold out the **first 10,000 examples of tfds's
+  train split** (``train[:10000]``, tfds's slicing is by absolute index in the
+  deterministic order tfds wrote the files) and train on the rest
+  (``train[10000:]``).  The two never overlap.
+* Tiny ImageNet is not in the tfds catalogue.  ``data_dir`` is the unzipped
+  official archive ``tiny-imagenet-200`` (or the folder holding it):
+  ``train/<wnid>/images/*.JPEG`` and ``val/images/*.JPEG`` +
+  ``val_annotations.txt``.  The archive's ``test/`` images have no labels and
+  are not used: its 10k ``val`` images are the "test dataset of 10K images" of
+  A.2 (``split="val"`` is accepted as a synonym of ``"test"``).
+* Any other split string is passed verbatim to tfds (``"train[:1000]"``,
+  ``"validation"``; STL-10's labelled 5k train split is ``"train[:100%]"``,
+  since ``"train"`` means the role).
+
+Preprocessing follows mimicry (``torch_mimicry/datasets/data_utils.py``), whose
+SNGAN/SSGAN/InfoMaxGAN the paper builds on: torchvision ``Resize(48)`` on the
+96x96 STL-10 images, ``CenterCrop(256)`` then ``Resize(size)`` on LSUN, no
+resizing for CIFAR; then ``ToTensor`` + ``Normalize(0.5, 0.5)``.  torchvision
+resizes PIL images with PIL's bilinear filter, which is antialiased (the
+triangle widened by the scale when downsampling), separable (width pass,
+rounded to uint8, then height pass) and rounds halves up.  Here every image is
+centre-cropped to a square of its shorter side (a no-op for the square
+datasets; for LSUN, whose shorter side is 256, the same as ``CenterCrop(256)``)
+and, when its size differs from ``R``, resized the same way with
+``tf.image.resize(method="bilinear", antialias=True)``, width then height,
+rounding halves up to uint8 after each pass.  This is bit-exact with PIL for
+STL-10's 96 -> 48 (and other integer factors) and off by one grey level in
+~0.02% of LSUN's 256 -> 64 pixels (PIL's fixed-point weights); see
+``tests/image_data_test.py``.  The result is ``x / 127.5 - 1`` (0 -> -1.0,
+255 -> 1.0 exactly).  One difference: the crop offset is ``floor((h - s) / 2)``
+where torchvision rounds half to even (at most one pixel of shift, only for
+odd margins).
+
+Missing data: with ``download=False`` (the default) a dataset that is not
+prepared fails in well under a second with :class:`DatasetNotFoundError`,
+saying how to prepare it, and writes nothing into ``data_dir``.  (A tfds
+download attempt without network retries for ~200 s and leaves a ``.tmp``
+file, see DESIGN.md section 7.)  ``download=True`` lets tfds download and
+prepare (users online; LSUN needs ``tensorflow-io`` to read the lmdb).
+tfds is imported on first use, so ``$TFDS_DATA_DIR`` set by then counts.
+
+Image folders are checked before training: every file is decoded once (in
+parallel, by ``tf.data``; ~0.6 ms per small JPEG per core, so about a minute
+for Tiny ImageNet's 100k on 2 cores; ``validate=False`` skips it); undecodable files (and, for Tiny ImageNet, images
+that are not 64x64) raise a ``ValueError`` listing them by file name.
+Grayscale images become RGB (the grey value on all three channels), RGBA/LA
+images lose their alpha channel (no compositing), 16-bit PNGs are scaled to
+8 bits, GIFs give their first frame.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import re
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+__all__ = [
+    "NAMES",
+    "DatasetInfo",
+    "DatasetNotFoundError",
+    "dataset_info",
+    "default_cache_limit_bytes",
+    "image_dataset",
+    "list_images",
+    "to_square_uint8",
+    "to_unit_range",
+]
+
+logger = logging.getLogger(__name__)
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
+TINYIMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
+LSUN_TEST_HOLDOUT = 10_000
+MAX_LISTED_BAD_FILES = 20
+DEFAULT_MAX_SHUFFLE_BUFFER = 100_000
+
+
+class DatasetNotFoundError(FileNotFoundError):
+    """The dataset is not prepared where we looked, and we were not asked to download it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class DatasetInfo:
+    """What :func:`image_dataset` reads for a name.
+
+    Attributes:
+      name: canonical name (``"cifar10"``, ..., or ``"folder:<path>"``).
+      source: ``"tfds"``, ``"tinyimagenet"`` or ``"folder"``.
+      resolution: output size R (images are ``R x R x 3``).
+      tfds_name: the tfds builder name, ``None`` for folders.
+      train_split / test_split: what the roles ``"train"`` / ``"test"`` read
+        (tfds split strings, or sub-folders).
+      num_train / num_test: sizes per the paper's A.2 (``None`` if unknown).
+      preprocessing: one line saying what is done to each image.
+    """
+
+    name: str
+    source: str
+    resolution: int
+    tfds_name: Optional[str]
+    train_split: str
+    test_split: Optional[str]
+    num_train: Optional[int]
+    num_test: Optional[int]
+    preprocessing: str
+
+    def split_for(self, split: str) -> str:
+        """Maps a role (``"train"``/``"test"``) to the split read; other strings pass through."""
+        if split == "train":
+            return self.train_split
+        if split == "test" or (self.source == "tinyimagenet" and split == "val"):
+            if self.test_split is None:
+                raise ValueError(f"Dataset {self.name!r} has no test split.")
+            return self.test_split
+        return split
+
+
+_NATIVE = "no resize (native size); centre crop / resize only if resolution is overridden"
+_CROP_RESIZE = "centre crop to a square of the shorter side, PIL-style antialiased bilinear resize to R (uint8)"
+
+_DATASETS = {
+    "cifar10": DatasetInfo("cifar10", "tfds", 32, "cifar10", "train", "test", 50_000, 10_000, _NATIVE),
+    "cifar100": DatasetInfo("cifar100", "tfds", 32, "cifar100", "train", "test", 50_000, 10_000, _NATIVE),
+    "stl10": DatasetInfo(
+        "stl10", "tfds", 48, "stl10", "unlabelled", "test", 100_000, 8_000,
+        "96x96 -> PIL-style antialiased bilinear resize to 48 (uint8), as mimicry's Resize(48)",
+    ),
+    "lsun_bedroom": DatasetInfo(
+        "lsun_bedroom", "tfds", 64, "lsun/bedroom",
+        f"train[{LSUN_TEST_HOLDOUT}:]", f"train[:{LSUN_TEST_HOLDOUT}]", None, LSUN_TEST_HOLDOUT,
+        _CROP_RESIZE + " (mimicry CenterCrop(256) + Resize)",
+    ),
+    "tinyimagenet": DatasetInfo(
+        "tinyimagenet", "tinyimagenet", 64, None, "train", "val", 100_000, 10_000, _NATIVE,
+    ),
+}
+_ALIASES = {"tiny_imagenet": "tinyimagenet", "lsun/bedroom": "lsun_bedroom", "lsun": "lsun_bedroom"}
+
+NAMES = tuple(_DATASETS) + ("folder:<path>",)
+
+
+def _canonical(name: str) -> str:
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"Dataset name must be a non-empty string, got {name!r}.")
+    if name.startswith("folder:"):
+        return name
+    key = name.strip().lower().replace("-", "_")
+    key = _ALIASES.get(key, key)
+    if key not in _DATASETS:
+        raise ValueError(f"Unknown image dataset {name!r}; expected one of {list(NAMES)}.")
+    return key
+
+
+def _check_resolution(resolution):
+    if resolution is not None and (not isinstance(resolution, int) or isinstance(resolution, bool) or resolution < 1):
+        raise ValueError(f"resolution must be a positive integer or None, got {resolution!r}.")
+
+
+def dataset_info(name: str, resolution: Optional[int] = None) -> DatasetInfo:
+    """Resolution, tfds name and train/test splits of ``name``.
+
+    ``resolution`` overrides the paper's size (e.g. LSUN at 128 as mimicry's
+    ``lsun_bedroom_128``); ``folder:<path>`` datasets need it.
+    """
+    _check_resolution(resolution)
+    key = _canonical(name)
+    if key.startswith("folder:"):
+        path = key[len("folder:"):]
+        if not path:
+            raise ValueError("folder:<path> needs a path, e.g. 'folder:/data/faces'.")
+        if resolution is None:
+            raise ValueError(f"{name!r}: folder datasets need resolution= (the output size R).")
+        return DatasetInfo(f"folder:{path}", "folder", resolution, None, "train", "test", None, None, _CROP_RESIZE)
+    info = _DATASETS[key]
+    if resolution is not None and resolution != info.resolution:
+        info = dataclasses.replace(info, resolution=resolution, preprocessing=_CROP_RESIZE)
+    return info
+
+
+# ----------------------------------------------------------------------------- preprocessing
+
+
+def to_square_uint8(image: tf.Tensor, resolution: int) -> tf.Tensor:
+    """``[h, w, 3]`` uint8 -> ``[R, R, 3]`` uint8: centre crop, then antialiased bilinear resize.
+
+    Images already ``R x R`` pass through unchanged.
+    """
+    image = tf.convert_to_tensor(image)
+    shape = tf.shape(image)
+    h, w = shape[0], shape[1]
+    s = tf.minimum(h, w)
+    top, left = (h - s) // 2, (w - s) // 2
+    image = image[top : top + s, left : left + s, :]
+
+    def round_half_up(x):  # PIL rounds halves up; tf.round rounds them to even
+        return tf.clip_by_value(tf.floor(x + 0.5), 0.0, 255.0)
+
+    def resize():  # two separable passes rounded to uint8 in between, width first, like PIL
+        x = tf.cast(image, tf.float32)
+        x = round_half_up(tf.image.resize(x, [s, resolution], method="bilinear", antialias=True))
+        x = round_half_up(tf.image.resize(x, [resolution, resolution], method="bilinear", antialias=True))
+        return tf.cast(x, tf.uint8)
+
+    out = tf.cond(tf.equal(s, resolution), lambda: tf.cast(image, tf.uint8), resize)
+    return tf.ensure_shape(out, [resolution, resolution, 3])
+
+
+def to_unit_range(images: tf.Tensor) -> tf.Tensor:
+    """uint8 ``0..255`` -> float32 ``[-1, 1]`` (``x / 127.5 - 1``; 0 -> -1, 255 -> 1 exactly)."""
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+def _decode_file(path: tf.Tensor) -> tf.Tensor:
+    image = tf.io.decode_image(tf.io.read_file(path), channels=3, dtype=tf.uint8, expand_animations=False)
+    return tf.ensure_shape(image, [None, None, 3])
+
+
+# ----------------------------------------------------------------------------- pipeline
+
+
+def _check_batch(batch_size, n_dis):
+    for label, v in (("batch_size", batch_size), ("n_dis", n_dis)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{label} must be an integer >= 1, got {v!r}.")
+
+
+def _memory_bytes() -> Optional[int]:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
+        return None
+
+
+def default_cache_limit_bytes() -> int:
+    """Largest in-memory cache ``cache=True`` builds: a quarter of RAM, at most 16 GiB."""
+    mem = _memory_bytes()
+    return min(16 << 30, mem // 4) if mem else 4 << 30
+
+
+def _finish(
+    ds: tf.data.Dataset,
+    *,
+    num_examples: Optional[int],
+    resolution: int,
+    batch_size: int,
+    n_dis: int,
+    seed: int,
+    shuffle: bool,
+    repeat: bool,
+    cache,
+    shuffle_buffer: Optional[int],
+    drop_remainder: bool,
+    what: str,
+) -> tf.data.Dataset:
+    """uint8 ``[R, R, 3]`` examples -> cached, shuffled, repeated float batches."""
+    if cache:
+        limit = default_cache_limit_bytes() if cache is True else int(cache)
+        need = None if num_examples is None else num_examples * resolution * resolution * 3
+        if need is None or need <= limit:
+            ds = ds.cache()
+        else:
+            logger.warning(
+                "%s: not caching in memory (%.1f GiB of uint8 images > limit %.1f GiB); reading from disk every epoch.",
+                what, need / 2**30, limit / 2**30,
+            )
+    if shuffle:
+        buf = shuffle_buffer or (min(num_examples, DEFAULT_MAX_SHUFFLE_BUFFER) if num_examples else 10_000)
+        ds = ds.shuffle(max(int(buf), 1), seed=seed, reshuffle_each_iteration=True)
+    if repeat:
+        ds = ds.repeat()
+    ds = ds.batch(n_dis * batch_size, drop_remainder=drop_remainder)
+    ds = ds.map(to_unit_range, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def image_dataset(
+    name: str,
+    split: str,
+    batch_size: int,
+    n_dis: int = 1,
+    data_dir: Optional[str] = None,
+    seed: int = 0,
+    shuffle: bool = True,
+    repeat: bool = True,
+    cache=True,
+    download: bool = False,
+    *,
+    resolution: Optional[int] = None,
+    shuffle_buffer: Optional[int] = None,
+    drop_remainder: bool = True,
+    validate: bool = True,
+) -> tf.data.Dataset:
+    """Batches ``[n_dis * batch_size, R, R, 3]`` float32 in ``[-1, 1]`` of an image dataset.
+
+    Args:
+      name: ``cifar10``, ``cifar100``, ``stl10``, ``lsun_bedroom``,
+        ``tinyimagenet`` or ``folder:<path>`` (see the module docstring).
+      split: ``"train"`` or ``"test"`` (the roles of the paper's A.2, mapped by
+        :func:`dataset_info`), or a tfds split string / sub-folder name.
+      batch_size, n_dis: each element holds ``n_dis * batch_size`` images.
+      data_dir: tfds data folder (``None``: tfds's default,
+        ``$TFDS_DATA_DIR`` or ``~/tensorflow_datasets``); for ``tinyimagenet``
+        the ``tiny-imagenet-200`` folder or its parent.
+      seed: seeds tfds's file shuffling and the example shuffle.
+      shuffle: shuffle examples (a fresh seeded permutation every epoch).
+      repeat: repeat forever (``False``: one pass).
+      cache: ``True`` caches the uint8 ``R x R`` images in memory when their
+        size is known to fit :func:`default_cache_limit_bytes` (LSUN's 3M
+        images do not); ``False`` never; an int is a byte limit.
+      download: let tfds download and prepare a missing dataset (needs network).
+      resolution: output size; ``None`` is the paper's (required for folders).
+      shuffle_buffer: default ``min(num_examples, 100_000)``.
+      drop_remainder: drop a last partial batch (keep ``False`` for a one-pass
+        evaluation over every image).
+      validate: decode every image-folder file up front and report bad files.
+
+    Raises:
+      DatasetNotFoundError: data missing and ``download=False`` (in < 1 s).
+      ValueError: bad arguments, or unreadable images in a folder (listed).
+    """
+    _check_batch(batch_size, n_dis)
+    info = dataset_info(name, resolution)
+    if not isinstance(split, str) or not split:
+        raise ValueError(f"split must be a non-empty string, got {split!r}.")
+    common = dict(
+        resolution=info.resolution, batch_size=batch_size, n_dis=n_dis, seed=seed, shuffle=shuffle,
+        repeat=repeat, cache=cache, shuffle_buffer=shuffle_buffer, drop_remainder=drop_remainder,
+    )
+    if info.source == "tfds":
+        examples, num = _tfds_examples(info, info.split_for(split), data_dir, seed, shuffle, download)
+        return _finish(examples, num_examples=num, what=f"{info.name}[{split}]", **common)
+    if info.source == "tinyimagenet":
+        if download:
+            raise ValueError(
+                f"download=True is not supported for tinyimagenet; download {TINYIMAGENET_URL} and unzip it."
+            )
+        paths = _tinyimagenet_files(data_dir, info.split_for(split))
+        expected = (64, 64)
+    else:
+        paths = _folder_files(info.name[len("folder:"):], split)
+        expected = None
+    if validate:
+        _validate_files(paths, expected)
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray(paths, dtype=object).astype(str))
+    if shuffle:  # shuffle the file order once (seeded) so the first, uncached epoch is shuffled too
+        ds = ds.shuffle(len(paths), seed=seed, reshuffle_each_iteration=False)
+    ds = ds.map(
+        lambda p: to_square_uint8(_decode_file(p), info.resolution), num_parallel_calls=tf.data.AUTOTUNE
+    )
+    return _finish(ds, num_examples=len(paths), what=f"{info.name}[{split}]", **common)
+
+
+# ----------------------------------------------------------------------------- tfds
+
+
+def _prepare_hint(info: DatasetInfo, data_dir: Optional[str]) -> str:
+    name, target = info.tfds_name, data_dir or "DIR"
+    needs = "`pip install importlib_resources`"
+    if name.startswith("lsun"):
+        needs = "`pip install importlib_resources tensorflow-io`: tfds reads LSUN's lmdb with it; ~43 GB to download"
+    return (
+        f"To prepare it, on a machine with internet ({needs}):\n"
+        f"  tfds build {name} --data_dir={target}\n"
+        f"  # or: python -c \"import tensorflow_datasets as tfds; "
+        f"tfds.builder('{name}', data_dir='{target}').download_and_prepare()\"\n"
+        f"then copy {target} here and pass --data_dir={target} (data_dir= in Python), "
+        f"or pass download=True (--download) on a machine with network."
+    )
+
+
+def _tfds_examples(info: DatasetInfo, tfds_split: str, data_dir, seed, shuffle, download):
+    import tensorflow_datasets as tfds  # noqa: PLC0415 - import cost only where tfds is used
+
+    builder = tfds.builder(info.tfds_name, data_dir=data_dir)
+    if download:
+        builder.download_and_prepare()
+    read_config = tfds.ReadConfig(shuffle_seed=seed, try_autocache=False)
+    try:
+        ds = builder.as_dataset(split=tfds_split, shuffle_files=shuffle, read_config=read_config)
+    except AssertionError as e:  # tfds: "could not find data in ..."
+        where = builder.data_dir  # <data_dir>/<name>[/<config>]/<version>
+        found = ""
+        parent = os.path.dirname(where)
+        if os.path.isdir(parent) and os.listdir(parent):
+            versions = sorted(os.listdir(parent))
+            found = f" ({parent} holds versions {versions}; this tfds reads {os.path.basename(where)})"
+        raise DatasetNotFoundError(
+            f"Dataset {info.name!r} (tfds {info.tfds_name!r}, split {tfds_split!r}) is not prepared in "
+            f"{where}{found}, and download=False (no download is tried: without network tfds would retry "
+            f"for minutes).\n" + _prepare_hint(info, data_dir)
+        ) from e
+    try:
+        num = int(builder.info.splits[tfds_split].num_examples)
+    except Exception:  # noqa: BLE001 - unknown under mocks or odd split strings
+        num = None
+    ds = ds.map(lambda ex: to_square_uint8(ex["image"], info.resolution), num_parallel_calls=tf.data.AUTOTUNE)
+    return ds, num
+
+
+# ----------------------------------------------------------------------------- folders
+
+
+def list_images(root: str) -> list[str]:
+    """Image files (png/jpg/jpeg/bmp/gif, any case) under ``root``, recursively, sorted."""
+    out = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        out.extend(os.path.join(dirpath, f) for f in filenames if f.lower().endswith(IMAGE_EXTENSIONS))
+    return sorted(out)
+
+
+def _folder_files(root: str, split: str) -> list[str]:
+    if not os.path.isdir(root):
+        raise DatasetNotFoundError(
+            f"Image folder {root!r} does not exist. 'folder:<path>' reads every png/jpg/jpeg/bmp/gif under "
+            f"<path> (recursively), or <path>/<split> when that sub-folder exists."
+        )
+    sub = os.path.join(root, split)
+    if os.path.isdir(sub):
+        folder = sub
+    elif split in ("train", "all"):
+        folder = root
+    else:
+        raise DatasetNotFoundError(
+            f"Image folder {root!r} has no sub-folder {split!r}; split 'train' (or 'all') reads the whole "
+            f"folder, any other split reads <path>/<split>."
+        )
+    files = list_images(folder)
+    if not files:
+        raise DatasetNotFoundError(f"No png/jpg/jpeg/bmp/gif images under {folder!r}.")
+    return files
+
+
+def _tinyimagenet_layout_hint(data_dir) -> str:
+    return (
+        f"Tiny ImageNet is not in the tfds catalogue: download {TINYIMAGENET_URL}, unzip it, and pass "
+        f"--data_dir (data_dir=) pointing at the tiny-imagenet-200 folder (or its parent), laid out as "
+        f"the official archive:\n"
+        f"  tiny-imagenet-200/train/<wnid>/images/*.JPEG   (100,000 images, 64x64)\n"
+        f"  tiny-imagenet-200/val/images/*.JPEG            (10,000 images)\n"
+        f"  tiny-imagenet-200/val/val_annotations.txt\n"
+        f"(looked in {data_dir!r})"
+    )
+
+
+def _tinyimagenet_root(data_dir: Optional[str]) -> str:
+    if data_dir is None:
+        data_dir = os.environ.get("TFDS_DATA_DIR") or os.path.expanduser("~/tensorflow_datasets")
+    for cand in (data_dir, os.path.join(data_dir, "tiny-imagenet-200")):
+        if os.path.isdir(os.path.join(cand, "train")) and os.path.isdir(os.path.join(cand, "val")):
+            return cand
+    raise DatasetNotFoundError("No Tiny ImageNet found. " + _tinyimagenet_layout_hint(data_dir))
+
+
+def _tinyimagenet_files(data_dir: Optional[str], split: str) -> list[str]:
+    root = _tinyimagenet_root(data_dir)
+    if split == "train":
+        train = os.path.join(root, "train")
+        files = sorted(
+            os.path.join(train, wnid, "images", f)
+            for wnid in os.listdir(train)
+            if os.path.isdir(os.path.join(train, wnid, "images"))
+            for f in os.listdir(os.path.join(train, wnid, "images"))
+            if f.lower().endswith(IMAGE_EXTENSIONS)
+        )
+    elif split == "val":
+        images = os.path.join(root, "val", "images")
+        ann = os.path.join(root, "val", "val_annotations.txt")
+        if os.path.isfile(ann):
+            with open(ann, encoding="utf-8") as fh:
+                names = [line.split("\t")[0].strip() for line in fh if line.strip()]
+            files = [os.path.join(images, n) for n in names]
+            missing = [f for f in files if not os.path.isfile(f)]
+            if missing:
+                raise DatasetNotFoundError(
+                    f"{len(missing)} images listed in {ann} are missing, e.g. {missing[:5]}. "
+                    + _tinyimagenet_layout_hint(data_dir)
+                )
+        else:
+            files = list_images(images) if os.path.isdir(images) else []
+    else:
+        raise ValueError(f"tinyimagenet splits are 'train' and 'test' (= the archive's 'val'), got {split!r}.")
+    if not files:
+        hint = _tinyimagenet_layout_hint(data_dir)
+        raise DatasetNotFoundError(f"No Tiny ImageNet {split} images in {root!r}. " + hint)
+    return files
+
+
+def _validate_files(paths: list[str], expected_size: Optional[tuple[int, int]] = None) -> None:
+    """Decodes every file (parallel ``tf.data``); raises ``ValueError`` naming the bad ones."""
+
+    def check(i, path):
+        # Return the decoded shape: an output that does not depend on the decode lets tf.data prune it.
+        return i, tf.shape(_decode_file(path))[:2]
+
+    n = len(paths)
+    ds = tf.data.Dataset.from_tensor_slices((tf.range(n, dtype=tf.int64), np.asarray(paths, dtype=object).astype(str)))
+    ds = ds.map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=False).ignore_errors()
+    sizes = np.full((n, 2), -1, np.int64)
+    for idx, hw in ds.batch(4096).as_numpy_iterator():
+        sizes[idx] = hw
+    reasons = {}
+    for i in np.flatnonzero(sizes[:, 0] < 0):
+        reasons[i] = _why_undecodable(paths[i])
+    if expected_size is not None:
+        for i in np.flatnonzero((sizes[:, 0] >= 0) & np.any(sizes != np.asarray(expected_size), axis=1)):
+            reasons[i] = f"is {sizes[i, 0]}x{sizes[i, 1]}, expected {expected_size[0]}x{expected_size[1]}"
+    if not reasons:
+        return
+    bad = sorted(reasons)
+    lines = [f"  {paths[i]}: {reasons[i]}" for i in bad[:MAX_LISTED_BAD_FILES]]
+    if len(bad) > MAX_LISTED_BAD_FILES:
+        lines.append(f"  ... and {len(bad) - MAX_LISTED_BAD_FILES} more")
+    raise ValueError(
+        f"{len(bad)} of {n} image files cannot be used (fix or remove them, or pass validate=False to skip "
+        f"this check):\n" + "\n".join(lines)
+    )
+
+
+def _why_undecodable(path: str) -> str:
+    try:
+        _decode_file(tf.constant(path))
+    except (tf.errors.OpError, ValueError) as e:
+        msg = re.sub(r"\{\{.*?\}\}|\[Op:.*", "", getattr(e, "message", str(e))).strip().splitlines()
+        return "cannot be decoded as png/jpeg/bmp/gif" + (f" ({msg[0][:160]})" if msg and msg[0] else "")
+    return "could not be read"  # pragma: no cover - transient read error
