@@ -106,7 +106,8 @@ class Critic:
                         f"feature_layer={self.feature_layer!r} is not a layer of the "
                         f"discriminator; its layers are {[l.name for l in d.layers]}."
                     ) from None
-            self._feature_model = keras.Model(d.inputs, [feats, d.outputs[0]])
+            inputs = d.inputs[0] if len(d.inputs) == 1 else d.inputs
+            self._feature_model = keras.Model(inputs, [feats, d.outputs[0]])
         return self._feature_model
 
 

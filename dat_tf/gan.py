@@ -235,9 +235,14 @@ class GAN(keras.Model):
                 f"With n_dis={self.n_dis} each batch must hold n_dis * B examples; got a batch of {static}. "
                 f"Batch the data by {self.n_dis} * B (see dat_tf.data.batch_for_gan)."
             )
-        tf.debugging.assert_equal(
-            tf.shape(x)[0] % self.n_dis, 0, message=f"batch size must be a multiple of n_dis={self.n_dis}"
+        # Unknown static batch size (graph mode): the check must run before the
+        # reshape, or the reshape fails first with an opaque size mismatch.
+        check = tf.debugging.Assert(
+            tf.equal(tf.shape(x)[0] % self.n_dis, 0),
+            [f"With n_dis={self.n_dis} each batch must hold n_dis * B examples; got a batch of", tf.shape(x)[0]],
         )
+        with tf.control_dependencies([check] if check is not None else []):
+            x = tf.identity(x)
         b = tf.shape(x)[0] // self.n_dis
         grouped = tf.reshape(x, tf.concat([[b, self.n_dis], tf.shape(x)[1:]], 0))
         return [grouped[:, k] for k in range(self.n_dis)]

@@ -161,7 +161,7 @@ class GradientPenalty(Regularizer):
 
     def points(self, x_real, x_fake, seed):
         if self.where == "real":
-            return x_real
+            return tf.convert_to_tensor(x_real)
 
         def draw(n):
             return tf.random.stateless_uniform([n], seed=seed)

@@ -1,0 +1,78 @@
+"""Shared test setup.
+
+TensorFlow's devices are fixed the first time its runtime is initialised, so
+this module splits the single physical CPU into two logical devices *before*
+any test imports TensorFlow ops; ``MirroredStrategy(["/cpu:0", "/cpu:1"])``
+then gives two replicas on a one-CPU machine.
+"""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import tensorflow as tf  # noqa: E402
+
+_cpus = tf.config.list_physical_devices("CPU")
+try:
+    tf.config.set_logical_device_configuration(_cpus[0], [tf.config.LogicalDeviceConfiguration()] * 2)
+except RuntimeError:  # pragma: no cover - runtime already initialised by another plugin
+    pass
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _seeded():
+    """Every test starts from the same Python / numpy / TF / Keras seed."""
+    keras.utils.set_random_seed(1234)
+    yield
+
+
+@pytest.fixture(scope="session")
+def two_cpu_strategy():
+    """``MirroredStrategy`` over the two logical CPU devices."""
+    logical = tf.config.list_logical_devices("CPU")
+    if len(logical) < 2:
+        pytest.fail(f"conftest could not split the CPU into 2 logical devices: {logical}")
+    return tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
+
+
+@pytest.fixture(scope="session")
+def one_cpu_strategy():
+    """The single-device counterpart of :func:`two_cpu_strategy`."""
+    return tf.distribute.OneDeviceStrategy("/cpu:0")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(0)
+
+
+def _linear_discriminator(w, b=0.0):
+    w = np.asarray(w, np.float32)
+    model = keras.Sequential([keras.Input((w.size,)), keras.layers.Dense(1, name="linear")])
+    model.layers[-1].set_weights([w.reshape(-1, 1), np.array([b], np.float32)])
+    return model
+
+
+def _quadratic_discriminator(dim):
+    return keras.Sequential(
+        [
+            keras.Input((dim,)),
+            keras.layers.Lambda(lambda x: 0.5 * keras.ops.sum(x * x, axis=1, keepdims=True)),
+        ]
+    )
+
+
+@pytest.fixture
+def linear_d():
+    """Factory ``(w, b=0) -> keras Dense(1) model x -> w.x + b``."""
+    return _linear_discriminator
+
+
+@pytest.fixture
+def quadratic_d():
+    """Factory ``dim -> model x -> 0.5 * sum(x * x)`` (input gradient ``x``, no weights)."""
+    return _quadratic_discriminator
