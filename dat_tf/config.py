@@ -20,8 +20,13 @@ import math
 from dat_tf.losses import LOSSES
 from dat_tf.regularizers import REGULARIZERS
 
-DATASETS = ("mixture_balanced", "mixture_imbalanced", "digits")
-NETS = ("mlp", "dcgan")
+TOY_DATASETS = ("mixture_balanced", "mixture_imbalanced")
+IMAGE_DATASETS = ("cifar10", "cifar100", "stl10", "tinyimagenet", "lsun_bedroom")
+TFDS_DATASETS = ("cifar10", "cifar100", "stl10", "lsun_bedroom")
+DATASETS = TOY_DATASETS + ("digits",) + IMAGE_DATASETS + ("folder:<path>",)
+NETS = ("mlp", "dcgan", "sngan", "ssgan", "infomaxgan")
+SNGAN_FAMILY = ("sngan", "ssgan", "infomaxgan")
+LR_DECAYS = ("none", "linear")
 DAT_VARIANTS = ("paper", "reference")
 DAT_CLIPS = ("default", "none", "fake", "both")
 SAMPLE_KINDS = ("auto", "scatter", "grid")
@@ -33,10 +38,15 @@ class TrainConfig:
 
     Data: ``dataset`` (one of :data:`DATASETS`), ``mixture_std`` (std of each
     Gaussian; the paper's "variance 0.1" is std ``sqrt(0.1)``), ``resolution``
-    (digits: resize to this size; 0 keeps 8x8).
+    (0: the dataset's own, 8 for digits), ``data_dir`` (prepared tfds data or
+    image folder), ``download`` (let tfds download), ``mock_data`` (random
+    images through ``tfds.testing.mock_data``, for offline smoke runs).
 
-    Nets: ``net`` (``mlp`` or ``dcgan``), ``latent_dim``, ``width`` (hidden
-    units / base channels), ``d_batch_norm``, ``d_spectral_norm``.
+    Nets: ``net`` (one of :data:`NETS`; ``ssgan`` and ``infomaxgan`` are the
+    SNGAN nets plus their auxiliary task), ``latent_dim``, ``width`` (hidden
+    units / base channels; 0: the net's default), ``d_batch_norm``,
+    ``d_spectral_norm`` (mlp/dcgan; the SNGAN-family D always has it),
+    ``d_weight_clip`` (WGAN weight clipping; 0: off).
 
     Objective: ``loss`` (:data:`dat_tf.losses.LOSSES`), ``regularizer``
     (:data:`dat_tf.regularizers.REGULARIZERS`), ``reg_weight`` (lambda of the
@@ -45,7 +55,12 @@ class TrainConfig:
     ``dat_variant``, ``dat_clip``.
 
     Schedule: ``batch_size``, ``n_dis``, ``n_iter`` (generator steps), Adam's
-    ``lr_d``, ``lr_g``, ``beta1``, ``beta2``, ``seed``.
+    ``lr_d``, ``lr_g``, ``beta1``, ``beta2``, ``lr_decay`` (``none`` or
+    ``linear`` to zero at ``n_iter``, counted in generator steps), ``seed``.
+
+    Checkpoints: ``checkpoint_every`` (generator steps; 0: only at the end),
+    ``keep_checkpoints``.  A rerun with the same ``run_dir`` resumes from the
+    newest checkpoint.
 
     Logging: ``run_dir`` (TensorBoard logs, samples and the final model),
     ``log_every`` (generator steps per Keras epoch: scalars and progress),
@@ -56,11 +71,15 @@ class TrainConfig:
     dataset: str = "mixture_balanced"
     mixture_std: float = math.sqrt(0.1)
     resolution: int = 0
+    data_dir: str = ""
+    download: bool = False
+    mock_data: bool = False
     net: str = "mlp"
     latent_dim: int = 2
-    width: int = 64
+    width: int = 0
     d_batch_norm: bool = True
     d_spectral_norm: bool = False
+    d_weight_clip: float = 0.0
     loss: str = "ns"
     regularizer: str = "none"
     reg_weight: float = -1.0
@@ -75,7 +94,10 @@ class TrainConfig:
     lr_g: float = 2e-4
     beta1: float = 0.5
     beta2: float = 0.999
+    lr_decay: str = "none"
     seed: int = 0
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
     run_dir: str = "runs/default"
     log_every: int = 500
     sample_every: int = 1000
@@ -113,17 +135,22 @@ class TrainConfig:
                 bound += "" if high is None else f" and <= {high}"
                 problems.append(f"--{name}={v!r} is not allowed; expected a finite number{bound}")
 
-        choice("dataset", DATASETS)
+        if not (isinstance(self.dataset, str) and self.dataset.startswith("folder:") and len(self.dataset) > 7):
+            choice("dataset", DATASETS)
         choice("net", NETS)
         choice("loss", sorted(LOSSES))
         choice("regularizer", sorted(REGULARIZERS))
         choice("dat_variant", DAT_VARIANTS)
         choice("dat_clip", DAT_CLIPS)
         choice("sample_kind", SAMPLE_KINDS)
+        choice("lr_decay", LR_DECAYS)
+        number("d_weight_clip", 0.0)
+        integer("checkpoint_every", 0)
+        integer("keep_checkpoints", 1)
         number("mixture_std", 0.0, strict=True)
         integer("resolution", 0)
         integer("latent_dim", 1)
-        integer("width", 1)
+        integer("width", 0)
         number("reg_weight")
         number("reg_epsilon")
         number("dat_epsilon", 0.0)
@@ -141,15 +168,41 @@ class TrainConfig:
         integer("verbose", 0, 2)
         if not isinstance(self.run_dir, str) or not self.run_dir:
             problems.append(f"--run_dir={self.run_dir!r} is not allowed; expected a non-empty path")
-        if self.dataset.startswith("mixture") and self.net != "mlp" and self.net in NETS:
-            problems.append(f"--net={self.net!r} is not allowed with --dataset={self.dataset!r}; expected 'mlp'")
-        if self.dataset == "digits" and self.net == "dcgan":
-            res = self.resolution or 8
-            if res < 8 or res & (res - 1):
-                problems.append(f"--resolution={self.resolution!r} is not allowed with --net=dcgan; expected 0 or a power of two >= 8")
+        if not problems:
+            problems += self._combination_problems()
         if problems:
             raise ValueError("Invalid configuration:\n  " + "\n  ".join(problems))
         return self
+
+    def _combination_problems(self):
+        problems = []
+        res = self.image_resolution()
+        if self.dataset in TOY_DATASETS and self.net != "mlp":
+            problems.append(f"--net={self.net!r} is not allowed with --dataset={self.dataset!r}; expected 'mlp'")
+        if self.net == "dcgan" and (res < 8 or res & (res - 1)):
+            problems.append(
+                f"--resolution={self.resolution!r} (image size {res}) is not allowed with --net=dcgan; "
+                "expected a power of two >= 8"
+            )
+        if self.net in SNGAN_FAMILY and res not in (32, 48, 64):
+            problems.append(
+                f"--resolution={self.resolution!r} (image size {res}) is not allowed with --net={self.net}; "
+                "expected 32, 48 or 64"
+            )
+        if self.dataset.startswith("folder:") and not self.resolution:
+            problems.append(f"--resolution=0 is not allowed with --dataset={self.dataset!r}; give the image size")
+        if self.mock_data and self.dataset not in TFDS_DATASETS:
+            problems.append(f"--mock_data is only for the tfds datasets {list(TFDS_DATASETS)}, not --dataset={self.dataset!r}")
+        return problems
+
+    def image_resolution(self) -> int:
+        """Side of the training images (0 for the 2D mixtures)."""
+        if self.dataset in TOY_DATASETS:
+            return 0
+        if self.resolution:
+            return self.resolution
+        native = {"digits": 8, "cifar10": 32, "cifar100": 32, "stl10": 48, "tinyimagenet": 64, "lsun_bedroom": 64}
+        return native.get(self.dataset, 0)
 
     # --------------------------------------------------------------- helpers
 
@@ -213,10 +266,17 @@ def _parse(kind, text, where):
 HELP = {
     "dataset": f"Training data: one of {list(DATASETS)}.",
     "mixture_std": "Std of each Gaussian of the 2D mixtures (paper: 'variance 0.1', so sqrt(0.1)).",
-    "resolution": "Digits: resize to this size (0 keeps 8x8).",
+    "resolution": "Image size; 0 keeps the dataset's own (8 for digits, 32 CIFAR, 48 STL-10, 64 others).",
+    "data_dir": "tfds data_dir with prepared data, or the image folder (tinyimagenet); empty: tfds default.",
+    "download": "Let tensorflow-datasets download and prepare the dataset (needs internet).",
+    "mock_data": "Offline smoke runs: random images via tfds.testing.mock_data instead of the real tfds data.",
+    "d_weight_clip": "Clip D's weights to [-c, c] after each update (original WGAN); 0 disables.",
+    "lr_decay": f"Learning-rate decay over n_iter generator steps: one of {list(LR_DECAYS)}.",
+    "checkpoint_every": "Generator steps between checkpoints (0: only at the end); reruns resume from the newest.",
+    "keep_checkpoints": "How many checkpoints to keep.",
     "net": f"Architecture: one of {list(NETS)}.",
     "latent_dim": "Size of the latent vector z.",
-    "width": "Hidden units (mlp) or base channels (dcgan).",
+    "width": "Hidden units (mlp) or base channels (dcgan, sngan family); 0: the net's default (64; mimicry's for SNGAN).",
     "d_batch_norm": "BatchNorm in the DCGAN discriminator (off for WGAN-GP critics).",
     "d_spectral_norm": "Spectral normalization on the discriminator's layers.",
     "loss": f"GAN loss: one of {sorted(LOSSES)}.",

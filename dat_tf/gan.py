@@ -76,6 +76,15 @@ class GAN(keras.Model):
         per generator step).
       feature_layer: name of D's feature layer for ``rfm`` (default: the input
         of D's last layer).
+      auxiliary: an auxiliary self-supervised task
+        (:class:`dat_tf.nets.ssgan.SSGANTask`,
+        :class:`dat_tf.nets.infomax.InfoMaxTask`) or ``None``.  Its heads are
+        trained with D's optimizer; its D loss is added to every D step and is
+        computed on the *clean* reals and fakes whatever the regularizer feeds
+        D's adversarial loss (as the authors' code does); its G loss is added
+        to the G step.
+      d_weight_clip: if > 0, clip every D weight to ``[-c, c]`` after each D
+        update (the original WGAN's Lipschitz constraint).
     """
 
     def __init__(
@@ -89,6 +98,8 @@ class GAN(keras.Model):
         seed: int = 0,
         log_gradient_norms: bool = True,
         feature_layer: str | None = None,
+        auxiliary=None,
+        d_weight_clip: float = 0.0,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -109,6 +120,18 @@ class GAN(keras.Model):
         self.feature_layer = feature_layer
         self.critic = Critic(discriminator, feature_layer=feature_layer)
         self._check_nets()
+        if not isinstance(d_weight_clip, (int, float)) or isinstance(d_weight_clip, bool) or not d_weight_clip >= 0:
+            raise ValueError(f"d_weight_clip must be a number >= 0 (0 disables it), got {d_weight_clip!r}.")
+        self.d_weight_clip = float(d_weight_clip)
+        if isinstance(auxiliary, dict):
+            auxiliary = keras.saving.deserialize_keras_object(auxiliary)
+        self.auxiliary = auxiliary
+        self._aux_features = None
+        if auxiliary is not None:
+            from dat_tf.nets.sngan import feature_model
+
+            auxiliary.build(discriminator)
+            self._aux_features = feature_model(discriminator, auxiliary.feature_names)
 
         self.g_steps = self.add_weight(
             shape=(),
@@ -128,6 +151,8 @@ class GAN(keras.Model):
             "grad_norm_fake",
             "perturbation_norm",
         ]
+        if auxiliary is not None:
+            names += ["aux_d_loss", "aux_g_loss"]
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
         self.d_optimizer = None
         self.g_optimizer = None
@@ -180,8 +205,17 @@ class GAN(keras.Model):
         self.g_optimizer = keras.optimizers.get(g_optimizer)
         if self.d_optimizer is self.g_optimizer:
             raise ValueError("d_optimizer and g_optimizer must be two different optimizer objects.")
-        self.d_optimizer.build(self.discriminator.trainable_variables)
+        self.d_optimizer.build(self._d_variables())
         self.g_optimizer.build(self.generator.trainable_variables)
+
+    def _d_variables(self):
+        d_vars = list(self.discriminator.trainable_variables)
+        if self.auxiliary is not None:
+            d_vars += list(self.auxiliary.trainable_variables)
+        return d_vars
+
+    def _aux_features_fn(self, x):
+        return self._aux_features(x, training=True)
 
     @property
     def metrics(self):
@@ -254,13 +288,21 @@ class GAN(keras.Model):
         x_fake = tf.stop_gradient(self.generator(z, training=True))
         seed = self._step_seed(_seed_regularizer(k))
         pert = self.regularizer.perturb(self.critic, self.gan_loss, x_real, x_fake, seed)
-        d_vars = self.discriminator.trainable_variables
+        d_vars = self._d_variables()
+        aux = tf.constant(0.0)
         with tf.GradientTape() as tape:
             terms = self.regularizer.discriminator_loss(self.critic, self.gan_loss, pert, x_real, x_fake, seed)
-            scaled = terms.loss / n_rep
+            total = terms.loss
+            if self.auxiliary is not None:
+                aux = self.auxiliary.discriminator_loss(self._aux_features_fn, x_real, x_fake, seed)
+                total = total + aux
+            scaled = total / n_rep
         grads = tape.gradient(scaled, d_vars)
         self.d_optimizer.apply_gradients(zip(grads, d_vars))
-        return terms, pert, x_fake
+        if self.d_weight_clip > 0:
+            for v in self.discriminator.trainable_variables:
+                v.assign(tf.clip_by_value(v, -self.d_weight_clip, self.d_weight_clip))
+        return terms, pert, x_fake, aux
 
     def _generator_step(self, batch):
         n_rep = distributed.num_replicas()
@@ -269,18 +311,21 @@ class GAN(keras.Model):
         with tf.GradientTape() as tape:
             fake = self.generator(z, training=True)
             g_loss = self.gan_loss.generator_loss(self.critic.score(fake))
-            scaled = g_loss / n_rep
+            aux = tf.constant(0.0)
+            if self.auxiliary is not None:
+                aux = self.auxiliary.generator_loss(self._aux_features_fn, fake, self._step_seed(_SEED_LATENT_G))
+            scaled = (g_loss + aux) / n_rep
         grads = tape.gradient(scaled, g_vars)
         self.g_optimizer.apply_gradients(zip(grads, g_vars))
-        return g_loss
+        return g_loss, aux
 
     def train_step(self, data):
         if self.d_optimizer is None:
             raise RuntimeError("Call GAN.compile(d_optimizer, g_optimizer) before fit().")
         chunks = self._real_batches(data)
         for k, x_real in enumerate(chunks):
-            terms, pert, x_fake = self._discriminator_step(x_real, k)
-        g_loss = self._generator_step(tf.shape(chunks[-1])[0])
+            terms, pert, x_fake, aux_d = self._discriminator_step(x_real, k)
+        g_loss, aux_g = self._generator_step(tf.shape(chunks[-1])[0])
 
         t = self.trackers
         t["d_loss"].update_state(terms.loss)
@@ -289,6 +334,9 @@ class GAN(keras.Model):
         t["d_real"].update_state(tf.reduce_mean(terms.real_logits))
         t["d_fake"].update_state(tf.reduce_mean(terms.fake_logits))
         t["perturbation_norm"].update_state(pert.norm)
+        if self.auxiliary is not None:
+            t["aux_d_loss"].update_state(aux_d)
+            t["aux_g_loss"].update_state(aux_g)
         if self.log_gradient_norms:
             t["grad_norm_real"].update_state(tf.reduce_mean(self.critic.gradient_norms(chunks[-1])))
             t["grad_norm_fake"].update_state(tf.reduce_mean(self.critic.gradient_norms(x_fake)))
@@ -308,6 +356,8 @@ class GAN(keras.Model):
             "seed": self.seed,
             "log_gradient_norms": self.log_gradient_norms,
             "feature_layer": self.feature_layer,
+            "auxiliary": None if self.auxiliary is None else keras.saving.serialize_keras_object(self.auxiliary),
+            "d_weight_clip": self.d_weight_clip,
             "name": self.name,
         }
 

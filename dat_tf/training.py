@@ -6,6 +6,7 @@ experiment scripts call these functions directly.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -15,9 +16,11 @@ import numpy as np
 
 from dat_tf import data, nets
 from dat_tf.callbacks import TensorBoardLogger
-from dat_tf.config import TrainConfig
+from dat_tf.checkpointing import CheckpointCallback, RunCheckpointer
+from dat_tf.config import SNGAN_FAMILY, TrainConfig
 from dat_tf.gan import GAN
 from dat_tf.regularizers import get_regularizer
+from dat_tf.schedules import LinearDecay
 
 
 def build_dataset(cfg: TrainConfig):
@@ -27,31 +30,53 @@ def build_dataset(cfg: TrainConfig):
         return data.gaussian_mixture(cfg.batch_size, kind=kind, std=cfg.mixture_std, n_dis=cfg.n_dis, seed=cfg.seed)
     if cfg.dataset == "digits":
         return data.digits(cfg.batch_size, n_dis=cfg.n_dis, resolution=cfg.resolution or None, seed=cfg.seed)
-    raise ValueError(f"--dataset={cfg.dataset!r} is not allowed")
+    from dat_tf.image_data import image_dataset
+
+    with _maybe_mock(cfg):
+        return image_dataset(
+            cfg.dataset, "train", cfg.batch_size, n_dis=cfg.n_dis, data_dir=cfg.data_dir or None, seed=cfg.seed,
+            download=cfg.download, resolution=cfg.resolution or None,
+        )
+
+
+def _maybe_mock(cfg):
+    """``tfds.testing.mock_data`` for ``--mock_data`` runs, else nothing."""
+    if not cfg.mock_data:
+        return contextlib.nullcontext()
+    import tensorflow_datasets as tfds
+
+    return tfds.testing.mock_data(num_examples=max(4 * cfg.batch_size * cfg.n_dis, 64), policy=tfds.testing.MockPolicy.USE_CODE)
 
 
 def data_shape(cfg: TrainConfig):
     if cfg.dataset.startswith("mixture_"):
         return (2,)
-    res = cfg.resolution or 8
-    return (res, res, 1)
+    res = cfg.image_resolution()
+    return (res, res, 1 if cfg.dataset == "digits" else 3)
 
 
 def build_nets(cfg: TrainConfig):
     """``(generator, discriminator)`` for ``cfg``."""
     shape = data_shape(cfg)
+    width = cfg.width or None
+    if cfg.net in SNGAN_FAMILY:
+        res, channels = shape[0], shape[-1]
+        g = nets.sngan_generator(res, latent_dim=cfg.latent_dim, width=width, channels=channels)
+        d = nets.sngan_discriminator(res, width=width, channels=channels)
+        return g, d
+    width = width or 64
     if cfg.net == "mlp":
         dim = int(np.prod(shape))
-        g = nets.mlp_generator(cfg.latent_dim, dim, width=cfg.width)
-        d = nets.mlp_discriminator(dim, width=cfg.width, spectral_norm=cfg.d_spectral_norm)
+        g = nets.mlp_generator(cfg.latent_dim, dim, width=width)
+        d = nets.mlp_discriminator(dim, width=width, spectral_norm=cfg.d_spectral_norm)
         if len(shape) > 1:
             g = keras.Sequential([g, keras.layers.Reshape(shape)], name="generator")
             d = keras.Sequential([keras.Input(shape), keras.layers.Flatten(), d], name="discriminator")
         return g, d
     res, channels = shape[0], shape[-1]
-    g = nets.dcgan_generator(cfg.latent_dim, resolution=res, channels=channels, width=cfg.width)
+    g = nets.dcgan_generator(cfg.latent_dim, resolution=res, channels=channels, width=width)
     d = nets.dcgan_discriminator(
-        resolution=res, channels=channels, width=cfg.width, batch_norm=cfg.d_batch_norm,
+        resolution=res, channels=channels, width=width, batch_norm=cfg.d_batch_norm,
         spectral_norm=cfg.d_spectral_norm,
     )
     return g, d
@@ -65,14 +90,28 @@ def build_gan(cfg: TrainConfig) -> GAN:
     reg = get_regularizer(cfg.regularizer, **cfg.regularizer_kwargs())
     gan = GAN(
         g, d, latent_dim=cfg.latent_dim, loss=cfg.loss, regularizer=reg, n_dis=cfg.n_dis, seed=cfg.seed,
-        log_gradient_norms=cfg.log_gradient_norms,
+        log_gradient_norms=cfg.log_gradient_norms, auxiliary=build_auxiliary(cfg),
+        d_weight_clip=cfg.d_weight_clip,
     )
+    lr_d, lr_g = cfg.lr_d, cfg.lr_g
+    if cfg.lr_decay == "linear":
+        lr_d = LinearDecay(cfg.lr_d, cfg.n_iter, updates_per_step=cfg.n_dis)
+        lr_g = LinearDecay(cfg.lr_g, cfg.n_iter, updates_per_step=1)
     gan.compile(
-        d_optimizer=keras.optimizers.Adam(cfg.lr_d, beta_1=cfg.beta1, beta_2=cfg.beta2),
-        g_optimizer=keras.optimizers.Adam(cfg.lr_g, beta_1=cfg.beta1, beta_2=cfg.beta2),
+        d_optimizer=keras.optimizers.Adam(lr_d, beta_1=cfg.beta1, beta_2=cfg.beta2),
+        g_optimizer=keras.optimizers.Adam(lr_g, beta_1=cfg.beta1, beta_2=cfg.beta2),
         steps_per_execution=cfg.steps_per_execution,
     )
     return gan
+
+
+def build_auxiliary(cfg: TrainConfig):
+    """SSGAN's rotation task or InfoMaxGAN's InfoMax task, per ``cfg.net``."""
+    if cfg.net == "ssgan":
+        return nets.SSGANTask()
+    if cfg.net == "infomaxgan":
+        return nets.InfoMaxTask()
+    return None
 
 
 def real_sample(cfg: TrainConfig, num: int = 2000):
@@ -82,12 +121,19 @@ def real_sample(cfg: TrainConfig, num: int = 2000):
     return None
 
 
-def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | None = None, dataset=None):
+def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | None = None, dataset=None,
+          resume: bool = True):
     """Trains ``cfg`` (up to generator step ``until``, default ``cfg.n_iter``).
 
-    Writes TensorBoard logs to ``run_dir/logs``, and at the end
-    ``run_dir/config.json``, ``run_dir/gan.keras`` (the whole model) and
-    ``run_dir/generator.keras``.
+    With ``resume`` (default) and a fresh model, the newest checkpoint in
+    ``run_dir/checkpoints`` is restored first and the data stream skipped to
+    its step, so rerunning an interrupted command continues it.  Writes
+    TensorBoard logs to ``run_dir/logs``, checkpoints every
+    ``checkpoint_every`` steps and at the end, ``run_dir/config.json``, and at
+    the end ``run_dir/gan.keras`` (the whole model, needs ``dat_tf`` to load),
+    ``run_dir/generator.keras`` and ``run_dir/generator_savedmodel`` (a
+    TensorFlow SavedModel with a ``serve(z)`` endpoint that loads without
+    ``dat_tf`` or Keras: ``tf.saved_model.load(path).serve(z)``).
 
     Returns:
       ``(gan, history_dict)``.
@@ -96,10 +142,18 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
     os.makedirs(cfg.run_dir, exist_ok=True)
     with open(os.path.join(cfg.run_dir, "config.json"), "w") as f:
         json.dump(cfg.to_dict(), f, indent=2, sort_keys=True)
+    fresh = gan is None
     gan = gan or build_gan(cfg)
-    dataset = dataset or build_dataset(cfg)
-    until = cfg.n_iter if until is None else until
+    checkpointer = RunCheckpointer(gan, os.path.join(cfg.run_dir, "checkpoints"), keep=cfg.keep_checkpoints)
+    if fresh and resume and checkpointer.latest:
+        step = checkpointer.restore_latest()
+        print(f"Resuming {cfg.run_dir} from {checkpointer.latest} (generator step {step}).", flush=True)
     done = int(keras.ops.convert_to_numpy(gan.g_steps))
+    if dataset is None:
+        dataset = build_dataset(cfg)
+        if done:
+            dataset = dataset.skip(done)  # the stream is deterministic: continue where the run stopped
+    until = cfg.n_iter if until is None else until
     if until <= done:
         return gan, {}
     if (until - done) % cfg.log_every:
@@ -115,9 +169,15 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
     start = time.time()
     history = gan.fit(
         dataset, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=cfg.verbose, shuffle=False,
-        callbacks=[logger, *callbacks],
+        callbacks=[logger, CheckpointCallback(checkpointer, cfg.checkpoint_every), *callbacks],
     )
     history.history["wall_time_s"] = [time.time() - start]
-    gan.save(os.path.join(cfg.run_dir, "gan.keras"))
-    gan.generator.save(os.path.join(cfg.run_dir, "generator.keras"))
+    export(gan, cfg.run_dir)
     return gan, history.history
+
+
+def export(gan: GAN, run_dir: str):
+    """Writes ``gan.keras``, ``generator.keras`` and ``generator_savedmodel`` into ``run_dir``."""
+    gan.save(os.path.join(run_dir, "gan.keras"))
+    gan.generator.save(os.path.join(run_dir, "generator.keras"))
+    gan.generator.export(os.path.join(run_dir, "generator_savedmodel"), format="tf_saved_model", verbose=False)
