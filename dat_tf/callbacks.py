@@ -3,7 +3,8 @@
 :class:`TensorBoardLogger` writes, at the end of every Keras epoch (every
 ``log_every`` generator steps in ``bin/train.py``), the model's logs as
 scalars against the *generator step* (``GAN.g_steps``), the quantity the
-paper's x-axes count, and every ``sample_every`` steps a picture of samples
+paper's x-axes count, plus ``lipschitz_sn_product`` (see
+:mod:`dat_tf.lipschitz`), and every ``sample_every`` steps a picture of samples
 from a fixed latent batch: a scatter plot over the real data for 2D data, an
 image grid for images.
 
@@ -21,6 +22,8 @@ import os
 import keras
 import numpy as np
 import tensorflow as tf
+
+from dat_tf.lipschitz import spectral_norm_product
 
 
 def image_grid(images, columns: int | None = None) -> np.ndarray:
@@ -110,6 +113,7 @@ class TensorBoardLogger(keras.callbacks.Callback):
         with self._writer.as_default():
             for name, value in (logs or {}).items():
                 tf.summary.scalar(name, float(value), step=step)
+            tf.summary.scalar("lipschitz_sn_product", spectral_norm_product(self.model.discriminator), step=step)
             for role in ("d", "g"):
                 opt = getattr(self.model, f"{role}_optimizer", None)
                 if opt is not None:

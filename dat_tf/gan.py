@@ -46,8 +46,9 @@ from dat_tf.losses import get_loss
 # Each generator step owns _SEEDS_PER_STEP stateless seeds: 0 for G's latents,
 # 1 + 2k and 2 + 2k for the k-th D step's latents and regularizer draws.
 _SEEDS_PER_STEP = 1024
-_MAX_N_DIS = (_SEEDS_PER_STEP - 1) // 2
+_MAX_N_DIS = (_SEEDS_PER_STEP - 2) // 2
 _SEED_LATENT_G = 0
+_SEED_DIAGNOSTICS = _SEEDS_PER_STEP - 1
 
 
 def _seed_latent_d(k):
@@ -71,9 +72,11 @@ class GAN(keras.Model):
         :class:`dat_tf.regularizers.Regularizer`, or a serialized dict.
       n_dis: discriminator steps per generator step (>= 1).
       seed: integer seed for every random draw of training.
-      log_gradient_norms: log ``grad_norm_real``/``grad_norm_fake``, the mean
-        ``||dD/dx||`` at clean reals and fakes (one extra input-gradient pass
-        per generator step).
+      log_gradient_norms: log ``grad_norm_real``, ``grad_norm_fake`` and
+        ``grad_norm_interp``, the mean ``||dD/dx||`` at clean reals, fakes and
+        random real-fake interpolates: local estimates of D's Lipschitz
+        constant (one extra input-gradient pass per generator step, without
+        changing D's state).
       feature_layer: name of D's feature layer for ``rfm`` (default: the input
         of D's last layer).
       auxiliary: an auxiliary self-supervised task
@@ -149,6 +152,7 @@ class GAN(keras.Model):
             "reg",
             "grad_norm_real",
             "grad_norm_fake",
+            "grad_norm_interp",
             "perturbation_norm",
         ]
         if auxiliary is not None:
@@ -338,8 +342,15 @@ class GAN(keras.Model):
             t["aux_d_loss"].update_state(aux_d)
             t["aux_g_loss"].update_state(aux_g)
         if self.log_gradient_norms:
-            t["grad_norm_real"].update_state(tf.reduce_mean(self.critic.gradient_norms(chunks[-1])))
-            t["grad_norm_fake"].update_state(tf.reduce_mean(self.critic.gradient_norms(x_fake)))
+            x_real = chunks[-1]
+            seed = self._step_seed(_SEED_DIAGNOSTICS)
+            alpha = distributed.replica_slice_of_global(
+                lambda n: tf.random.stateless_uniform([n], seed=seed), tf.shape(x_real)[0]
+            )
+            x_interp = regularizers.interpolate(x_real, x_fake, alpha)
+            # One pass per batch, as D is trained (BatchNorm statistics per batch).
+            for name, x in (("real", x_real), ("fake", x_fake), ("interp", x_interp)):
+                t[f"grad_norm_{name}"].update_state(tf.reduce_mean(self.critic.gradient_norms(x)))
         self.g_steps.assign_add(1)
         return {name: m.result() for name, m in t.items()}
 

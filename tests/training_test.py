@@ -14,7 +14,10 @@ from dat_tf.config import TrainConfig
 from dat_tf.training import build_gan, train
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SCALARS = {"d_loss", "g_loss", "d_real", "d_fake", "reg", "grad_norm_real", "grad_norm_fake", "perturbation_norm"}
+SCALARS = {
+    "d_loss", "g_loss", "d_real", "d_fake", "reg", "grad_norm_real", "grad_norm_fake", "grad_norm_interp",
+    "perturbation_norm", "lipschitz_sn_product",
+}
 
 
 def _tiny(tmp_path, **kw):
