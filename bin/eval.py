@@ -1,8 +1,11 @@
 #!/usr/bin/env python
-"""FID / KID (train and test split) and IS of a saved generator; one JSON line per metric.
+"""FID / KID (train and test split) and IS of a run or a saved generator; one JSON line per metric.
 
-    python bin/eval.py --generator=runs/x/generator.keras --dataset=digits --classifier=digits \
-        --num_samples=10000 --seeds=3
+    python bin/eval.py --run_dir=runs/x [--step=5000] --classifier=digits --num_samples=10000 --seeds=3
+    python bin/eval.py --generator=runs/x/generator.keras --dataset=digits --classifier=digits
+
+With ``--run_dir`` the generator is the run's newest checkpoint (or ``--step``'s) and the real
+images are the run's dataset (its train and test splits as in the paper's A.2).
 
 Prints e.g. ``{"metric": "fid_train", "mean": ..., "std": ..., "values": [...], ...}`` for
 fid_train, kid_train, fid_test, kid_test and is (``std`` over the evaluation seeds 0..seeds-1).
@@ -22,6 +25,8 @@ from absl import app, flags  # noqa: E402
 
 DATASETS = ("digits",)
 
+flags.DEFINE_string("run_dir", None, "A bin/train.py run directory (config.json + checkpoints/).")
+flags.DEFINE_integer("step", None, "With --run_dir: the checkpoint's generator step (default: the newest).")
 flags.DEFINE_string("generator", None, "Saved Keras generator z -> images (.keras / .h5); latent size from its input.")
 flags.DEFINE_string("dataset", "digits", f"Real dataset, one of {list(DATASETS)}.")
 flags.DEFINE_string(
@@ -43,11 +48,15 @@ FLAGS = flags.FLAGS
 
 
 def _validate():
-    if not FLAGS.generator:
-        raise app.UsageError("--generator is required (a saved Keras generator, e.g. generator.keras).")
-    if not os.path.isfile(FLAGS.generator):
+    if bool(FLAGS.generator) == bool(FLAGS.run_dir):
+        raise app.UsageError("give exactly one of --run_dir (a training run) and --generator (a saved generator).")
+    if FLAGS.run_dir and not os.path.isfile(os.path.join(FLAGS.run_dir, "config.json")):
+        raise app.UsageError(f"--run_dir={FLAGS.run_dir!r} is not a run directory (no config.json).")
+    if FLAGS.step is not None and not FLAGS.run_dir:
+        raise app.UsageError("--step only applies with --run_dir.")
+    if FLAGS.generator and not os.path.isfile(FLAGS.generator):
         raise app.UsageError(f"--generator file not found: {FLAGS.generator!r}.")
-    if FLAGS.dataset not in DATASETS:
+    if FLAGS.generator and FLAGS.dataset not in DATASETS:
         raise app.UsageError(f"--dataset must be one of {list(DATASETS)}, got {FLAGS.dataset!r}.")
     clf = FLAGS.classifier
     if clf not in ("digits", "inception"):
@@ -92,9 +101,21 @@ def main(argv):
         print(f"error: {e}", file=sys.stderr)
         return 2
     timings = {}
+    generator, dataset, sources, source_label = FLAGS.generator, FLAGS.dataset, None, FLAGS.generator
+    if FLAGS.run_dir:
+        from dat_tf.evaluation_hooks import load_run_generator, real_sources
+
+        try:
+            generator, cfg, step = load_run_generator(FLAGS.run_dir, FLAGS.step)
+            sources = real_sources(cfg, tuple(FLAGS.splits))
+        except (ValueError, FileNotFoundError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        dataset, source_label = cfg.dataset, f"{FLAGS.run_dir}@{step}"
     rows = evaluate(
-        FLAGS.generator,
-        dataset=FLAGS.dataset,
+        generator,
+        dataset=dataset,
+        real_sources=sources,
         classifier=classifier,
         num_samples=FLAGS.num_samples,
         seeds=range(FLAGS.seeds),
@@ -106,7 +127,7 @@ def main(argv):
         cache_dir=FLAGS.cache_dir,
         timings=timings,
     )
-    lines = [json.dumps({**row, "generator": FLAGS.generator}) for row in rows]
+    lines = [json.dumps({**row, "generator": source_label}) for row in rows]
     print("\n".join(lines), flush=True)
     if FLAGS.output:
         with open(FLAGS.output, "w", encoding="utf-8") as f:

@@ -197,11 +197,15 @@ class AttackExamples:
     success_real: np.ndarray
 
 
-def load_run(run_dir: str):
+def load_run(run_dir: str, checkpoint=None):
     """``(gan, cfg)`` of a run directory written by :func:`dat_tf.training.train`.
 
-    Loads ``gan.keras`` (written at the end of training); without it, builds
-    the model from ``config.json`` and restores the newest checkpoint.
+    Args:
+      checkpoint: ``None``: ``gan.keras`` (written at the end of training), or
+        without it the newest checkpoint; an integer: the checkpoint of that
+        generator step in ``run_dir/checkpoints``; a string: a checkpoint path
+        (prefix).  Checkpoints are restored into the model built from
+        ``config.json``.
     """
     from dat_tf.config import TrainConfig
     from dat_tf.gan import GAN  # noqa: F401  (registers the class for load_model)
@@ -214,16 +218,28 @@ def load_run(run_dir: str):
     with open(cfg_path) as f:
         cfg = TrainConfig(**json.load(f))
     model_path = os.path.join(run_dir, "gan.keras")
-    if os.path.isfile(model_path):
+    if checkpoint is None and os.path.isfile(model_path):
         return keras.models.load_model(model_path, compile=False), cfg
     from dat_tf.checkpointing import RunCheckpointer
     from dat_tf.training import build_gan
 
     gan = build_gan(cfg)
     ckpt = RunCheckpointer(gan, os.path.join(run_dir, "checkpoints"), keep=cfg.keep_checkpoints)
-    if ckpt.latest is None:
-        raise FileNotFoundError(f"run_dir={run_dir!r} has neither gan.keras nor a checkpoint in checkpoints/.")
-    ckpt.restore_latest()
+    available = list(ckpt.manager.checkpoints)
+    if checkpoint is None:
+        path = ckpt.latest
+        if path is None:
+            raise FileNotFoundError(f"run_dir={run_dir!r} has neither gan.keras nor a checkpoint in checkpoints/.")
+    elif isinstance(checkpoint, (int, np.integer)) and not isinstance(checkpoint, bool):
+        path = os.path.join(ckpt.directory, f"ckpt-{int(checkpoint)}")
+    elif isinstance(checkpoint, str) and checkpoint:
+        path = checkpoint
+    else:
+        raise ValueError(f"checkpoint must be None, a generator step or a checkpoint path, got {checkpoint!r}.")
+    if not tf.io.gfile.exists(path + ".index"):
+        steps = [int(p.rsplit("-", 1)[1]) for p in available]
+        raise FileNotFoundError(f"checkpoint={checkpoint!r}: no checkpoint {path!r}; run_dir {run_dir!r} has steps {steps}.")
+    ckpt.checkpoint.restore(path).assert_existing_objects_matched()
     return gan, cfg
 
 
@@ -250,6 +266,7 @@ def attack_run(
     max_iters: int = DEFAULT_MAX_ITERS,
     score: str = "auto",
     clip=(-1.0, 1.0),
+    checkpoint=None,
     return_examples: bool = False,
 ):
     """Figure 1 for a trained run: attack ``num`` fakes and ``num`` reals.
@@ -257,15 +274,22 @@ def attack_run(
     Fakes are ``G(z)`` (inference mode, latents from ``seed``), reals the first
     ``num`` examples of the run's data pipeline shuffled with ``seed`` (image
     datasets only).  Fake ``i`` and real ``i`` are a pair: each is attacked
-    towards the other's clean score.
+    towards the other's clean score.  ``checkpoint`` picks the training
+    point (see :func:`load_run`; default the final model).
 
     Returns:
       ``{"k_fake", "k_real", "success_fake", "success_real", "num", "step",
-      "tol", "score", "max_iters", "seed", "loss", "k_fake_successful",
-      "k_real_successful"}``: ``k_*`` the mean iteration count over all
-      examples (failures count ``max_iters``), ``success_*`` the fraction
-      within ``tol``, ``k_*_successful`` the mean over successful examples
-      only (``None`` if none), ``score`` the resolved score.  With
+      "tol", "score", "max_iters", "seed", "loss", "step_of_model",
+      "k_fake_successful", "k_real_successful", "score_fake_mean",
+      "score_real_mean", "initial_gap", "initially_within_tol"}``: ``k_*``
+      the mean iteration count over all examples (failures count
+      ``max_iters``), ``success_*`` the fraction within ``tol``,
+      ``k_*_successful`` the mean over successful examples only (``None`` if
+      none), ``score`` the resolved score, ``step_of_model`` the generator
+      step of the attacked model; ``score_*_mean`` the mean clean scores,
+      ``initial_gap`` the mean clean ``|s(x_f) - s(x_r)|`` of the pairs and
+      ``initially_within_tol`` the fraction of pairs already within ``tol``
+      (attacked in 0 steps, both ways).  With
       ``return_examples`` also ``"examples"``: an :class:`AttackExamples`.
     """
     if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
@@ -273,7 +297,7 @@ def attack_run(
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}.")
     _check_attack_args(step, tol, max_iters, clip)
-    gan, cfg = load_run(run_dir)
+    gan, cfg = load_run(run_dir, checkpoint)
     resolved = resolve_score(score, gan.gan_loss.name)
     if len(gan.generator.output_shape) != 4:
         raise ValueError(
@@ -284,6 +308,7 @@ def attack_run(
     x_real = real_examples(cfg, num, seed)
     score_fn = make_score_fn(gan.discriminator, resolved)
     s_fake, s_real = score_fn(x_fake), score_fn(x_real)
+    gap0 = np.abs(s_fake.numpy() - s_real.numpy())
     fake_adv, it_fake, ok_fake = targeted_attack(score_fn, x_fake, s_real, step, tol, max_iters, clip)
     real_adv, it_real, ok_real = targeted_attack(score_fn, x_real, s_fake, step, tol, max_iters, clip)
     it_fake, it_real, ok_fake, ok_real = (v.numpy() for v in (it_fake, it_real, ok_fake, ok_real))
@@ -305,6 +330,11 @@ def attack_run(
         "score": resolved,
         "loss": gan.gan_loss.name,
         "seed": int(seed),
+        "step_of_model": int(keras.ops.convert_to_numpy(gan.g_steps)),
+        "score_fake_mean": float(np.mean(s_fake)),
+        "score_real_mean": float(np.mean(s_real)),
+        "initial_gap": float(gap0.mean()),
+        "initially_within_tol": float(np.mean(gap0 <= tol)),
     }
     if return_examples:
         out["examples"] = AttackExamples(

@@ -62,6 +62,9 @@ class TrainConfig:
     ``keep_checkpoints``.  A rerun with the same ``run_dir`` resumes from the
     newest checkpoint.
 
+    Metrics: ``metrics_every`` (generator steps between FID/KID/IS in
+    TensorBoard; 0: off), ``metrics_classifier``, ``metrics_num_samples``.
+
     Logging: ``run_dir`` (TensorBoard logs, samples and the final model),
     ``log_every`` (generator steps per Keras epoch: scalars and progress),
     ``sample_every`` (steps between TensorBoard sample images; 0 = never),
@@ -105,6 +108,9 @@ class TrainConfig:
     steps_per_execution: int = 50
     verbose: int = 1
     log_gradient_norms: bool = True
+    metrics_every: int = 0
+    metrics_classifier: str = "digits"
+    metrics_num_samples: int = 5000
 
     # ------------------------------------------------------------ validation
 
@@ -147,6 +153,15 @@ class TrainConfig:
         number("d_weight_clip", 0.0)
         integer("checkpoint_every", 0)
         integer("keep_checkpoints", 1)
+        integer("metrics_every", 0)
+        integer("metrics_num_samples", 2)
+        if not isinstance(self.metrics_classifier, str) or not (
+            self.metrics_classifier in ("digits", "inception") or self.metrics_classifier.endswith((".keras", ".h5"))
+        ):
+            problems.append(
+                f"--metrics_classifier={self.metrics_classifier!r} is not allowed; expected 'digits', 'inception' "
+                "or a .keras/.h5 classifier file"
+            )
         number("mixture_std", 0.0, strict=True)
         integer("resolution", 0)
         integer("latent_dim", 1)
@@ -191,6 +206,8 @@ class TrainConfig:
             )
         if self.dataset.startswith("folder:") and not self.resolution:
             problems.append(f"--resolution=0 is not allowed with --dataset={self.dataset!r}; give the image size")
+        if self.metrics_every and self.dataset in TOY_DATASETS:
+            problems.append(f"--metrics_every={self.metrics_every} is not allowed with --dataset={self.dataset!r}: FID needs images")
         if self.mock_data and self.dataset not in TFDS_DATASETS:
             problems.append(f"--mock_data is only for the tfds datasets {list(TFDS_DATASETS)}, not --dataset={self.dataset!r}")
         return problems
@@ -300,5 +317,8 @@ HELP = {
     "sample_kind": f"Sample picture: one of {list(SAMPLE_KINDS)}.",
     "steps_per_execution": "Training steps per compiled call (fewer Python round trips).",
     "verbose": "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.",
-    "log_gradient_norms": "Log the mean input-gradient norm of D at reals and fakes.",
+    "log_gradient_norms": "Log the mean input-gradient norm of D at reals, fakes and interpolates.",
+    "metrics_every": "Generator steps between FID/KID/IS evaluations logged to TensorBoard (0: none).",
+    "metrics_classifier": "Classifier for in-training metrics: digits, inception, or a .keras file.",
+    "metrics_num_samples": "Generated images per in-training evaluation.",
 }

@@ -166,10 +166,20 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
         os.path.join(cfg.run_dir, "logs"), sample_every=cfg.sample_every, real_data=real_sample(cfg),
         kind=cfg.sample_kind,
     )
+    extra = []
+    if cfg.metrics_every:
+        from dat_tf.evaluation_hooks import MetricsCallback
+
+        extra.append(
+            MetricsCallback(
+                os.path.join(cfg.run_dir, "logs"), cfg.metrics_every, cfg, classifier=cfg.metrics_classifier,
+                num_samples=cfg.metrics_num_samples,
+            )
+        )
     start = time.time()
     history = gan.fit(
         dataset, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=cfg.verbose, shuffle=False,
-        callbacks=[logger, CheckpointCallback(checkpointer, cfg.checkpoint_every), *callbacks],
+        callbacks=[logger, *extra, CheckpointCallback(checkpointer, cfg.checkpoint_every), *callbacks],
     )
     history.history["wall_time_s"] = [time.time() - start]
     export(gan, cfg.run_dir)

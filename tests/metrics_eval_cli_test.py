@@ -36,7 +36,7 @@ def test_eval_cli_prints_one_json_line_per_metric(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        ([], "--generator is required"),
+        ([], "give exactly one of --run_dir"),
         (["--generator=/nonexistent.keras"], "--generator file not found"),
         (["--generator={g}", "--dataset=cifar10"], "--dataset must be one of"),
         (["--generator={g}", "--num_samples=1"], "--num_samples must be >= 2"),
