@@ -27,6 +27,9 @@ DATASETS = TOY_DATASETS + ("digits",) + IMAGE_DATASETS + ("folder:<path>",)
 NETS = ("mlp", "dcgan", "sngan", "ssgan", "infomaxgan")
 SNGAN_FAMILY = ("sngan", "ssgan", "infomaxgan")
 LR_DECAYS = ("none", "linear")
+STRATEGIES = ("default", "mirrored", "multi_worker", "tpu")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+ON_NAN = ("stop", "restore")
 DAT_VARIANTS = ("paper", "reference")
 DAT_CLIPS = ("default", "none", "fake", "both")
 SAMPLE_KINDS = ("auto", "scatter", "grid")
@@ -64,6 +67,17 @@ class TrainConfig:
 
     Metrics: ``metrics_every`` (generator steps between FID/KID/IS in
     TensorBoard; 0: off), ``metrics_classifier``, ``metrics_num_samples``.
+
+    Scale: ``strategy`` (``default``: one device; ``mirrored``: all local
+    GPUs, or ``num_devices`` logical CPUs; ``multi_worker``: from
+    ``TF_CONFIG``; ``tpu``), ``xla`` (``jit_compile`` per device),
+    ``precision`` (``float32``, ``mixed_float16`` with loss scaling,
+    ``mixed_bfloat16``), ``sync_batch_norm`` (G's BatchNorm statistics over
+    all replicas).
+
+    Faults: ``on_nan`` (``stop``: save the last finite state and stop;
+    ``restore``: reload the last checkpoint and multiply both learning rates
+    by ``nan_lr_factor``).
 
     Logging: ``run_dir`` (TensorBoard logs, samples and the final model),
     ``log_every`` (generator steps per Keras epoch: scalars and progress),
@@ -111,6 +125,13 @@ class TrainConfig:
     metrics_every: int = 0
     metrics_classifier: str = "digits"
     metrics_num_samples: int = 5000
+    strategy: str = "default"
+    num_devices: int = 0
+    xla: bool = False
+    precision: str = "float32"
+    sync_batch_norm: bool = False
+    on_nan: str = "stop"
+    nan_lr_factor: float = 0.5
 
     # ------------------------------------------------------------ validation
 
@@ -154,6 +175,11 @@ class TrainConfig:
         integer("checkpoint_every", 0)
         integer("keep_checkpoints", 1)
         integer("metrics_every", 0)
+        choice("strategy", STRATEGIES)
+        choice("precision", PRECISIONS)
+        choice("on_nan", ON_NAN)
+        integer("num_devices", 0)
+        number("nan_lr_factor", 0.0, strict=True, high=1.0)
         integer("metrics_num_samples", 2)
         if not isinstance(self.metrics_classifier, str) or not (
             self.metrics_classifier in ("digits", "inception") or self.metrics_classifier.endswith((".keras", ".h5"))
@@ -318,6 +344,13 @@ HELP = {
     "steps_per_execution": "Training steps per compiled call (fewer Python round trips).",
     "verbose": "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.",
     "log_gradient_norms": "Log the mean input-gradient norm of D at reals, fakes and interpolates.",
+    "strategy": f"tf.distribute strategy: one of {list(STRATEGIES)} (multi_worker reads TF_CONFIG).",
+    "num_devices": "mirrored on CPU: split the CPU into this many logical devices (0: all GPUs, or 1 CPU).",
+    "xla": "Compile the train step with XLA (jit_compile); off by default (slower on CPU).",
+    "precision": f"Keras dtype policy: one of {list(PRECISIONS)}; mixed_float16 uses loss scaling.",
+    "sync_batch_norm": "Synchronize the generator's BatchNorm statistics across replicas.",
+    "on_nan": f"On a NaN/Inf loss: one of {list(ON_NAN)} (stop saves the last finite state).",
+    "nan_lr_factor": "With --on_nan=restore: multiply both learning rates by this after restoring.",
     "metrics_every": "Generator steps between FID/KID/IS evaluations logged to TensorBoard (0: none).",
     "metrics_classifier": "Classifier for in-training metrics: digits, inception, or a .keras file.",
     "metrics_num_samples": "Generated images per in-training evaluation.",
