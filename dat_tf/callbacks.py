@@ -23,6 +23,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dat_tf.distributed import RNG_ALG
 from dat_tf.lipschitz import spectral_norm_product
 
 
@@ -102,7 +103,7 @@ class TensorBoardLogger(keras.callbacks.Callback):
             kind = "scatter" if len(out_shape) == 1 and out_shape[0] == 2 else "grid"
         self._kind = kind
         n = self.num_samples or (1000 if kind == "scatter" else 64)
-        self._z = tf.random.stateless_normal([n, self.model.latent_dim], seed=[self.seed, 0])
+        self._z = tf.random.stateless_normal([n, self.model.latent_dim], seed=[self.seed, 0], alg=RNG_ALG)
         self._last_sample_bucket = -1
 
     def _step(self):

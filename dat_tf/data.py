@@ -20,6 +20,8 @@ import math
 import numpy as np
 import tensorflow as tf
 
+from dat_tf.distributed import RNG_ALG
+
 MIXTURE_WEIGHTS = {
     "balanced": (1 / 3, 1 / 3, 1 / 3),
     "imbalanced": (0.15, 0.05, 0.8),
@@ -68,10 +70,10 @@ def gaussian_mixture(
     n = batch_size * n_dis
 
     def make(i):
-        s = tf.random.experimental.stateless_fold_in(tf.constant([seed, 7], tf.int64), i)
-        s1, s2 = tf.unstack(tf.random.experimental.stateless_split(s, 2))
+        s = tf.random.experimental.stateless_fold_in(tf.constant([seed, 7], tf.int64), i, alg=RNG_ALG)
+        s1, s2 = tf.unstack(tf.random.experimental.stateless_split(s, 2, alg=RNG_ALG))
         idx = tf.random.stateless_categorical(logits, n, seed=s1)[0]
-        noise = tf.random.stateless_normal([n, 2], seed=s2)
+        noise = tf.random.stateless_normal([n, 2], seed=s2, alg=RNG_ALG)
         return tf.gather(modes, idx) + std * noise
 
     return tf.data.Dataset.range(2**62).map(make, num_parallel_calls=tf.data.AUTOTUNE).prefetch(

@@ -18,6 +18,10 @@ from __future__ import annotations
 
 import tensorflow as tf
 
+# Every stateless draw names its algorithm: the default "auto_select" may pick a
+# device-dependent one, and the same seed must give the same latents everywhere.
+RNG_ALG = "philox"
+
 
 def _replica_context():
     return tf.distribute.get_replica_context()
@@ -66,6 +70,17 @@ def global_mean(values):
     return total / count
 
 
+def batch_size(x):
+    """The static batch size of ``x`` when known, else ``tf.shape(x)[0]``.
+
+    Static sizes keep random draws shaped statically, which matters under XLA:
+    a stateless draw with a dynamic shape compiles to different numbers than
+    the same draw outside XLA.
+    """
+    static = x.shape[0]
+    return int(static) if static is not None else tf.shape(x)[0]
+
+
 def replica_slice_of_global(draw, local_batch):
     """Runs ``draw(global_batch)`` and returns this replica's contiguous rows.
 
@@ -81,7 +96,8 @@ def replica_slice_of_global(draw, local_batch):
     n = num_replicas()
     if n == 1:
         return draw(local_batch)
-    local_batch = tf.cast(local_batch, tf.int32)
+    if not isinstance(local_batch, int):
+        local_batch = tf.cast(local_batch, tf.int32)
     full = draw(local_batch * n)
     start = replica_id() * local_batch
     return full[start : start + local_batch]

@@ -40,6 +40,7 @@ import numpy as np
 import tensorflow as tf
 
 from dat_tf import distributed, regularizers
+from dat_tf.distributed import RNG_ALG
 from dat_tf.critic import Critic, per_example_norm
 from dat_tf.losses import get_loss
 
@@ -230,13 +231,13 @@ class GAN(keras.Model):
     def _step_seed(self, purpose):
         base = tf.constant([self.seed & 0x7FFFFFFF, (self.seed >> 31) & 0x7FFFFFFF], tf.int64)
         counter = tf.cast(self.g_steps, tf.int64) * _SEEDS_PER_STEP + purpose
-        return tf.random.experimental.stateless_fold_in(base, counter)
+        return tf.random.experimental.stateless_fold_in(base, counter, alg=RNG_ALG)
 
     def _latents(self, batch_size, purpose):
         seed = self._step_seed(purpose)
 
         def draw(n):
-            return tf.random.stateless_normal([n, self.latent_dim], seed=seed)
+            return tf.random.stateless_normal([n, self.latent_dim], seed=seed, alg=RNG_ALG)
 
         return distributed.replica_slice_of_global(draw, batch_size)
 
@@ -281,15 +282,18 @@ class GAN(keras.Model):
         )
         with tf.control_dependencies([check] if check is not None else []):
             x = tf.identity(x)
-        b = tf.shape(x)[0] // self.n_dis
-        grouped = tf.reshape(x, tf.concat([[b, self.n_dis], tf.shape(x)[1:]], 0))
+        if static is not None and all(d is not None for d in x.shape[1:]):
+            grouped = tf.reshape(x, [static // self.n_dis, self.n_dis, *x.shape[1:]])  # static shapes (XLA)
+        else:
+            b = tf.shape(x)[0] // self.n_dis
+            grouped = tf.reshape(x, tf.concat([[b, self.n_dis], tf.shape(x)[1:]], 0))
         return [grouped[:, k] for k in range(self.n_dis)]
 
     def _discriminator_step(self, x_real, k):
         n_rep = distributed.num_replicas()
-        batch = tf.shape(x_real)[0]
+        batch = distributed.batch_size(x_real)
         z = self._latents(batch, _seed_latent_d(k))
-        x_fake = tf.stop_gradient(self.generator(z, training=True))
+        x_fake = tf.stop_gradient(tf.cast(self.generator(z, training=True), tf.float32))
         seed = self._step_seed(_seed_regularizer(k))
         pert = self.regularizer.perturb(self.critic, self.gan_loss, x_real, x_fake, seed)
         d_vars = self._d_variables()
@@ -300,7 +304,8 @@ class GAN(keras.Model):
             if self.auxiliary is not None:
                 aux = self.auxiliary.discriminator_loss(self._aux_features_fn, x_real, x_fake, seed)
                 total = total + aux
-            scaled = total / n_rep
+            # scale_loss: loss scaling under mixed_float16 (a LossScaleOptimizer); identity otherwise.
+            scaled = self.d_optimizer.scale_loss(total / n_rep)
         grads = tape.gradient(scaled, d_vars)
         self.d_optimizer.apply_gradients(zip(grads, d_vars))
         if self.d_weight_clip > 0:
@@ -313,12 +318,12 @@ class GAN(keras.Model):
         z = self._latents(batch, _SEED_LATENT_G)
         g_vars = self.generator.trainable_variables
         with tf.GradientTape() as tape:
-            fake = self.generator(z, training=True)
+            fake = tf.cast(self.generator(z, training=True), tf.float32)
             g_loss = self.gan_loss.generator_loss(self.critic.score(fake))
             aux = tf.constant(0.0)
             if self.auxiliary is not None:
                 aux = self.auxiliary.generator_loss(self._aux_features_fn, fake, self._step_seed(_SEED_LATENT_G))
-            scaled = (g_loss + aux) / n_rep
+            scaled = self.g_optimizer.scale_loss((g_loss + aux) / n_rep)
         grads = tape.gradient(scaled, g_vars)
         self.g_optimizer.apply_gradients(zip(grads, g_vars))
         return g_loss, aux
@@ -329,7 +334,7 @@ class GAN(keras.Model):
         chunks = self._real_batches(data)
         for k, x_real in enumerate(chunks):
             terms, pert, x_fake, aux_d = self._discriminator_step(x_real, k)
-        g_loss, aux_g = self._generator_step(tf.shape(chunks[-1])[0])
+        g_loss, aux_g = self._generator_step(distributed.batch_size(chunks[-1]))
 
         t = self.trackers
         t["d_loss"].update_state(terms.loss)
@@ -345,14 +350,19 @@ class GAN(keras.Model):
             x_real = chunks[-1]
             seed = self._step_seed(_SEED_DIAGNOSTICS)
             alpha = distributed.replica_slice_of_global(
-                lambda n: tf.random.stateless_uniform([n], seed=seed), tf.shape(x_real)[0]
+                lambda n: tf.random.stateless_uniform([n], seed=seed, alg=RNG_ALG), distributed.batch_size(x_real)
             )
             x_interp = regularizers.interpolate(x_real, x_fake, alpha)
             # One pass per batch, as D is trained (BatchNorm statistics per batch).
             for name, x in (("real", x_real), ("fake", x_fake), ("interp", x_interp)):
                 t[f"grad_norm_{name}"].update_state(tf.reduce_mean(self.critic.gradient_norms(x)))
         self.g_steps.assign_add(1)
-        return {name: m.result() for name, m in t.items()}
+        logs = {name: m.result() for name, m in t.items()}
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            # Keras reduces step logs with strategy.reduce(MEAN, axis=0) under multi-worker
+            # strategies, which rejects scalars; epoch logs come from the trackers as scalars.
+            logs = {name: tf.reshape(v, [1]) for name, v in logs.items()}
+        return logs
 
     # ----------------------------------------------------------- serialization
 

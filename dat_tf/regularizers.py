@@ -29,6 +29,7 @@ import math
 import tensorflow as tf
 
 from dat_tf import distributed
+from dat_tf.distributed import RNG_ALG
 from dat_tf.critic import Critic, per_example_norm
 from dat_tf.losses import GANLoss
 
@@ -164,9 +165,9 @@ class GradientPenalty(Regularizer):
             return tf.convert_to_tensor(x_real)
 
         def draw(n):
-            return tf.random.stateless_uniform([n], seed=seed)
+            return tf.random.stateless_uniform([n], seed=seed, alg=RNG_ALG)
 
-        alpha = distributed.replica_slice_of_global(draw, tf.shape(x_real)[0])
+        alpha = distributed.replica_slice_of_global(draw, distributed.batch_size(x_real))
         return interpolate(x_real, x_fake, alpha)
 
     def penalty(self, critic, loss, pert, x_real, x_fake, seed):
