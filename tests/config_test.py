@@ -32,6 +32,21 @@ def test_defaults_validate_and_every_field_has_help():
         ("seed", -1, ">= 0"),
         ("verbose", 3, "[0, 2]"),
         ("steps_per_execution", 0, ">= 1"),
+        ("strategy", "horovod", "multi_worker"),
+        ("precision", "float16", "mixed_float16"),
+        ("on_nan", "ignore", "restore"),
+        ("nan_lr_factor", 0.0, "> 0.0"),
+        ("nan_lr_factor", 2.0, "<= 1.0"),
+        ("num_devices", -1, ">= 0"),
+        ("lr_decay", "cosine", "linear"),
+        ("d_weight_clip", -0.01, ">= 0"),
+        ("checkpoint_every", -1, ">= 0"),
+        ("keep_checkpoints", 0, ">= 1"),
+        ("metrics_every", -1, ">= 0"),
+        ("metrics_classifier", "resnet", "inception"),
+        ("width", -8, ">= 0"),
+        ("log_every", 0, ">= 1"),
+        ("sample_kind", "video", "scatter"),
     ],
 )
 def test_bad_value_is_named(field, value, allowed):
@@ -47,6 +62,23 @@ def test_all_problems_reported_at_once():
     with pytest.raises(ValueError) as err:
         TrainConfig(loss="x", n_dis=0).validate()
     assert "--loss='x'" in str(err.value) and "--n_dis=0" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    "kw, expect",
+    [
+        (dict(dataset="mixture_balanced", net="dcgan"), "--net='dcgan' is not allowed with --dataset='mixture_balanced'"),
+        (dict(dataset="cifar10", net="sngan", resolution=40), "expected 32, 48 or 64"),
+        (dict(dataset="folder:/x", net="dcgan"), "--resolution=0 is not allowed with --dataset='folder:/x'"),
+        (dict(dataset="digits", mock_data=True), "--mock_data is only for the tfds datasets"),
+        (dict(dataset="mixture_balanced", metrics_every=10), "FID needs images"),
+        (dict(dataset="folder:"), "--dataset='folder:'"),
+    ],
+)
+def test_bad_combinations_are_named(kw, expect):
+    with pytest.raises(ValueError) as err:
+        TrainConfig(**kw).validate()
+    assert expect in str(err.value)
 
 
 def test_dcgan_needs_power_of_two_resolution():
