@@ -32,11 +32,20 @@ def main(argv):
         cfg.validate()
     except ValueError as e:
         raise app.UsageError(str(e)) from None
+    from dat_tf.guards import NonFiniteLossError
     from dat_tf.training import train
 
-    _, history = train(cfg)
+    try:
+        gan, history = train(cfg)
+    except NonFiniteLossError as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(1)
+    step = int(gan.g_steps.numpy())
     last = {k: round(float(v[-1]), 4) for k, v in history.items()}
-    print(f"finished {cfg.n_iter} generator steps in {cfg.run_dir}: {last}")
+    if step < cfg.n_iter:
+        print(f"stopped at generator step {step} of {cfg.n_iter} in {cfg.run_dir}; rerun the command to continue: {last}")
+    else:
+        print(f"finished {step} generator steps in {cfg.run_dir}: {last}")
 
 
 if __name__ == "__main__":

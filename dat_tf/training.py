@@ -18,7 +18,9 @@ from dat_tf import data, nets
 from dat_tf.callbacks import TensorBoardLogger
 from dat_tf.checkpointing import CheckpointCallback, RunCheckpointer
 from dat_tf.config import SNGAN_FAMILY, TrainConfig
+from dat_tf.distribution import make_strategy, worker_dir
 from dat_tf.gan import GAN
+from dat_tf.guards import NaNGuard
 from dat_tf.regularizers import get_regularizer
 from dat_tf.schedules import LinearDecay
 
@@ -82,11 +84,29 @@ def build_nets(cfg: TrainConfig):
     return g, d
 
 
-def build_gan(cfg: TrainConfig) -> GAN:
-    """A compiled :class:`GAN` for ``cfg`` (call inside a strategy scope if any)."""
+def build_gan(cfg: TrainConfig, strategy=None) -> GAN:
+    """A compiled :class:`GAN` for ``cfg``, built inside ``strategy``'s scope.
+
+    ``strategy`` defaults to :func:`dat_tf.distribution.make_strategy` of
+    ``cfg.strategy``.  Sets the Keras dtype policy to ``cfg.precision``
+    (``mixed_float16`` wraps both optimizers in loss scaling).
+    """
     cfg.validate()
+    if strategy is None:
+        strategy = make_strategy(cfg.strategy, cfg.num_devices)
+    keras.mixed_precision.set_dtype_policy(cfg.precision)
+    try:
+        with strategy.scope():
+            return _build_gan(cfg)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+
+
+def _build_gan(cfg: TrainConfig) -> GAN:
     keras.utils.set_random_seed(cfg.seed)  # weight initialisation
     g, d = build_nets(cfg)
+    if cfg.sync_batch_norm:
+        g = synchronize_batch_norm(g)
     reg = get_regularizer(cfg.regularizer, **cfg.regularizer_kwargs())
     gan = GAN(
         g, d, latent_dim=cfg.latent_dim, loss=cfg.loss, regularizer=reg, n_dis=cfg.n_dis, seed=cfg.seed,
@@ -97,12 +117,24 @@ def build_gan(cfg: TrainConfig) -> GAN:
     if cfg.lr_decay == "linear":
         lr_d = LinearDecay(cfg.lr_d, cfg.n_iter, updates_per_step=cfg.n_dis)
         lr_g = LinearDecay(cfg.lr_g, cfg.n_iter, updates_per_step=1)
-    gan.compile(
-        d_optimizer=keras.optimizers.Adam(lr_d, beta_1=cfg.beta1, beta_2=cfg.beta2),
-        g_optimizer=keras.optimizers.Adam(lr_g, beta_1=cfg.beta1, beta_2=cfg.beta2),
-        steps_per_execution=cfg.steps_per_execution,
-    )
+    d_opt = keras.optimizers.Adam(lr_d, beta_1=cfg.beta1, beta_2=cfg.beta2)
+    g_opt = keras.optimizers.Adam(lr_g, beta_1=cfg.beta1, beta_2=cfg.beta2)
+    if cfg.precision == "mixed_float16":
+        d_opt, g_opt = keras.optimizers.LossScaleOptimizer(d_opt), keras.optimizers.LossScaleOptimizer(g_opt)
+    gan.compile(d_optimizer=d_opt, g_optimizer=g_opt, steps_per_execution=cfg.steps_per_execution, jit_compile=cfg.xla)
     return gan
+
+
+def synchronize_batch_norm(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` whose BatchNormalization layers use statistics over all replicas."""
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            config["synchronized"] = True
+        return layer.__class__.from_config(config)
+
+    return keras.models.clone_model(model, clone_function=clone)
 
 
 def build_auxiliary(cfg: TrainConfig):
@@ -139,15 +171,20 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
       ``(gan, history_dict)``.
     """
     cfg.validate()
-    os.makedirs(cfg.run_dir, exist_ok=True)
-    with open(os.path.join(cfg.run_dir, "config.json"), "w") as f:
+    out_dir = worker_dir(cfg.run_dir)  # run_dir, or run_dir/.worker<i> for non-chief workers
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
         json.dump(cfg.to_dict(), f, indent=2, sort_keys=True)
     fresh = gan is None
     gan = gan or build_gan(cfg)
-    checkpointer = RunCheckpointer(gan, os.path.join(cfg.run_dir, "checkpoints"), keep=cfg.keep_checkpoints)
-    if fresh and resume and checkpointer.latest:
-        step = checkpointer.restore_latest()
-        print(f"Resuming {cfg.run_dir} from {checkpointer.latest} (generator step {step}).", flush=True)
+    checkpointer = RunCheckpointer(gan, os.path.join(out_dir, "checkpoints"), keep=cfg.keep_checkpoints)
+    # Every worker resumes from the chief's checkpoints.
+    restore_from = checkpointer if out_dir == cfg.run_dir else RunCheckpointer(
+        gan, os.path.join(cfg.run_dir, "checkpoints"), keep=cfg.keep_checkpoints
+    )
+    if fresh and resume and restore_from.has_checkpoints():
+        restore_from.restore_latest()  # skips unreadable checkpoints; raises if none loads
+        print(f"Resuming {cfg.run_dir}: {restore_from.restore_summary}.", flush=True)
     done = int(keras.ops.convert_to_numpy(gan.g_steps))
     if dataset is None:
         dataset = build_dataset(cfg)
@@ -163,7 +200,7 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
         steps_per_epoch = cfg.log_every
         epochs = (until - done) // cfg.log_every
     logger = TensorBoardLogger(
-        os.path.join(cfg.run_dir, "logs"), sample_every=cfg.sample_every, real_data=real_sample(cfg),
+        os.path.join(out_dir, "logs"), sample_every=cfg.sample_every, real_data=real_sample(cfg),
         kind=cfg.sample_kind,
     )
     extra = []
@@ -172,17 +209,21 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
 
         extra.append(
             MetricsCallback(
-                os.path.join(cfg.run_dir, "logs"), cfg.metrics_every, cfg, classifier=cfg.metrics_classifier,
+                os.path.join(out_dir, "logs"), cfg.metrics_every, cfg, classifier=cfg.metrics_classifier,
                 num_samples=cfg.metrics_num_samples,
             )
         )
     start = time.time()
     history = gan.fit(
         dataset, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=cfg.verbose, shuffle=False,
-        callbacks=[logger, *extra, CheckpointCallback(checkpointer, cfg.checkpoint_every), *callbacks],
+        callbacks=[
+            # First, so that on a NaN it acts (raises or restores) before any other callback sees the state.
+            NaNGuard(checkpointer, out_dir, policy=cfg.on_nan, lr_factor=cfg.nan_lr_factor),
+            logger, *extra, CheckpointCallback(checkpointer, cfg.checkpoint_every), *callbacks,
+        ],
     )
     history.history["wall_time_s"] = [time.time() - start]
-    export(gan, cfg.run_dir)
+    export(gan, out_dir)
     return gan, history.history
 
 

@@ -105,3 +105,21 @@ def test_dcgan_bad_sizes(kwargs):
         with pytest.raises(ValueError, match=name) as info:
             fn(resolution=8, **kwargs)
         assert repr(value) in str(info.value)
+
+
+def test_dcgan_weights_follow_the_global_seed_and_differ_per_layer():
+    import keras
+
+    from dat_tf.nets import dcgan_discriminator
+
+    def build(seed):
+        keras.utils.set_random_seed(seed)
+        return dcgan_discriminator(resolution=32, channels=3, width=8, batch_norm=False)
+
+    a, b, c = build(1), build(1), build(2)
+    for x, y in zip(a.weights, b.weights):
+        np.testing.assert_array_equal(x.numpy(), y.numpy())
+    assert not np.allclose(a.get_layer("conv1").kernel.numpy(), c.get_layer("conv1").kernel.numpy())
+    # Every layer draws its own weights (one shared initializer object would repeat them).
+    k1, k2 = a.get_layer("conv1").kernel.numpy(), a.get_layer("conv2").kernel.numpy()
+    assert not np.allclose(k1.ravel()[:50], k2.ravel()[:50])

@@ -33,7 +33,10 @@ import math
 
 import keras
 
-_INIT = keras.initializers.RandomNormal(stddev=0.02)
+def _init():
+    """N(0, 0.02) as in DCGAN; a fresh initializer per layer, so each layer draws its own
+    weights from the global seed (``keras.utils.set_random_seed``)."""
+    return keras.initializers.RandomNormal(stddev=0.02)
 
 
 def _num_upsamplings(resolution):
@@ -55,19 +58,19 @@ def dcgan_generator(latent_dim: int = 100, resolution: int = 32, channels: int =
     k = _num_upsamplings(resolution)
     top = width * 2 ** (k - 1)
     z = keras.Input((latent_dim,), name="z")
-    h = keras.layers.Dense(4 * 4 * top, use_bias=False, kernel_initializer=_INIT, name="project")(z)
+    h = keras.layers.Dense(4 * 4 * top, use_bias=False, kernel_initializer=_init(), name="project")(z)
     h = keras.layers.Reshape((4, 4, top))(h)
     h = keras.layers.BatchNormalization(name="bn_project")(h)
     h = keras.layers.ReLU()(h)
     for i in range(k - 1):
         h = keras.layers.Conv2DTranspose(
-            top // 2 ** (i + 1), 4, strides=2, padding="same", use_bias=False, kernel_initializer=_INIT,
+            top // 2 ** (i + 1), 4, strides=2, padding="same", use_bias=False, kernel_initializer=_init(),
             name=f"deconv{i}",
         )(h)
         h = keras.layers.BatchNormalization(name=f"bn{i}")(h)
         h = keras.layers.ReLU()(h)
     x = keras.layers.Conv2DTranspose(
-        channels, 4, strides=2, padding="same", kernel_initializer=_INIT, name="to_image"
+        channels, 4, strides=2, padding="same", kernel_initializer=_init(), name="to_image"
     )(h)
     x = keras.layers.Activation("tanh", name="tanh")(x)
     return keras.Model(z, x, name="dcgan_generator")
@@ -93,7 +96,7 @@ def dcgan_discriminator(
     for i in range(k):
         h = wrap(
             keras.layers.Conv2D(
-                width * 2**i, 4, strides=2, padding="same", use_bias=i == 0, kernel_initializer=_INIT,
+                width * 2**i, 4, strides=2, padding="same", use_bias=i == 0, kernel_initializer=_init(),
                 name=f"conv{i}",
             )
         )(h)
@@ -104,5 +107,5 @@ def dcgan_discriminator(
     # the flattened map; written as one so that the penultimate features
     # (used by RFM) are the input of the last layer.
     h = keras.layers.Flatten(name="features")(h)
-    out = wrap(keras.layers.Dense(1, kernel_initializer=_INIT, name="logit"))(h)
+    out = wrap(keras.layers.Dense(1, kernel_initializer=_init(), name="logit"))(h)
     return keras.Model(x, out, name="dcgan_discriminator")
