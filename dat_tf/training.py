@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import time
 
@@ -199,6 +200,11 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
     else:
         steps_per_epoch = cfg.log_every
         epochs = (until - done) // cfg.log_every
+    # Keras runs whole executions: one longer than the epoch would overshoot the step count.
+    spe = math.gcd(cfg.steps_per_execution, steps_per_epoch)
+    if gan.steps_per_execution != spe:
+        gan.steps_per_execution = spe
+        gan.train_function = None  # rebuilt by fit with the new execution length
     logger = TensorBoardLogger(
         os.path.join(out_dir, "logs"), sample_every=cfg.sample_every, real_data=real_sample(cfg),
         kind=cfg.sample_kind,

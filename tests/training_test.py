@@ -102,3 +102,10 @@ def test_cli_bad_flag_fails_fast_with_message(tmp_path, flag, expect):
     assert out.returncode != 0
     assert expect in out.stderr
     assert not os.path.exists(tmp_path / "bad"), "a rejected run must not create its run_dir"
+
+
+@pytest.mark.parametrize("spe, log_every, n_iter", [(50, 10, 20), (4, 6, 9), (1, 5, 5)])
+def test_step_count_is_exact_whatever_steps_per_execution(tmp_path, spe, log_every, n_iter):
+    cfg = _tiny(tmp_path, steps_per_execution=spe, log_every=log_every, n_iter=n_iter, sample_every=0)
+    gan, _ = train(cfg)
+    assert int(gan.g_steps.numpy()) == n_iter
