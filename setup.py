@@ -30,7 +30,7 @@ setup(
     extras_require={
         "test": ["pytest>=7.4", "scipy>=1.11"],
     },
-    scripts=["bin/train.py", "bin/figure3.py", "bin/eval.py", "bin/train_digits_classifier.py"],
+    scripts=["bin/train.py", "bin/figure3.py", "bin/eval.py", "bin/attack.py", "bin/sample.py", "bin/train_digits_classifier.py"],
     classifiers=[
         "Programming Language :: Python :: 3",
         "License :: OSI Approved :: Apache Software License",

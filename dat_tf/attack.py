@@ -216,7 +216,9 @@ def load_run(run_dir: str, checkpoint=None):
     if not os.path.isfile(cfg_path):
         raise FileNotFoundError(f"run_dir={run_dir!r} has no config.json; is it a dat_tf run directory?")
     with open(cfg_path) as f:
-        cfg = TrainConfig(**json.load(f))
+        saved = json.load(f)
+    known = set(TrainConfig.field_names())  # a config.json written by another dat_tf version may hold other fields
+    cfg = TrainConfig(**{k: v for k, v in saved.items() if k in known})
     model_path = os.path.join(run_dir, "gan.keras")
     if checkpoint is None and os.path.isfile(model_path):
         return keras.models.load_model(model_path, compile=False), cfg
@@ -225,36 +227,42 @@ def load_run(run_dir: str, checkpoint=None):
 
     gan = build_gan(cfg)
     ckpt = RunCheckpointer(gan, os.path.join(run_dir, "checkpoints"), keep=cfg.keep_checkpoints)
-    available = list(ckpt.manager.checkpoints)
     if checkpoint is None:
-        path = ckpt.latest
-        if path is None:
+        if not ckpt.has_checkpoints():
             raise FileNotFoundError(f"run_dir={run_dir!r} has neither gan.keras nor a checkpoint in checkpoints/.")
-    elif isinstance(checkpoint, (int, np.integer)) and not isinstance(checkpoint, bool):
+        ckpt.restore_latest()
+        return gan, cfg
+    if isinstance(checkpoint, (int, np.integer)) and not isinstance(checkpoint, bool):
         path = os.path.join(ckpt.directory, f"ckpt-{int(checkpoint)}")
     elif isinstance(checkpoint, str) and checkpoint:
         path = checkpoint
     else:
         raise ValueError(f"checkpoint must be None, a generator step or a checkpoint path, got {checkpoint!r}.")
     if not tf.io.gfile.exists(path + ".index"):
-        steps = [int(p.rsplit("-", 1)[1]) for p in available]
+        names = tf.io.gfile.glob(os.path.join(ckpt.directory, "ckpt-*.index"))
+        steps = sorted(int(os.path.basename(n)[len("ckpt-") : -len(".index")]) for n in names)
         raise FileNotFoundError(f"checkpoint={checkpoint!r}: no checkpoint {path!r}; run_dir {run_dir!r} has steps {steps}.")
-    ckpt.checkpoint.restore(path).assert_existing_objects_matched()
+    ckpt.restore(path)
     return gan, cfg
 
 
 def real_examples(cfg, num: int, seed: int) -> np.ndarray:
     """The first ``num`` examples of the run's training pipeline, shuffled with ``seed``.
 
-    With ``seed == cfg.seed`` these are the run's own first ``num`` examples.
+    ``tf.data`` shuffles depend on TensorFlow's global seed as well as their
+    own, so this sets the global seed to ``seed`` (``tf.random.set_seed``),
+    as :func:`dat_tf.training.build_gan` does with the run's seed before the
+    run builds its pipeline: with ``seed == cfg.seed`` these are exactly the
+    first ``num`` examples the run trained on.
     """
     from dat_tf.training import build_dataset
 
+    tf.random.set_seed(seed)
     ds = build_dataset(dataclasses.replace(cfg, seed=seed)).unbatch().take(num)
-    x = np.stack([np.asarray(e) for e in ds.as_numpy_iterator()]) if num else np.zeros((0,))
+    x = [np.asarray(e) for e in ds.as_numpy_iterator()]
     if len(x) < num:
         raise ValueError(f"the dataset of {cfg.run_dir!r} gave only {len(x)} examples, fewer than num={num}.")
-    return x.astype(np.float32)
+    return np.stack(x).astype(np.float32)
 
 
 def attack_run(
@@ -273,23 +281,30 @@ def attack_run(
 
     Fakes are ``G(z)`` (inference mode, latents from ``seed``), reals the first
     ``num`` examples of the run's data pipeline shuffled with ``seed`` (image
-    datasets only).  Fake ``i`` and real ``i`` are a pair: each is attacked
+    datasets only; see :func:`real_examples`, which sets TensorFlow's global
+    seed).  Fake ``i`` and real ``i`` are a pair: each is attacked
     towards the other's clean score.  ``checkpoint`` picks the training
     point (see :func:`load_run`; default the final model).
 
     Returns:
       ``{"k_fake", "k_real", "success_fake", "success_real", "num", "step",
-      "tol", "score", "max_iters", "seed", "loss", "step_of_model",
+      "tol", "score", "max_iters", "seed", "loss", "step_of_model", "dataset",
+      "resolution", "regularizer", "train_seed",
       "k_fake_successful", "k_real_successful", "score_fake_mean",
-      "score_real_mean", "initial_gap", "initially_within_tol"}``: ``k_*``
+      "score_real_mean", "initial_gap", "initially_within_tol", "rate_fake",
+      "rate_real"}``: ``k_*``
       the mean iteration count over all examples (failures count
       ``max_iters``), ``success_*`` the fraction within ``tol``,
       ``k_*_successful`` the mean over successful examples only (``None`` if
       none), ``score`` the resolved score, ``step_of_model`` the generator
-      step of the attacked model; ``score_*_mean`` the mean clean scores,
+      step of the attacked model, ``dataset`` to ``train_seed`` the run's
+      config; ``score_*_mean`` the mean clean scores,
       ``initial_gap`` the mean clean ``|s(x_f) - s(x_r)|`` of the pairs and
       ``initially_within_tol`` the fraction of pairs already within ``tol``
-      (attacked in 0 steps, both ways).  With
+      (attacked in 0 steps, both ways); ``rate_*`` the mean score gap
+      closed per step, ``(|gap before| - |gap after|) / K``, over the examples
+      that took steps (``None`` if none; not in the paper: it separates D's
+      sensitivity from how far apart it scores the pair).  With
       ``return_examples`` also ``"examples"``: an :class:`AttackExamples`.
     """
     if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
@@ -316,6 +331,12 @@ def attack_run(
     def successful_mean(iters, ok):
         return float(iters[ok].mean()) if ok.any() else None
 
+    def rate(x_adv, targets, iters):
+        # Score gap closed per step, over the examples that took steps.
+        closed = gap0 - np.abs(score_fn(x_adv).numpy() - targets.numpy())
+        moved = iters > 0
+        return float(np.mean(closed[moved] / iters[moved])) if moved.any() else None
+
     out = {
         "k_fake": float(it_fake.mean()),
         "k_real": float(it_real.mean()),
@@ -331,10 +352,16 @@ def attack_run(
         "loss": gan.gan_loss.name,
         "seed": int(seed),
         "step_of_model": int(keras.ops.convert_to_numpy(gan.g_steps)),
+        "dataset": cfg.dataset,
+        "resolution": cfg.image_resolution(),
+        "regularizer": cfg.regularizer,
+        "train_seed": cfg.seed,
         "score_fake_mean": float(np.mean(s_fake)),
         "score_real_mean": float(np.mean(s_real)),
         "initial_gap": float(gap0.mean()),
         "initially_within_tol": float(np.mean(gap0 <= tol)),
+        "rate_fake": rate(fake_adv, s_real, it_fake),
+        "rate_real": rate(real_adv, s_fake, it_real),
     }
     if return_examples:
         out["examples"] = AttackExamples(

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dat_tf.attack import attack_run, make_score_fn, resolve_score, targeted_attack
+from dat_tf.attack import attack_run, make_score_fn, real_examples, resolve_score, targeted_attack
 from dat_tf.config import TrainConfig
 from dat_tf.data import load_digits_array
 from dat_tf.nets import dcgan_discriminator
@@ -144,7 +144,7 @@ def digits_run(tmp_path_factory):
 
     run_dir = str(tmp_path_factory.mktemp("attack") / "run")
     cfg = TrainConfig(dataset="digits", net="dcgan", width=8, latent_dim=16, batch_size=16, n_iter=20, log_every=10,
-                      steps_per_execution=1, verbose=0, sample_every=0, run_dir=run_dir)
+                      checkpoint_every=10, steps_per_execution=1, verbose=0, sample_every=0, run_dir=run_dir)
     keras.utils.set_random_seed(0)
     train(cfg)
     return run_dir
@@ -155,12 +155,30 @@ def _cli(args, timeout=120):
     return subprocess.run([sys.executable, SCRIPT, *args], env=env, capture_output=True, text=True, timeout=timeout)
 
 
+def _flags_agree(gaps, flags, slack=1e-5):
+    """``gaps <= TOL`` equals ``flags`` wherever eager/graph rounding cannot flip the comparison."""
+    clear = np.abs(gaps - TOL) > slack
+    np.testing.assert_array_equal((gaps <= TOL)[clear], flags[clear])
+
+
 def test_attack_run_examples_are_consistent(digits_run):
-    res = attack_run(digits_run, num=10, seed=3, max_iters=30, return_examples=True)
+    res = attack_run(digits_run, num=10, seed=3, max_iters=30, score="logit", return_examples=True)
     ex = res.pop("examples")
-    assert res["score"] == "sigmoid" and res["loss"] == "ns" and res["num"] == 10
+    gan = keras.models.load_model(os.path.join(digits_run, "gan.keras"), compile=False)
+    s = make_score_fn(gan.discriminator, "logit")
+    assert res["score"] == "logit" and res["loss"] == "ns" and res["num"] == 10
     assert res["k_fake"] == pytest.approx(ex.iterations_fake.mean())
     assert res["success_real"] == pytest.approx(ex.success_real.mean())
+    # A pair already within tol costs 0 steps both ways, and only such a pair does.
+    gap0 = np.abs(s(ex.fake).numpy() - s(ex.real).numpy())
+    assert res["initial_gap"] == pytest.approx(gap0.mean(), rel=1e-5)
+    _flags_agree(gap0, ex.iterations_fake == 0)
+    _flags_agree(gap0, ex.iterations_real == 0)
+    assert res["initially_within_tol"] == pytest.approx(np.mean(gap0 <= TOL))
+    moved = ex.iterations_fake > 0
+    assert moved.any()
+    closed = gap0 - np.abs(s(ex.fake_adv).numpy() - s(ex.real).numpy())
+    assert res["rate_fake"] == pytest.approx(np.mean(closed[moved] / ex.iterations_fake[moved]), rel=1e-4)
     for clean, adv, iters in ((ex.fake, ex.fake_adv, ex.iterations_fake), (ex.real, ex.real_adv, ex.iterations_real)):
         assert clean.shape == adv.shape == (10, 8, 8, 1) and np.all(np.abs(adv) <= 1.0)
         linf = np.abs(adv - clean).reshape(10, -1).max(axis=1)
@@ -168,15 +186,36 @@ def test_attack_run_examples_are_consistent(digits_run):
     # Reals come from the digits training split; the success flags agree with D's scores.
     train_x, _ = load_digits_array(split="train")
     assert all(np.abs(train_x - r).reshape(len(train_x), -1).max(axis=1).min() < 1e-6 for r in ex.real)
-    gan = keras.models.load_model(os.path.join(digits_run, "gan.keras"), compile=False)
-    s = make_score_fn(gan.discriminator, "sigmoid")
-    np.testing.assert_array_equal(tf.abs(s(ex.fake_adv) - s(ex.real)).numpy() <= TOL, ex.success_fake)
-    np.testing.assert_array_equal(tf.abs(s(ex.real_adv) - s(ex.fake)).numpy() <= TOL, ex.success_real)
+    _flags_agree(np.abs(s(ex.fake_adv).numpy() - s(ex.real).numpy()), ex.success_fake)
+    _flags_agree(np.abs(s(ex.real_adv).numpy() - s(ex.fake).numpy()), ex.success_real)
+
+
+def test_real_examples_are_the_runs_first_examples(digits_run):
+    from dat_tf.training import build_dataset
+
+    with open(os.path.join(digits_run, "config.json")) as f:
+        cfg = TrainConfig(**json.load(f))
+    keras.utils.set_random_seed(cfg.seed)  # what training does before it builds its pipeline
+    first_batch = next(iter(build_dataset(cfg))).numpy()
+    keras.utils.set_random_seed(99)  # the caller's global seed does not matter
+    np.testing.assert_array_equal(real_examples(cfg, 12, cfg.seed), first_batch[:12])
+    assert not np.array_equal(real_examples(cfg, 12, cfg.seed + 1), first_batch[:12])
+
+
+def test_attack_run_at_a_checkpoint(digits_run):
+    kwargs = dict(num=4, seed=0, max_iters=10, score="logit")
+    final = attack_run(digits_run, **kwargs)
+    assert final["step_of_model"] == 20
+    assert attack_run(digits_run, checkpoint=20, **kwargs) == pytest.approx(final, rel=1e-5)  # = gan.keras
+    early = attack_run(digits_run, checkpoint=10, **kwargs)
+    assert early["step_of_model"] == 10 and early["score_fake_mean"] != final["score_fake_mean"]
+    with pytest.raises(FileNotFoundError, match=r"checkpoint=7.*has steps \[10, 20\]"):
+        attack_run(digits_run, checkpoint=7, **kwargs)
 
 
 def test_cli_prints_json_and_writes_figure_png(digits_run, tmp_path):
     png = tmp_path / "fig" / "attack.png"
-    out = _cli([f"--run_dir={digits_run}", "--num=6", "--seed=1", "--max_iters=30", "--score=logit",
+    out = _cli([f"--run_dir={digits_run}", "--num=6", "--seed=1", "--max_iters=30",
                 f"--out={png}", "--png_columns=4", "--png_scale=2"])
     assert out.returncode == 0, out.stderr[-3000:]
     lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
@@ -184,7 +223,7 @@ def test_cli_prints_json_and_writes_figure_png(digits_run, tmp_path):
     res = json.loads(lines[0])
     for key in ("k_fake", "k_real", "success_fake", "success_real", "num", "step", "tol", "score"):
         assert key in res, key
-    assert res["num"] == 6 and res["score"] == "logit" and res["tol"] == TOL and res["max_iters"] == 30
+    assert res["num"] == 6 and res["score"] == "sigmoid" and res["tol"] == TOL and res["max_iters"] == 30
     assert math.isclose(res["step"], 2 / 255)
     assert 0 <= res["k_fake"] <= 30 and 0 <= res["k_real"] <= 30 and 0 <= res["success_fake"] <= 1
     image = tf.io.decode_png(tf.io.read_file(str(png))).numpy()
@@ -202,6 +241,7 @@ def test_cli_prints_json_and_writes_figure_png(digits_run, tmp_path):
         (["--run_dir={run}", "--tol=-1"], "--tol=-1.0 is not allowed"),
         (["--run_dir={run}", "--score=prob"], "--score='prob' is not allowed"),
         (["--run_dir={run}", "--out=fig.jpg"], "--out='fig.jpg' is not allowed"),
+        (["--run_dir={run}", "--checkpoint=-3"], "--checkpoint='-3' is not allowed"),
     ],
 )
 def test_cli_rejects_bad_flags(digits_run, tmp_path, args, message):
