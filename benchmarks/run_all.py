@@ -81,7 +81,7 @@ def _parser():
     p.add_argument("--eval_repeats", type=int, default=0, help="Timed passes of each classifier (0: 3; quick 1); median.")
     p.add_argument("--out", default=os.path.join(HERE, "README.md"), help="Markdown report to write.")
     p.add_argument("--results", default=os.path.join(HERE, "results.json"), help="Raw results (read to keep unselected tables).")
-    p.add_argument("--table_timeout", type=float, default=0, help="Seconds per table subprocess (0: none).")
+    p.add_argument("--table_timeout", type=float, default=0, help="Seconds per worker subprocess (0: no limit).")
     # Internal: run one table (or one memory configuration) in this process and write JSON to --worker_out.
     p.add_argument("--worker", choices=TABLES, help=argparse.SUPPRESS)
     p.add_argument("--worker_out", help=argparse.SUPPRESS)
@@ -139,7 +139,8 @@ def _versions():
     import keras
     import tensorflow as tf
 
-    return {"tensorflow": tf.__version__, "keras": keras.__version__}
+    return {"tensorflow": tf.__version__, "keras": keras.__version__,
+            "gpus": len(tf.config.list_physical_devices("GPU"))}
 
 
 # Workers park their models here: destroying TensorFlow functions and graphs takes seconds to minutes,
@@ -294,7 +295,7 @@ def worker_eval(args):
     shape = tuple(int(d) for d in digits.model.inputs[0].shape[1:])
     n = args.digits_images or (1000 if args.quick else 5000)
     out["digits"] = time_classifier(digits, shape, n, 500)
-    out["digits"]["name"] = "digits classifier (dat_tf.metrics.get_classifier('digits'))"
+    out["digits"]["name"] = "digits CNN, `dat_tf.metrics.get_classifier(\"digits\")`"
     _log(f"eval: digits {out['digits']['s_per_1k']:.3f} s / 1k images")
 
     t = time.perf_counter()
@@ -304,7 +305,7 @@ def worker_eval(args):
     inception = KerasClassifier(model, "avg_pool", "predictions", name="InceptionV3")
     n = args.inception_images or (8 if args.quick else 64)
     out["inception"] = time_classifier(inception, (299, 299, 3), n, min(n, 32))
-    out["inception"].update(name="keras.applications.InceptionV3(weights=None, include_top=True)", build_s=build_s)
+    out["inception"].update(name="`keras.applications.InceptionV3(weights=None, include_top=True)`", build_s=build_s)
     _log(f"eval: InceptionV3 {out['inception']['s_per_1k']:.1f} s / 1k images")
     _KEEP_ALIVE.extend([digits, inception, model])
     return out
@@ -330,7 +331,9 @@ def _run_worker(args, table, extra=()):
         out_path, err_path = os.path.join(tmp, "out.json"), os.path.join(tmp, "stderr.txt")
         cmd = [sys.executable, os.path.abspath(__file__), "--worker", table, "--worker_out", out_path,
                *_pass_through(args), *extra]
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"))
+        # CPU benchmarks: hide any GPU (the replicas table splits the CPU; the memory table reads host RSS).
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+                   CUDA_VISIBLE_DEVICES="-1")
         with open(err_path, "w") as err:
             try:
                 proc = subprocess.run(cmd, stdout=None, stderr=err, cwd=ROOT, env=env,
@@ -373,14 +376,25 @@ def _run_memory(args):
 
 
 def _cpu_model():
+    """``model name`` of /proc/cpuinfo, with family/model numbers and the vector extensions TF uses."""
+    fields = {}
     try:
         with open("/proc/cpuinfo") as f:
             for line in f:
-                if line.lower().startswith("model name"):
-                    return line.split(":", 1)[1].strip()
+                if not line.strip():
+                    break  # first processor only
+                key, _, value = line.partition(":")
+                fields[key.strip().lower()] = value.strip()
     except OSError:
-        pass
-    return platform.processor() or "unknown"
+        return platform.processor() or "unknown"
+    text = fields.get("model name", platform.processor() or "unknown")
+    if "cpu family" in fields and "model" in fields:
+        text += f" (family {fields['cpu family']}, model {fields['model']})"
+    wanted = ("avx2", "fma", "avx512f", "avx512_vnni", "avx512_bf16", "amx_tile")
+    have = [x for x in wanted if x in fields.get("flags", "").split()]
+    if have:
+        text += ", " + " ".join(have)
+    return text
 
 
 def _mem_total_gib():
@@ -495,6 +509,10 @@ def main(argv=None):
 # ------------------------------------------------------------------ report
 
 
+def _secs(s):
+    return f"{s:.3g}" if s < 100 else f"{s:.0f}"
+
+
 def _ms(s):
     return f"{s * 1e3:.0f} ms" if s >= 1 else f"{s * 1e3:.1f} ms"
 
@@ -606,7 +624,8 @@ def _render_eval(d):
         e = d[key]
         shape = "x".join(str(s) for s in e["input_shape"])
         lines.append(f"| {e['name']} | {shape} | {e['images']} images, batch {e['batch_size']}, median of {e['repeats']} | "
-                     f"{e['s_per_1k']:.2f} | {e['s_per_50k']:.0f} ({e['s_per_50k'] / 60:.1f} min) | {e['first_batch_s']:.1f} s |")
+                     f"{_secs(e['s_per_1k'])} | {_secs(e['s_per_50k'])} ({e['s_per_50k'] / 60:.2g} min) | "
+                     f"{e['first_batch_s']:.1f} s |")
     return lines
 
 
@@ -667,7 +686,8 @@ def render(run, results):
                   "machine before quoting any number.", ""]
     lines += [
         f"* **Machine:** {_machine_line(m)}.",
-        "* **Device:** CPU only (no GPU visible); TensorFlow's default thread pools (all cores).",
+        "* **Device:** CPU only (the worker processes run with `CUDA_VISIBLE_DEVICES=-1`); TensorFlow's default "
+        "thread pools (all cores), float32.",
         f"* **Last command:** `{run['command']}` on {run['date']}; tables run: {', '.join(run['tables_run'])}; "
         f"total wall time {run['wall_s']:.0f} s ({run['wall_s'] / 60:.1f} min).",
         "* **Regenerate everything:** `python benchmarks/run_all.py` (on a quiet machine: the timing tables are "
