@@ -81,6 +81,8 @@ def _parser():
     p.add_argument("--eval_repeats", type=int, default=0, help="Timed passes of each classifier (0: 3; quick 1); median.")
     p.add_argument("--out", default=os.path.join(HERE, "README.md"), help="Markdown report to write.")
     p.add_argument("--results", default=os.path.join(HERE, "results.json"), help="Raw results (read to keep unselected tables).")
+    p.add_argument("--render", action="store_true",
+                   help="Only rewrite --out from --results (after editing this script's report code); runs nothing.")
     p.add_argument("--table_timeout", type=float, default=0, help="Seconds per worker subprocess (0: no limit).")
     # Internal: run one table (or one memory configuration) in this process and write JSON to --worker_out.
     p.add_argument("--worker", choices=TABLES, help=argparse.SUPPRESS)
@@ -162,22 +164,22 @@ def worker_step(args):
     """Table 1 for one net (``--net``): graph-mode step time per regularizer, timed side by side."""
     st = _step_time()
     regs, out = _csv(args.regularizers), {"nets": {}, "rounds": _rounds(args), "versions": _versions()}
-    for net in [args.net]:
-        cfgs = {r: st.gan_config(net, r, **_overrides(args, net)) for r in regs}
-        runners = {}
-        for r, cfg in cfgs.items():
-            runners[r] = st.make_runner(cfg, warmup=_warmup(args, net))
-            _log(f"step: built {net}/{r} (first steps {runners[r].warmup_s:.1f} s)")
-        _KEEP_ALIVE.append(runners)
-        steps = _steps(args, net)
-        times = st.interleaved(runners, _rounds(args), steps)
-        med = st.medians(times)
-        out["nets"][net] = {
-            "settings": _net_settings(cfgs[regs[0]]), "steps": steps,
-            "results": {r: {"median_s": med[r], "round_s": times[r], "build_s": runners[r].build_s,
-                            "warmup_s": runners[r].warmup_s} for r in regs},
-        }
-        _log(f"step: {net}: " + ", ".join(f"{r} {med[r] * 1e3:.1f} ms" for r in regs))
+    net = args.net
+    cfgs = {r: st.gan_config(net, r, **_overrides(args, net)) for r in regs}
+    runners = {}
+    for r, cfg in cfgs.items():
+        runners[r] = st.make_runner(cfg, warmup=_warmup(args, net))
+        _log(f"step: built {net}/{r} (first steps {runners[r].warmup_s:.1f} s)")
+    _KEEP_ALIVE.append(runners)
+    steps = _steps(args, net)
+    times = st.interleaved(runners, _rounds(args), steps)
+    med = st.medians(times)
+    out["nets"][net] = {
+        "settings": _net_settings(cfgs[regs[0]]), "steps": steps,
+        "results": {r: {"median_s": med[r], "round_s": times[r], "build_s": runners[r].build_s,
+                        "warmup_s": runners[r].warmup_s} for r in regs},
+    }
+    _log(f"step: {net}: " + ", ".join(f"{r} {med[r] * 1e3:.1f} ms" for r in regs))
     return out
 
 
@@ -186,25 +188,25 @@ def worker_xla(args):
     st = _step_time()
     regs = ("none", "dat")
     out = {"nets": {}, "rounds": _rounds(args), "versions": _versions()}
-    for net in [args.net]:
-        runners, cfgs = {}, {}
-        for r in regs:
-            for mode in ("graph", "xla"):
-                cfgs[r, mode] = st.gan_config(net, r, xla=(mode == "xla"), **_overrides(args, net))
-                runners[r, mode] = st.make_runner(cfgs[r, mode], warmup=_warmup(args, net))
-                if bool(runners[r, mode].gan.jit_compile) != (mode == "xla"):
-                    raise RuntimeError(f"{net}/{r}/{mode}: the model's jit_compile is {runners[r, mode].gan.jit_compile}")
-                _log(f"xla: built {net}/{r}/{mode} (first steps {runners[r, mode].warmup_s:.1f} s)")
-        _KEEP_ALIVE.append(runners)
-        steps = _steps(args, net)
-        times = st.interleaved(runners, _rounds(args), steps)
-        med = st.medians(times)
-        out["nets"][net] = {
-            "settings": _net_settings(cfgs["none", "graph"]), "steps": steps,
-            "results": {f"{r}/{m}": {"median_s": med[r, m], "round_s": times[r, m], "build_s": runners[r, m].build_s,
-                                     "warmup_s": runners[r, m].warmup_s} for (r, m) in runners},
-        }
-        _log(f"xla: {net}: " + ", ".join(f"{r}/{m} {med[r, m] * 1e3:.1f} ms" for r, m in runners))
+    net = args.net
+    runners, cfgs = {}, {}
+    for r in regs:
+        for mode in ("graph", "xla"):
+            cfgs[r, mode] = st.gan_config(net, r, xla=(mode == "xla"), **_overrides(args, net))
+            runners[r, mode] = st.make_runner(cfgs[r, mode], warmup=_warmup(args, net))
+            if bool(runners[r, mode].gan.jit_compile) != (mode == "xla"):
+                raise RuntimeError(f"{net}/{r}/{mode}: the model's jit_compile is {runners[r, mode].gan.jit_compile}")
+            _log(f"xla: built {net}/{r}/{mode} (first steps {runners[r, mode].warmup_s:.1f} s)")
+    _KEEP_ALIVE.append(runners)
+    steps = _steps(args, net)
+    times = st.interleaved(runners, _rounds(args), steps)
+    med = st.medians(times)
+    out["nets"][net] = {
+        "settings": _net_settings(cfgs["none", "graph"]), "steps": steps,
+        "results": {f"{r}/{m}": {"median_s": med[r, m], "round_s": times[r, m], "build_s": runners[r, m].build_s,
+                                 "warmup_s": runners[r, m].warmup_s} for (r, m) in runners},
+    }
+    _log(f"xla: {net}: " + ", ".join(f"{r}/{m} {med[r, m] * 1e3:.1f} ms" for r, m in runners))
     return out
 
 
@@ -462,6 +464,13 @@ def main(argv=None):
         sys.stderr.flush()
         os._exit(0)  # skip tearing down TensorFlow's graphs and functions (tens of seconds for big models)
 
+    if args.render:
+        with open(args.results) as f:
+            stored = json.load(f)
+        with open(args.out, "w") as f:
+            f.write(render(stored["last_run"], stored["tables"]))
+        _log(f"rendered {args.out} from {args.results}")
+        return 0
     tables = _csv(args.tables)
     unknown = [t for t in tables if t not in TABLES]
     if unknown:
@@ -499,7 +508,7 @@ def main(argv=None):
     run = {"command": command, "date": _now(), "machine": machine, "tables_run": tables,
            "wall_s": time.time() - started, "quick": args.quick}
     with open(args.results, "w") as f:
-        json.dump({"last_run": run, "tables": results}, f, indent=1, sort_keys=True)
+        json.dump({"last_run": run, "tables": results}, f, indent=1)
     with open(args.out, "w") as f:
         f.write(render(run, results))
     _log(f"wrote {args.out} and {args.results} in {run['wall_s']:.0f} s" + (f"; FAILED: {failed}" if failed else ""))
@@ -540,28 +549,38 @@ def _provenance(entry, run_machine):
     return lines
 
 
+def _ordered(keys, canonical):
+    """``keys`` in ``canonical`` order, unknown ones last (results.json may come back reordered)."""
+    keys = list(keys)
+    return sorted(keys, key=lambda k: (canonical.index(k) if k in canonical else len(canonical), keys.index(k)))
+
+
+def _nets(d):
+    return [(net, d["nets"][net]) for net in _ordered(d["nets"], NETS + ["mlp"])]
+
+
 def _render_step(d):
     lines = []
-    regs = list(next(iter(d["nets"].values()))["results"])
+    regs = _ordered(next(iter(d["nets"].values()))["results"], REGULARIZERS)
     lines += ["| net | " + " | ".join(f"`{r}`" for r in regs) + " |", "|---|" + "---:|" * len(regs)]
-    for net, nd in d["nets"].items():
+    for net, nd in _nets(d):
         res = nd["results"]
         base = res.get("none", {}).get("median_s")
         cells = [_ms(res[r]["median_s"]) + (f" ({res[r]['median_s'] / base:.2f}x)" if base else "") for r in regs]
         lines.append(f"| {NET_TITLES.get(net, net)} | " + " | ".join(cells) + " |")
     lines.append("")
-    for net, nd in d["nets"].items():
+    for net, nd in _nets(d):
         lines.append(f"* {_settings_line(net, nd['settings'])}; median of {d['rounds']} rounds of {nd['steps']} step(s).")
     lines.append("* First call (tracing + first steps), seconds: " + "; ".join(
-        f"{NET_TITLES.get(net, net)} " + ", ".join(f"{r} {v['warmup_s']:.0f}" for r, v in nd["results"].items())
-        for net, nd in d["nets"].items()) + ".")
+        f"{NET_TITLES.get(net, net)} " + ", ".join(f"{r} {nd['results'][r]['warmup_s']:.0f}" for r in regs)
+        for net, nd in _nets(d)) + ".")
     return lines
 
 
 def _render_xla(d):
     lines = ["| net | regularizer | graph | XLA | XLA / graph | first call graph | first call XLA (compile) |",
              "|---|---|---:|---:|---:|---:|---:|"]
-    for net, nd in d["nets"].items():
+    for net, nd in _nets(d):
         res = nd["results"]
         for r in ("none", "dat"):
             g, x = res[f"{r}/graph"], res[f"{r}/xla"]
@@ -572,14 +591,14 @@ def _render_xla(d):
             lines.append(f"| {NET_TITLES.get(net, net)} | `{r}` | {_ms(g['median_s'])}{cg} | {_ms(x['median_s'])}{cx} | "
                          f"**{x['median_s'] / g['median_s']:.2f}x** | {g['warmup_s']:.0f} s | {x['warmup_s']:.0f} s |")
     lines.append("")
-    for net, nd in d["nets"].items():
+    for net, nd in _nets(d):
         lines.append(f"* {_settings_line(net, nd['settings'])}; median of {d['rounds']} rounds of {nd['steps']} step(s).")
     return lines
 
 
 def _render_replicas(d):
     lines = ["| net | regularizer | 1 replica | 2 replicas | 2 / 1 |", "|---|---|---:|---:|---:|"]
-    for net, nd in d["nets"].items():
+    for net, nd in _nets(d):
         res = nd["results"]
         for r in ("none", "dat"):
             one, two = res[f"{r}/1"]["median_s"], res[f"{r}/2"]["median_s"]
@@ -594,9 +613,9 @@ def _render_replicas(d):
 
 def _render_memory(d):
     res = d["results"]
-    regs = list(dict.fromkeys(r["regularizer"] for r in res))
+    regs = _ordered(dict.fromkeys(r["regularizer"] for r in res), REGULARIZERS)
     by = {(r["net"], r["regularizer"]): r for r in res}
-    nets = list(dict.fromkeys(r["net"] for r in res))
+    nets = _ordered(dict.fromkeys(r["net"] for r in res), NETS + ["mlp"])
     lines = ["| net | " + " | ".join(f"`{r}`" for r in regs) + " |", "|---|" + "---:|" * len(regs)]
     for net in nets:
         base = by.get((net, "none"), {}).get("delta_mib")
@@ -624,7 +643,8 @@ def _render_eval(d):
         e = d[key]
         shape = "x".join(str(s) for s in e["input_shape"])
         lines.append(f"| {e['name']} | {shape} | {e['images']} images, batch {e['batch_size']}, median of {e['repeats']} | "
-                     f"{_secs(e['s_per_1k'])} | {_secs(e['s_per_50k'])} ({e['s_per_50k'] / 60:.2g} min) | "
+                     f"{_secs(e['s_per_1k'])} | {_secs(e['s_per_50k'])}"
+                     + (f" ({e['s_per_50k'] / 60:.1f} min)" if e["s_per_50k"] >= 60 else "") + " | "
                      f"{e['first_batch_s']:.1f} s |")
     return lines
 
