@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import multiprocessing as mp
 import os
 import time
 
 import numpy as np
+
+from dat_tf.experiments.parallel import limit_threads, map_processes
 
 METHODS = {
     # name -> (flagfile suffix, config overrides)
@@ -44,16 +45,13 @@ class Figure3Options:
     mixture_std: float | None = None  # None: the flagfiles' value
     num_samples: int = 2500
     workers: int = 2
+    runs_dir: str = os.path.join("runs", "figure3")
 
 
 def _job(args):
     """One (mixture, method, seed) run in a fresh process; returns its metrics."""
     mixture, method, seed, opts = args
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    import tensorflow as tf
-
-    tf.config.threading.set_intra_op_parallelism_threads(1)
-    tf.config.threading.set_inter_op_parallelism_threads(1)
+    limit_threads()
     from dat_tf.config import TrainConfig
     from dat_tf.mixture_metrics import mixture_metrics
     from dat_tf.training import build_dataset, build_gan, train
@@ -61,7 +59,7 @@ def _job(args):
     suffix, overrides = METHODS[method]
     path = os.path.join(opts.configs_dir, f"toy_{mixture}{suffix}.flags")
     extra = dict(overrides, seed=seed, verbose=0, n_iter=max(opts.checkpoints), sample_every=0)
-    extra["run_dir"] = os.path.join("runs", "figure3", f"{mixture}_{method}_seed{seed}")
+    extra["run_dir"] = os.path.join(opts.runs_dir, f"{mixture}_{method}_seed{seed}")
     if opts.mixture_std is not None:
         extra["mixture_std"] = opts.mixture_std
     cfg = TrainConfig.from_flagfile(path, **extra).validate()
@@ -172,11 +170,7 @@ def run(opts: Figure3Options):
         std = TrainConfig.from_flagfile(os.path.join(opts.configs_dir, "toy_balanced.flags")).mixture_std
     jobs = [(mx, m, s, opts) for mx in MIXTURES for m in opts.methods for s in opts.seeds]
     start = time.time()
-    if opts.workers > 1:
-        with mp.get_context("spawn").Pool(opts.workers, maxtasksperchild=1) as pool:
-            results = pool.map(_job, jobs, chunksize=1)
-    else:
-        results = [_job(j) for j in jobs]
+    results = map_processes(_job, jobs, opts.workers)
     seconds = time.time() - start
     table = summarize(results, sorted(opts.checkpoints))
     os.makedirs(opts.out_dir, exist_ok=True)

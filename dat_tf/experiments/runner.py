@@ -1,0 +1,169 @@
+"""One training run of a study: train from a flagfile plus overrides, evaluate, keep a JSON summary.
+
+:func:`run_one` is what a study's worker process executes.  It writes
+``<run_dir>/result.json`` holding the spec, the per-epoch training logs
+(losses, D scores, input-gradient norms, perturbation norm), an optional FID/KID
+curve and the final FID/KID/IS with the digits classifier.  A rerun of the same
+spec returns that file instead of training again, so an interrupted study
+resumes where it stopped; a run directory without ``result.json`` (a run killed
+midway) is started afresh so that its curves are complete.
+
+A run whose loss turns NaN or Inf is not an error of the study: it is recorded
+with ``diverged_at`` and non-finite metrics, which the verdict rules count as
+the worst outcome.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import shutil
+import time
+
+import keras
+
+from dat_tf.experiments.parallel import limit_threads
+
+RESULT = "result.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSpec:
+    """What to train and how to evaluate it.
+
+    Args:
+      flagfile: a ``configs/*.flags`` file (the full-scale experiment).
+      overrides: ``TrainConfig`` fields replacing the file's (the miniature:
+        dataset, resolution, width, n_iter, seed, run_dir, ...); must hold ``run_dir``.
+      curve_every: generator steps between FID/KID evaluations during training (0: none).
+      eval_samples: generated images per evaluation.
+      final_eval: evaluate FID/KID/IS at the end.
+      classifier: the metrics' feature network (``"digits"`` offline).
+    """
+
+    flagfile: str
+    overrides: tuple  # sorted (name, value) pairs, hashable and JSON-able
+    curve_every: int = 0
+    eval_samples: int = 2000
+    final_eval: bool = True
+    classifier: str = "digits"
+
+    @classmethod
+    def make(cls, flagfile, overrides: dict, **kw) -> "RunSpec":
+        if "run_dir" not in overrides:
+            raise ValueError(f"overrides must hold run_dir, got {sorted(overrides)}.")
+        return cls(flagfile, tuple(sorted(overrides.items())), **kw)
+
+    @property
+    def run_dir(self) -> str:
+        return dict(self.overrides)["run_dir"]
+
+    def to_json(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["overrides"] = dict(self.overrides)
+        return d
+
+
+def load_result(spec: RunSpec) -> dict | None:
+    """The stored result of ``spec`` if its run finished with exactly this spec."""
+    path = os.path.join(spec.run_dir, RESULT)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            result = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return result if result.get("spec") == spec.to_json() else None
+
+
+def _finite_or_none(x):
+    x = float(x)
+    return x if math.isfinite(x) else None
+
+
+def run_one(spec: RunSpec) -> dict:
+    """Trains and evaluates ``spec`` (or returns its stored result); see the module doc."""
+    stored = load_result(spec)
+    if stored is not None:
+        stored["reused"] = True
+        return stored
+    limit_threads()
+    from dat_tf.config import TrainConfig
+    from dat_tf.evaluation_hooks import MetricsCallback
+    from dat_tf.guards import NonFiniteLossError
+    from dat_tf.metrics import evaluate
+    from dat_tf.training import build_dataset, build_gan, train
+
+    if os.path.isdir(spec.run_dir):
+        shutil.rmtree(spec.run_dir)  # a killed run: start it again so that its logs are whole
+    cfg = TrainConfig.from_flagfile(spec.flagfile, **dict(spec.overrides)).validate()
+    gan, dataset = build_gan(cfg), build_dataset(cfg)
+    # Keras histories per epoch; an epoch is log_every generator steps.
+    callbacks, curve_cb = [], None
+    if spec.curve_every:
+        curve_cb = MetricsCallback(
+            os.path.join(cfg.run_dir, "logs"), spec.curve_every, cfg, classifier=spec.classifier,
+            num_samples=spec.eval_samples, splits=("train",),
+        )
+        callbacks.append(curve_cb)
+    logs = EpochLogs()
+    callbacks.append(logs)
+    diverged_at = None
+    start = time.time()
+    try:
+        train(cfg, callbacks=callbacks, gan=gan, dataset=dataset)
+    except NonFiniteLossError as e:
+        diverged_at = int(e.step)
+    train_seconds = time.time() - start
+    final = {}
+    if spec.final_eval:
+        if diverged_at is None:
+            rows = evaluate(
+                gan.generator, dataset=cfg.dataset, classifier=spec.classifier, num_samples=spec.eval_samples,
+                seeds=(0,), splits=("train", "test"),
+            )
+            final = {r["metric"]: r["mean"] for r in rows}
+        else:
+            final = {m: float("nan") for m in ("fid_train", "kid_train", "fid_test", "kid_test", "is")}
+    result = {
+        "spec": spec.to_json(),
+        "config": {k: getattr(cfg, k) for k in ("loss", "regularizer", "seed", "n_iter", "n_dis", "lr_d", "beta1")},
+        "logs": logs.rows,
+        "curve": [] if curve_cb is None else curve_cb.history,
+        "final": {k: _finite_or_none(v) for k, v in final.items()},
+        "diverged_at": diverged_at,
+        "train_seconds": train_seconds,
+        "seconds": time.time() - start,
+    }
+    tmp = os.path.join(cfg.run_dir, RESULT + ".tmp")
+    with open(tmp, "w") as f:
+        json.dump(result, f)
+    os.replace(tmp, os.path.join(cfg.run_dir, RESULT))
+    result["reused"] = False
+    return result
+
+
+def metric(result: dict, name: str) -> float:
+    """A final metric of a result as a float (NaN for a diverged run)."""
+    v = result["final"].get(name)
+    return float("nan") if v is None else float(v)
+
+
+class EpochLogs(keras.callbacks.Callback):
+    """Collects the logs of each Keras epoch with the generator step it ended at."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows = []
+
+    def on_epoch_end(self, epoch, logs=None):
+        row = {"step": int(keras.ops.convert_to_numpy(self.model.g_steps))}
+        for k, v in (logs or {}).items():
+            try:
+                row[k] = _finite_or_none(v)
+            except (TypeError, ValueError):
+                continue  # vector logs (multi-worker) are not kept
+        self.rows.append(row)
