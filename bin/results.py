@@ -26,6 +26,8 @@ flags.DEFINE_integer("workers", 2, "Training processes at once (one CPU thread e
 flags.DEFINE_string("out_dir", None, "Folder of results.md (default docs, or runs/results_quick/docs with --quick).")
 flags.DEFINE_bool("figure1_reuse", False, "Summarize docs/attack/results.jsonl as it is instead of rerunning "
                   "docs/attack/reproduce.sh.")
+flags.DEFINE_list("figure3_stds", ["default"], "Mixture stds of the figure3 section: 'default' (the flagfiles' "
+                  "sqrt(0.1), the paper's 'variance 0.1') and/or numbers, e.g. default,0.1 (each about 11 min).")
 flags.DEFINE_bool("cost_reuse", False, "Read benchmarks/results.json as it is instead of rerunning the step table.")
 FLAGS = flags.FLAGS
 
@@ -40,7 +42,16 @@ def main(argv):
         raise app.UsageError(f"--workers={FLAGS.workers} is not allowed; expected an integer >= 1")
     from dat_tf.experiments import study
 
-    kw = dict(workers=FLAGS.workers, figure1_reuse=FLAGS.figure1_reuse, cost_reuse=FLAGS.cost_reuse)
+    try:
+        stds = tuple(None if s == "default" else float(s) for s in FLAGS.figure3_stds)
+    except ValueError:
+        raise app.UsageError(f"--figure3_stds={','.join(FLAGS.figure3_stds)} is not allowed; expected 'default' "
+                             "and/or positive numbers") from None
+    if not stds or any(s is not None and not s > 0 for s in stds):
+        raise app.UsageError(f"--figure3_stds={','.join(FLAGS.figure3_stds)} is not allowed; expected 'default' "
+                             "and/or positive numbers")
+    kw = dict(workers=FLAGS.workers, figure1_reuse=FLAGS.figure1_reuse, cost_reuse=FLAGS.cost_reuse,
+              figure3_stds=stds)
     if FLAGS.out_dir:
         kw["out_dir"] = FLAGS.out_dir
     opts = study.quick_options(**kw) if FLAGS.quick else study.StudyOptions(**kw)

@@ -183,3 +183,23 @@ def test_section_time_json_roundtrip(tmp_path):
     study._write_json(opts, "cost", {"seconds": 1.5})
     assert study.load_section(opts, "cost") == {"seconds": 1.5}
     assert json.load(open(tmp_path / "results" / "cost.json")) == {"seconds": 1.5}
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--sections=table3,table4", "['table4'] not allowed"),
+        ("--figure3_stds=default,-1", "--figure3_stds=default,-1 is not allowed"),
+        ("--figure3_stds=wide", "--figure3_stds=wide is not allowed"),
+        ("--workers=0", "--workers=0 is not allowed"),
+    ],
+)
+def test_cli_refuses_bad_flags_before_any_work(flag, message, tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bin", "results.py"), flag, f"--out_dir={tmp_path}"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert not os.path.exists(tmp_path / "results")  # nothing was run or written

@@ -70,6 +70,11 @@ def figure3_md(opts, sec):
     for (std, method), outs in cells.items():
         summary.append(f"std {std:.3f}, {METHOD_TITLES[method]} vs GAN: **{verdicts.verdict(outs)}** "
                        f"({verdicts.counts(outs)}; cells = mixture x step x {{KL, modes}})")
+    lines.append(
+        "DAT (reference) is the authors' released code (DESIGN.md s. 2): its step is the gradient of a *batch "
+        "mean* of D, about 1/B of a per-sample gradient, so at the mixtures' batch of 256 it moves each point "
+        "very little and its runs stay close to the baseline's. DAT (paper) steps by the full per-sample gradient.")
+    lines.append("")
     overall = verdicts.verdict([o for outs in cells.values() for o in outs])
     return lines, summary, overall
 
@@ -357,7 +362,8 @@ def render_page(opts) -> str:
         if name == "cost" and sec["data"].get("wall_s") and seconds < 60:
             seconds, note = sec["data"]["wall_s"], " (the benchmark's own run)"
         if name == "figure1" and "not rerun" in sec["data"]["source"]:
-            seconds, note = None, " (reused; `docs/attack/reproduce.sh` trains for about 35 min)"
+            seconds, note = None, (" (reused, not rerun: `docs/attack/reproduce.sh` trained its 12 runs in about "
+                                   "35 min when docs/attack was made; its attack step was not timed)")
         total += seconds or 0.0
         body += lines + ["", "*Verdict:*", ""] + [f"- {v}" for v in verdict_lines]
         body += ["", f"*Wall time:* {_minutes(seconds)}{note}, {sec['date']}, {sec['machine']}.", ""]
