@@ -159,6 +159,8 @@ def test_render_page_has_six_sections_and_mechanical_verdicts(tmp_path):
     assert "DAT raises K: **not reproduced**" in page  # K went down with DAT in the fake data
     # gradient norm at reals lower with DAT (better), at fakes equal (tie)
     assert "DAT lowers D's input-gradient norm vs no regularization: **reproduced** (3 better, 3 tie, 0 worse)" in page
+    # DAT is below 0-GP at reals and equal at fakes, so never strictly between 0-GP and None
+    assert "weaker than 0-GP\" reading of section 4.3): **not reproduced** (0 of 6 cells)" in page
     assert "std 0.316, DAT (paper) vs GAN: **inconclusive**" in page
     assert "1.25x" in page and "1.50x" in page  # the cost ratios
     for png in ("table3.png", "figures45.png", "lipschitz.png"):

@@ -128,12 +128,14 @@ def table3_md(opts, sec):
         lines.append(f"| paper | " + " | ".join(f"{x:.2f}" for x in study.PAPER_TABLE3[row]) + " | |")
         outs.append(verdicts.compare(vals["dat"], vals["none"]))
         best_is_dat.append(TABLE3_REGS[int(np.argmin(means))] in ("dat", "datt"))
-    lines += ["", "KID (×1000, same runs and split):", "",
+    lines += ["", "KID (same runs and split; the digits classifier's features are not Inception's, so the scale "
+              "differs from the paper's):", "",
               "| loss | " + " | ".join(REG_TITLES[r] for r in TABLE3_REGS) + " |",
               "|---|" + "---:|" * len(TABLE3_REGS)]
     for row in TABLE3_LOSSES:
         lines.append(f"| {ROW_TITLES[row]} | " + " | ".join(
-            fmt(1000 * np.asarray(_table3_values(runs, row, reg, "kid_train")), 1) for reg in TABLE3_REGS) + " |")
+            fmt(_table3_values(runs, row, reg, "kid_train"), 2) for reg in TABLE3_REGS) + " |")
+    lines += ["", *_table3_notes(runs)]
     zero_gp_wgan = verdicts.compare(_table3_values(runs, "wgan", "dat"), _table3_values(runs, "wgan", "zero_gp"))
     dat_ranks = ", ".join(f"{ROW_TITLES[r]} #{ranks[r]['dat']:g}" for r in ranks)
     v_best = ("reproduced" if all(best_is_dat) else "not reproduced" if not any(best_is_dat) else "mixed")
@@ -146,6 +148,27 @@ def table3_md(opts, sec):
     _plot_table3(opts, runs)
     lines += ["", f"![Table 3 in miniature](results/table3.png)"]
     return lines, summary, verdicts.verdict(outs)
+
+
+def _table3_notes(runs):
+    """Facts about the table that a reader would otherwise take for a bug, checked on the numbers."""
+    notes = []
+    same = [ROW_TITLES[row] for row in TABLE3_LOSSES
+            if _table3_values(runs, row, "lp") and
+            np.array_equal(_table3_values(runs, row, "lp"), _table3_values(runs, row, "none"))]
+    if same:
+        notes.append(
+            f"- {' and '.join(same)}: LP's FIDs equal None's in every run, to the last digit. Our Table 3 "
+            "discriminator has spectral normalization (`configs/table3_*.flags`, chosen so that WGAN without a "
+            "penalty stays bounded), which keeps ‖∇ₓD‖ at or below about 1, and LP's one-sided penalty "
+            "max(0, ‖∇ₓD‖ − 1)² is then zero.")
+    for row in TABLE3_LOSSES:
+        gp, none = np.mean(_table3_values(runs, row, "gp")), np.mean(_table3_values(runs, row, "none"))
+        if np.isfinite(gp) and np.isfinite(none) and gp > 3 * none:
+            notes.append(f"- {ROW_TITLES[row]}: GP's FID is {gp / none:.1f}x None's. With the same spectrally "
+                         "normalized D, GP's two-sided pull of ‖∇ₓD‖ towards 1 is the one penalty that works "
+                         "against the normalization; we report it as measured and did not retune its weight.")
+    return notes
 
 
 def _plot_table3(opts, runs):
@@ -214,7 +237,7 @@ def lipschitz_md(opts, sec):
              f"{opts.log_every} steps as the mean over those steps), mean ± std over seeds.", "",
              "| loss | at | " + " | ".join(REG_TITLES[r] for r in LIPSCHITZ_REGS) + " | DAT vs none | DAT vs 0-GP |",
              "|---|---|" + "---:|" * len(LIPSCHITZ_REGS) + "---|---|"]
-    outs = []
+    outs, between = [], []
     for row in TABLE3_LOSSES:
         for at in ("real", "fake"):
             key = f"grad_norm_{at}"
@@ -223,13 +246,21 @@ def lipschitz_md(opts, sec):
             if not vals["none"]:
                 continue
             o = verdicts.compare(vals["dat"], vals["none"])
+            o_zero = verdicts.compare(vals["dat"], vals["zero_gp"])
             outs.append(o)
+            between.append(o == "better" and o_zero == "worse")
             lines.append(f"| {ROW_TITLES[row]} | {at} | " + " | ".join(fmt(vals[r], 3) for r in LIPSCHITZ_REGS)
-                         + f" | {o} | {verdicts.compare(vals['dat'], vals['zero_gp'])} |")
+                         + f" | {o} | {o_zero} |")
     _plot_lipschitz(opts, runs)
     lines += ["", "(\"better\" = smaller gradient norm.)", "", "![Lipschitz](results/lipschitz.png)"]
     v = verdicts.verdict(outs)
-    return lines, [f"DAT lowers D's input-gradient norm vs no regularization: **{v}** ({verdicts.counts(outs)})"], v
+    v_between = "reproduced" if all(between) else "not reproduced" if not any(between) else "mixed"
+    return lines, [
+        f"DAT lowers D's input-gradient norm vs no regularization: **{v}** ({verdicts.counts(outs)})",
+        f"DAT's norm lies strictly between 0-GP's and None's (smaller than None's, larger than 0-GP's: the "
+        f"\"adaptive, weaker than 0-GP\" reading of section 4.3): **{v_between}** ({sum(between)} of {len(between)} "
+        "cells)",
+    ], v
 
 
 def _plot_lipschitz(opts, runs):
