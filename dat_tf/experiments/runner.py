@@ -138,6 +138,7 @@ def run_one(spec: RunSpec) -> dict:
         "train_seconds": train_seconds,
         "seconds": time.time() - start,
     }
+    os.makedirs(cfg.run_dir, exist_ok=True)  # a run that failed before writing anything has no folder yet
     tmp = os.path.join(cfg.run_dir, RESULT + ".tmp")
     with open(tmp, "w") as f:
         json.dump(result, f)
