@@ -41,7 +41,7 @@ import time
 import numpy as np
 
 from dat_tf.experiments import verdicts
-from dat_tf.experiments.parallel import map_processes
+from dat_tf.experiments.parallel import limit_threads, map_processes
 from dat_tf.experiments.runner import RunSpec, metric, run_one
 
 SECTIONS = ("figure3", "figure1", "table3", "figures45", "lipschitz", "cost")
@@ -193,8 +193,6 @@ def section_figure3(opts: StudyOptions) -> dict:
 
 def _attack_job(args):
     run_dir, seed = args
-    from dat_tf.experiments.parallel import limit_threads
-
     limit_threads()
     from dat_tf.attack import attack_run
 
