@@ -221,6 +221,19 @@ def figures45_md(opts, sec):
     return lines, summary, v
 
 
+def _band(ax, steps, vals, color, label):
+    """Mean over seeds (rows of ``vals``) as a line, ± one std as a shaded band."""
+    m, s = vals.mean(0), vals.std(0)
+    ax.plot(steps, m, color=color, label=label)
+    ax.fill_between(steps, m - s, m + s, color=color, alpha=0.2)
+
+
+def _finish_axes(ax, title):
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("generator step", fontsize=8)
+    ax.legend(fontsize=7)
+
+
 def _plot_figures45(opts, runs):
     plt = study._pyplot()
     settings = study.FIGURE45_SETTINGS
@@ -233,13 +246,9 @@ def _plot_figures45(opts, runs):
             n = min(len(c) for c in curves)
             steps = [c["step"] for c in curves[0][:n]]
             vals = np.array([[c[i].get("fid_train", np.nan) for i in range(n)] for c in curves], np.float64)
-            m, s = vals.mean(0), vals.std(0)
-            ax.plot(steps, m, color=color, label="GAN + DAT" if arm == "dat" else "GAN")
-            ax.fill_between(steps, m - s, m + s, color=color, alpha=0.2)
-        ax.set_title(title, fontsize=9)
-        ax.set_xlabel("generator step", fontsize=8)
+            _band(ax, steps, vals, color, "GAN + DAT" if arm == "dat" else "GAN")
         ax.set_ylabel("FID (digits)", fontsize=8)
-        ax.legend(fontsize=7)
+        _finish_axes(ax, title)
     fig.tight_layout()
     fig.savefig(os.path.join(opts.artefacts, "figures45.png"), dpi=100)
     plt.close(fig)
@@ -292,13 +301,9 @@ def _plot_lipschitz(opts, runs):
                 steps = [e["step"] for e in logs[0][:n]]
                 vals = np.array([[np.nan if e.get(f"grad_norm_{at}") is None else e[f"grad_norm_{at}"]
                                   for e in x[:n]] for x in logs], np.float64)
-                m, s = vals.mean(0), vals.std(0)
-                ax.plot(steps, m, color=colors[reg], label=REG_TITLES[reg])
-                ax.fill_between(steps, m - s, m + s, color=colors[reg], alpha=0.2)
+                _band(ax, steps, vals, colors[reg], REG_TITLES[reg])
             ax.set_yscale("log")
-            ax.set_title(f"{ROW_TITLES[row]} loss: ‖∇D‖ at {at}s", fontsize=9)
-            ax.set_xlabel("generator step", fontsize=8)
-            ax.legend(fontsize=7)
+            _finish_axes(ax, f"{ROW_TITLES[row]} loss: ‖∇D‖ at {at}s")
     fig.tight_layout()
     fig.savefig(os.path.join(opts.artefacts, "lipschitz.png"), dpi=100)
     plt.close(fig)
