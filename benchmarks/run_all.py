@@ -160,53 +160,54 @@ def _step_time():
 # ------------------------------------------------------------------ workers
 
 
+def _time_side_by_side(st, args, net, cfgs, table):
+    """Builds a runner per config of ``cfgs`` (any keys), times them in interleaved rounds.
+
+    Returns ``(runners, steps, results)`` with ``results[key]`` the median, the
+    per-round seconds, and the build and first-call seconds.
+    """
+    runners = {}
+    for key, cfg in cfgs.items():
+        runners[key] = st.make_runner(cfg, warmup=_warmup(args, net))
+        name = "/".join(key) if isinstance(key, tuple) else key
+        _log(f"{table}: built {net}/{name} (first steps {runners[key].warmup_s:.1f} s)")
+    _KEEP_ALIVE.append(runners)
+    steps = _steps(args, net)
+    times = st.interleaved(runners, _rounds(args), steps)
+    med = st.medians(times)
+    results = {key: {"median_s": med[key], "round_s": times[key], "build_s": runners[key].build_s,
+                     "warmup_s": runners[key].warmup_s} for key in runners}
+    return runners, steps, results
+
+
 def worker_step(args):
     """Table 1 for one net (``--net``): graph-mode step time per regularizer, timed side by side."""
     st = _step_time()
     regs, out = _csv(args.regularizers), {"nets": {}, "rounds": _rounds(args), "versions": _versions()}
     net = args.net
     cfgs = {r: st.gan_config(net, r, **_overrides(args, net)) for r in regs}
-    runners = {}
-    for r, cfg in cfgs.items():
-        runners[r] = st.make_runner(cfg, warmup=_warmup(args, net))
-        _log(f"step: built {net}/{r} (first steps {runners[r].warmup_s:.1f} s)")
-    _KEEP_ALIVE.append(runners)
-    steps = _steps(args, net)
-    times = st.interleaved(runners, _rounds(args), steps)
-    med = st.medians(times)
-    out["nets"][net] = {
-        "settings": _net_settings(cfgs[regs[0]]), "steps": steps,
-        "results": {r: {"median_s": med[r], "round_s": times[r], "build_s": runners[r].build_s,
-                        "warmup_s": runners[r].warmup_s} for r in regs},
-    }
-    _log(f"step: {net}: " + ", ".join(f"{r} {med[r] * 1e3:.1f} ms" for r in regs))
+    _, steps, results = _time_side_by_side(st, args, net, cfgs, "step")
+    out["nets"][net] = {"settings": _net_settings(cfgs[regs[0]]), "steps": steps, "results": results}
+    _log(f"step: {net}: " + ", ".join(f"{r} {results[r]['median_s'] * 1e3:.1f} ms" for r in regs))
     return out
 
 
 def worker_xla(args):
     """Table 2 for one net (``--net``): graph vs XLA for none and dat, timed side by side."""
     st = _step_time()
-    regs = ("none", "dat")
     out = {"nets": {}, "rounds": _rounds(args), "versions": _versions()}
     net = args.net
-    runners, cfgs = {}, {}
-    for r in regs:
-        for mode in ("graph", "xla"):
-            cfgs[r, mode] = st.gan_config(net, r, xla=(mode == "xla"), **_overrides(args, net))
-            runners[r, mode] = st.make_runner(cfgs[r, mode], warmup=_warmup(args, net))
-            if bool(runners[r, mode].gan.jit_compile) != (mode == "xla"):
-                raise RuntimeError(f"{net}/{r}/{mode}: the model's jit_compile is {runners[r, mode].gan.jit_compile}")
-            _log(f"xla: built {net}/{r}/{mode} (first steps {runners[r, mode].warmup_s:.1f} s)")
-    _KEEP_ALIVE.append(runners)
-    steps = _steps(args, net)
-    times = st.interleaved(runners, _rounds(args), steps)
-    med = st.medians(times)
+    cfgs = {(r, mode): st.gan_config(net, r, xla=(mode == "xla"), **_overrides(args, net))
+            for r in ("none", "dat") for mode in ("graph", "xla")}
+    runners, steps, results = _time_side_by_side(st, args, net, cfgs, "xla")
+    for (r, mode), runner in runners.items():
+        if bool(runner.gan.jit_compile) != (mode == "xla"):
+            raise RuntimeError(f"{net}/{r}/{mode}: the model's jit_compile is {runner.gan.jit_compile}")
     out["nets"][net] = {
         "settings": _net_settings(cfgs["none", "graph"]), "steps": steps,
-        "results": {f"{r}/{m}": {"median_s": med[r, m], "round_s": times[r, m], "build_s": runners[r, m].build_s,
-                                 "warmup_s": runners[r, m].warmup_s} for (r, m) in runners},
+        "results": {f"{r}/{m}": res for (r, m), res in results.items()},
     }
-    _log(f"xla: {net}: " + ", ".join(f"{r}/{m} {med[r, m] * 1e3:.1f} ms" for r, m in runners))
+    _log(f"xla: {net}: " + ", ".join(f"{k} {res['median_s'] * 1e3:.1f} ms" for k, res in out["nets"][net]["results"].items()))
     return out
 
 
