@@ -173,12 +173,16 @@ def test_restore_policy_scales_a_schedule_and_retraces(tmp_path):
 
 
 def test_restore_policy_gives_up_after_max_restores(tmp_path):
-    # The 2D mixture MLP with lr_d=1e30 overflows at step 2 every time (as in the CLI test below).
+    # The 2D mixture MLP with lr_d=1e30 overflows within a few steps, every time. The step at which a
+    # float overflows differs between machines, so the step is read from the message, not pinned.
     cfg = _cfg(tmp_path / "run", dataset="mixture_balanced", net="mlp", on_nan="restore", lr_d=1e30, n_iter=10)
-    expected = (r"^after 3 restore\(s\), NaN/Inf in d_loss, g_loss at generator step 2; "
-                r"last finite state \(generator step 1\) saved to ")
-    with pytest.raises(NonFiniteLossError, match=expected):
+    with pytest.raises(NonFiniteLossError) as err:
         train(cfg)
+    m = re.match(r"^after 3 restore\(s\), NaN/Inf in (?:d_loss|g_loss|d_loss, g_loss|weights) at generator step "
+                 r"(\d+); last finite state \(generator step (\d+)\) saved to ", str(err.value))
+    assert m, str(err.value)
+    step, last = int(m.group(1)), int(m.group(2))
+    assert step >= 1 and last == step - 1  # steps_per_execution=1: the state one step before the NaN
     report = json.load(open(os.path.join(cfg.run_dir, "nan_report.json")))
     assert [e["action"] for e in report["events"]] == ["restored"] * 3 + ["stopped"]
     # No checkpoint existed yet: each restore went back to the starting state; the rates halve each time.
@@ -188,7 +192,7 @@ def test_restore_policy_gives_up_after_max_restores(tmp_path):
 
 
 def test_cli_exits_nonzero_with_the_message(tmp_path):
-    # --lr_d=1e30 deterministically overflows D at step 2 (d_loss inf, g_loss nan).
+    # --lr_d=1e30 overflows D within a few steps (the exact step depends on the machine's floats).
     run = tmp_path / "cli"
     out = subprocess.run(
         [sys.executable, os.path.join(ROOT, "bin", "train.py"), "--lr_d=1e30", "--n_iter=6", "--log_every=2",
@@ -197,14 +201,17 @@ def test_cli_exits_nonzero_with_the_message(tmp_path):
         cwd=ROOT, capture_output=True, text=True, timeout=300, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},
     )
     assert out.returncode != 0
-    message = (f"NaN/Inf in d_loss, g_loss at generator step 2; last finite state (generator step 1) saved to "
-               f"{run}/nan_state/ckpt-1; report {run}/nan_report.json")
-    assert message in out.stderr, out.stderr[-3000:]
-    assert "error: " + message in out.stderr  # bin/train.py prints the message (no traceback) and exits 1
+    m = re.search(r"error: NaN/Inf in (?:d_loss|g_loss|d_loss, g_loss|weights) at generator step (\d+); "
+                  r"last finite state \(generator step (\d+)\) saved to (\S+); report (\S+)$", out.stderr, re.M)
+    assert m, out.stderr[-3000:]  # bin/train.py prints the message (no traceback) and exits 1
+    step, last = int(m.group(1)), int(m.group(2))
+    assert 1 <= step <= 6 and last == step - 1
+    assert m.group(3) == f"{run}/nan_state/ckpt-{last}" and m.group(4) == f"{run}/nan_report.json"
+    assert os.path.exists(m.group(3) + ".index")  # the last finite state is on disk
     assert "Traceback" not in out.stderr
     assert "finished" not in out.stdout
     assert not os.path.exists(run / "gan.keras")
-    assert json.load(open(run / "nan_report.json"))["generator_step"] == 2
+    assert json.load(open(run / "nan_report.json"))["generator_step"] == step
 
 
 def test_scaled_schedule_and_scale_learning_rate():
