@@ -215,7 +215,7 @@ def worker_replicas(args):
     """Table 3: 1 vs 2 replicas (MirroredStrategy over 2 logical CPUs), same global batch, one process."""
     # Split the CPU into 2 logical devices before anything starts the TensorFlow runtime.
     sys.path.insert(0, ROOT)
-    from dat_tf.distribution import make_strategy
+    from dat_tf.train.strategy import make_strategy
 
     mirrored = make_strategy("mirrored", 2)
     st = _step_time()

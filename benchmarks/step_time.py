@@ -3,8 +3,8 @@
 
 One iteration = one ``GAN.train_step`` (``n_dis`` D steps and one G step) run
 through the model's own compiled train function (the one ``fit`` calls, with
-``steps_per_execution=1``), built by :func:`dat_tf.training.build_gan` from a
-:class:`dat_tf.config.TrainConfig`: graph mode (``tf.function``) by default,
+``steps_per_execution=1``), built by :func:`dat_tf.train.loop.build_gan` from a
+:class:`dat_tf.train.config.TrainConfig`: graph mode (``tf.function``) by default,
 XLA with ``xla=True``, replicated with ``strategy="mirrored"``.  Diagnostics
 (gradient-norm logging) are off so that only the regularizer's own cost
 differs.  All configurations of a comparison are built first, then timed in
@@ -33,8 +33,8 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from dat_tf.config import TrainConfig  # noqa: E402
-from dat_tf.training import build_gan, data_shape  # noqa: E402
+from dat_tf.train.config import TrainConfig  # noqa: E402
+from dat_tf.train.loop import build_gan, data_shape  # noqa: E402
 
 REGULARIZERS = ["none", "gp", "zero_gp", "asgan", "dat", "datt"]
 

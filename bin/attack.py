@@ -9,7 +9,7 @@ prints ``{"k_fake", "k_real", "success_fake", "success_real", ...}``: the mean
 number of sign-gradient steps until ``|s(x_adv) - s(x_other)| <= tol`` (failures
 count ``--max_iters``) and the fraction that got there.  The PNG has Figure 1's
 rows: clean fakes, adversarial fakes, clean reals, adversarial reals.  See
-``dat_tf/attack.py`` for the choices the paper leaves open.
+``dat_tf/experiments/figure1.py`` for the choices the paper leaves open.
 """
 
 import json
@@ -22,7 +22,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from absl import app, flags  # noqa: E402
 
-SCORES = ("auto", "sigmoid", "logit")  # dat_tf.attack.SCORES, without importing TensorFlow first
+SCORES = ("auto", "sigmoid", "logit")  # dat_tf.experiments.figure1.SCORES, without importing TensorFlow first
 
 flags.DEFINE_string("run_dir", None, "Run directory of bin/train.py (config.json and gan.keras or checkpoints/).")
 flags.DEFINE_string(
@@ -73,7 +73,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     _validate()
-    from dat_tf.attack import attack_run, figure_grid, write_png
+    from dat_tf.experiments.figure1 import attack_run, figure_grid, write_png
 
     try:
         result = attack_run(

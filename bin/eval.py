@@ -103,7 +103,8 @@ def main(argv):
     timings = {}
     generator, dataset, sources, source_label = FLAGS.generator, FLAGS.dataset, None, FLAGS.generator
     if FLAGS.run_dir:
-        from dat_tf.evaluation_hooks import load_run_generator, real_sources
+        from dat_tf.train.run_dir import load_run_generator
+        from dat_tf.train.metrics_callback import real_sources
 
         try:
             generator, cfg, step = load_run_generator(FLAGS.run_dir, FLAGS.step)

@@ -32,7 +32,7 @@ def main(argv):
         raise app.UsageError(f"--generator={FLAGS.generator!r} does not exist")
     import numpy as np
 
-    from dat_tf.sampling import load_exported_generator, write_samples
+    from dat_tf.train.export import load_exported_generator, write_samples
 
     generate, latent_dim = load_exported_generator(FLAGS.generator)
     z = np.random.default_rng(FLAGS.seed).standard_normal((FLAGS.num, latent_dim)).astype("float32")

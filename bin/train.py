@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Trains one GAN run.  Flags mirror ``dat_tf.config.TrainConfig``.
+"""Trains one GAN run.  Flags mirror ``dat_tf.train.config.TrainConfig``.
 
     python bin/train.py --flagfile=configs/toy_balanced_dat.flags --run_dir=runs/toy
     tensorboard --logdir runs/toy/logs
@@ -14,7 +14,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from absl import app, flags, logging  # noqa: E402
 
-from dat_tf.config import HELP, TrainConfig  # noqa: E402
+from dat_tf.train.config import HELP, TrainConfig  # noqa: E402
 
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}
 for _field in dataclasses.fields(TrainConfig):
@@ -32,8 +32,8 @@ def main(argv):
         cfg.validate()
     except ValueError as e:
         raise app.UsageError(str(e)) from None
-    from dat_tf.guards import NonFiniteLossError
-    from dat_tf.training import train
+    from dat_tf.train.nan_guard import NonFiniteLossError
+    from dat_tf.train.loop import train
 
     try:
         gan, history = train(cfg)

@@ -39,9 +39,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dat_tf import distributed, regularizers
-from dat_tf.distributed import RNG_ALG
-from dat_tf.critic import Critic, per_example_norm
+from dat_tf import replicas as distributed, regularizers
+from dat_tf.replicas import RNG_ALG
+from dat_tf.critic import Critic
 from dat_tf.losses import get_loss
 
 # Each generator step owns _SEEDS_PER_STEP stateless seeds: 0 for G's latents,
@@ -132,7 +132,7 @@ class GAN(keras.Model):
         self.auxiliary = auxiliary
         self._aux_features = None
         if auxiliary is not None:
-            from dat_tf.nets.sngan import feature_model
+            from dat_tf.nets.auxiliary import feature_model
 
             auxiliary.build(discriminator)
             self._aux_features = feature_model(discriminator, auxiliary.feature_names)

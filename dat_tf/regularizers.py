@@ -28,8 +28,8 @@ import math
 
 import tensorflow as tf
 
-from dat_tf import distributed
-from dat_tf.distributed import RNG_ALG
+from dat_tf import replicas as distributed
+from dat_tf.replicas import RNG_ALG
 from dat_tf.critic import Critic, per_example_norm
 from dat_tf.losses import GANLoss
 

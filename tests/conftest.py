@@ -36,7 +36,7 @@ def two_cpu_strategy():
     logical = tf.config.list_logical_devices("CPU")
     if len(logical) < 2:
         pytest.fail(f"conftest could not split the CPU into 2 logical devices: {logical}")
-    from dat_tf.distribution import make_strategy
+    from dat_tf.train.strategy import make_strategy
 
     return make_strategy("mirrored", num_devices=2)  # the process-wide instance the library uses too
 

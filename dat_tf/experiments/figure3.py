@@ -52,9 +52,9 @@ def _job(args):
     """One (mixture, method, seed) run in a fresh process; returns its metrics."""
     mixture, method, seed, opts = args
     limit_threads()
-    from dat_tf.config import TrainConfig
-    from dat_tf.mixture_metrics import mixture_metrics
-    from dat_tf.training import build_dataset, build_gan, train
+    from dat_tf.train.config import TrainConfig
+    from dat_tf.metrics.mixture import mixture_metrics
+    from dat_tf.train.loop import build_dataset, build_gan, train
 
     suffix, overrides = METHODS[method]
     path = os.path.join(opts.configs_dir, f"toy_{mixture}{suffix}.flags")
@@ -129,7 +129,7 @@ def plot(results, opts, path, std):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from dat_tf.data import sample_mixture
+    from dat_tf.data.toy import sample_mixture
 
     steps = sorted(opts.checkpoints)
     ncols = 1 + len(steps)
@@ -160,7 +160,7 @@ def plot(results, opts, path, std):
 
 def run(opts: Figure3Options):
     """Runs the study and writes the PNG, JSON and markdown; returns the table."""
-    from dat_tf.config import TrainConfig
+    from dat_tf.train.config import TrainConfig
 
     unknown = [m for m in opts.methods if m not in METHODS]
     if unknown:

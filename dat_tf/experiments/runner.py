@@ -91,11 +91,11 @@ def run_one(spec: RunSpec) -> dict:
         stored["reused"] = True
         return stored
     limit_threads()
-    from dat_tf.config import TrainConfig
-    from dat_tf.evaluation_hooks import MetricsCallback
-    from dat_tf.guards import NonFiniteLossError
+    from dat_tf.train.config import TrainConfig
+    from dat_tf.train.metrics_callback import MetricsCallback
+    from dat_tf.train.nan_guard import NonFiniteLossError
     from dat_tf.metrics import evaluate
-    from dat_tf.training import build_dataset, build_gan, train
+    from dat_tf.train.loop import build_dataset, build_gan, train
 
     if os.path.isdir(spec.run_dir):
         shutil.rmtree(spec.run_dir)  # a killed run: start it again so that its logs are whole

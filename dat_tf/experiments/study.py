@@ -194,7 +194,7 @@ def section_figure3(opts: StudyOptions) -> dict:
 def _attack_job(args):
     run_dir, seed = args
     limit_threads()
-    from dat_tf.attack import attack_run
+    from dat_tf.experiments.figure1 import attack_run
 
     result = attack_run(run_dir, num=64, seed=seed)
     result["run_dir"] = run_dir

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dat_tf.data import load_digits_array
+from dat_tf.data.digits import load_digits_array
 
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
@@ -76,7 +76,7 @@ def train_digits_classifier(epochs: int = 60, seed: int = 0, batch_size: int = 6
         "train_accuracy": accuracy(model, x_train, y_train),
         "num_train": int(len(x_train)),
         "num_test": int(len(x_test)),
-        "split": {"function": "dat_tf.data.load_digits_array", "test_fraction": TEST_FRACTION, "seed": SPLIT_SEED},
+        "split": {"function": "dat_tf.data.digits.load_digits_array", "test_fraction": TEST_FRACTION, "seed": SPLIT_SEED},
         "epochs": epochs,
         "seed": seed,
         "augment_one_pixel_shifts": augment,

@@ -5,7 +5,8 @@ from dat_tf.nets.mlp import mlp_discriminator, mlp_generator
 
 __all__ = ["mlp_generator", "mlp_discriminator", "dcgan_generator", "dcgan_discriminator"]
 from dat_tf.nets.infomax import InfoMaxTask, infomax_loss, infonce_loss  # noqa: E402
-from dat_tf.nets.sngan import AuxiliaryTask, feature_model, sngan_discriminator, sngan_generator  # noqa: E402
+from dat_tf.nets.auxiliary import AuxiliaryTask, feature_model  # noqa: E402
+from dat_tf.nets.sngan import sngan_discriminator, sngan_generator
 from dat_tf.nets.ssgan import SSGANTask, rotate_batch, rotation_loss  # noqa: E402
 
 __all__ += [

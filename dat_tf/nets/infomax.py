@@ -37,7 +37,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from dat_tf.nets.sngan import AuxiliaryTask, sn_conv, sn_dense
+from dat_tf.nets.auxiliary import AuxiliaryTask
+
+from dat_tf.nets.sngan import sn_conv, sn_dense
 
 NRKHS = 1024
 D_SCALE = 0.2  # mimicry BaseDiscriminator(infomax_loss_scale=0.2)
@@ -105,7 +107,7 @@ class InfoMaxTask(AuxiliaryTask):
     """InfoMax-GAN's contrastive task on D's ``"local_features"`` and ``"features"``.
 
     ``features_fn(x)`` must return a dict with both keys (see
-    :func:`dat_tf.nets.sngan.feature_model`).
+    :func:`dat_tf.nets.auxiliary.feature_model`).
     ``discriminator_loss = d_scale * InfoNCE(project(l(x_real), m(x_real)))``
     (``x_fake`` unused, as in mimicry); ``generator_loss = g_scale *
     InfoNCE(project(l(x_fake), m(x_fake)))``.

@@ -18,7 +18,7 @@ self-supervised loss (``SSGANBaseDiscriminator.compute_ss_loss``):
   The GAN loss itself uses only upright images.
 
 :class:`SSGANTask` packages this for :class:`dat_tf.gan.GAN` (protocol in
-:class:`dat_tf.nets.sngan.AuxiliaryTask`); the rest are pure functions.
+:class:`dat_tf.nets.auxiliary.AuxiliaryTask`); the rest are pure functions.
 
 Example:
 
@@ -34,7 +34,9 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from dat_tf.nets.sngan import AuxiliaryTask, sn_dense
+from dat_tf.nets.auxiliary import AuxiliaryTask
+
+from dat_tf.nets.sngan import sn_dense
 
 NUM_ROTATIONS = 4
 D_SCALE = 1.0  # mimicry SSGANBaseDiscriminator(ss_loss_scale=1.0)

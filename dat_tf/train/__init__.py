@@ -1,0 +1,1 @@
+"""Running a GAN: typed config, training loop, strategy, checkpoints, callbacks, run folders."""

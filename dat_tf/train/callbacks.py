@@ -1,0 +1,104 @@
+"""Keras callbacks for GAN runs: TensorBoard scalars and samples.
+
+:class:`TensorBoardLogger` writes, at the end of every Keras epoch (every
+``log_every`` generator steps in ``bin/train.py``), the model's logs as
+scalars against the *generator step* (``GAN.g_steps``), the quantity the
+paper's x-axes count, plus ``lipschitz_sn_product`` (see
+:mod:`dat_tf.metrics.lipschitz`), and every ``sample_every`` steps a picture of samples
+from a fixed latent batch: a scatter plot over the real data for 2D data, an
+image grid for images.
+
+Example:
+
+>>> cb = TensorBoardLogger("/tmp/run/logs", sample_every=1000)  # doctest: +SKIP
+>>> gan.fit(ds, steps_per_epoch=500, epochs=20, callbacks=[cb])  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import tensorflow as tf
+
+from dat_tf.replicas import RNG_ALG
+from dat_tf.metrics.lipschitz import spectral_norm_product
+from dat_tf.viz import image_grid, scatter_png
+
+
+class TensorBoardLogger(keras.callbacks.Callback):
+    """Scalars every epoch and samples every ``sample_every`` generator steps.
+
+    Args:
+      log_dir: TensorBoard log directory (created).
+      sample_every: generator steps between sample pictures; 0 disables them.
+        Pictures are written at the first epoch end at or past each multiple.
+      num_samples: size of the fixed latent batch.
+      real_data: optional ``[N, 2]`` real points drawn behind 2D scatter plots.
+      kind: ``"auto"`` (scatter for 2D outputs, grid for images), ``"scatter"``
+        or ``"grid"``.
+      seed: seed of the fixed latent batch.
+    """
+
+    def __init__(self, log_dir, sample_every=1000, num_samples=None, real_data=None, kind="auto", seed=1234):
+        super().__init__()
+        if kind not in ("auto", "scatter", "grid"):
+            raise ValueError(f"kind must be 'auto', 'scatter' or 'grid', got {kind!r}.")
+        if not isinstance(sample_every, int) or sample_every < 0:
+            raise ValueError(f"sample_every must be an integer >= 0, got {sample_every!r}.")
+        self.log_dir = os.fspath(log_dir)
+        self.sample_every = sample_every
+        self.num_samples = num_samples
+        self.real_data = real_data
+        self.kind = kind
+        self.seed = seed
+        self._writer = None
+        self._z = None
+        self._last_sample_bucket = -1
+
+    def on_train_begin(self, logs=None):
+        os.makedirs(self.log_dir, exist_ok=True)
+        if self._writer is None:
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        out_shape = self.model.generator.output_shape[1:]
+        kind = self.kind
+        if kind == "auto":
+            kind = "scatter" if len(out_shape) == 1 and out_shape[0] == 2 else "grid"
+        self._kind = kind
+        n = self.num_samples or (1000 if kind == "scatter" else 64)
+        self._z = tf.random.stateless_normal([n, self.model.latent_dim], seed=[self.seed, 0], alg=RNG_ALG)
+        self._last_sample_bucket = -1
+
+    def _step(self):
+        return int(keras.ops.convert_to_numpy(self.model.g_steps))
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = self._step()
+        with self._writer.as_default():
+            for name, value in (logs or {}).items():
+                tf.summary.scalar(name, float(value), step=step)
+            tf.summary.scalar("lipschitz_sn_product", spectral_norm_product(self.model.discriminator), step=step)
+            for role in ("d", "g"):
+                opt = getattr(self.model, f"{role}_optimizer", None)
+                if opt is not None:
+                    tf.summary.scalar(f"lr_{role}", float(keras.ops.convert_to_numpy(opt.learning_rate)), step=step)
+            if self.sample_every and step // self.sample_every > self._last_sample_bucket:
+                self._last_sample_bucket = step // self.sample_every
+                self.write_samples(step)
+        self._writer.flush()
+
+    def write_samples(self, step):
+        samples = keras.ops.convert_to_numpy(self.model.generator(self._z, training=False))
+        if self._kind == "scatter":
+            png = scatter_png(samples, self.real_data, title=f"step {step}")
+            image = tf.image.decode_png(png, channels=3)[None]
+        else:
+            grid = image_grid(samples)
+            if grid.shape[-1] not in (1, 3, 4):
+                grid = grid[..., :3]
+            image = grid[None]
+        tf.summary.image("samples", image, step=step)
+
+    def on_train_end(self, logs=None):
+        if self._writer is not None:
+            self._writer.flush()

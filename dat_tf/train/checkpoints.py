@@ -1,0 +1,356 @@
+"""Checkpoints of a GAN run, and resuming from them.
+
+A checkpoint holds everything a run needs to continue as if never stopped:
+generator, discriminator, the auxiliary heads, both optimizers (Adam moments,
+iteration counts, a float learning rate) and ``GAN.g_steps``.  ``g_steps`` is
+also the random state: latents and regularizer draws are stateless functions
+of (seed, g_steps), and the training data stream is skipped to the same
+position on resume (:func:`dat_tf.train.loop.train`), so an interrupted and
+resumed run ends with the same weights as an uninterrupted one.
+
+Resuming past bad checkpoints
+-----------------------------
+:meth:`RunCheckpointer.restore_latest` tries the checkpoints newest first:
+those the ``checkpoint`` state file lists (newest save first), then any
+``ckpt-N`` files on disk that it does not list (highest ``N`` first; e.g. the
+state file is garbled, or a crash came between writing ``ckpt-N`` and
+recording it).  A checkpoint whose index or data files are missing,
+truncated or garbled (or that does not match the model) is skipped with a
+message naming its path and the reason, and the previous one is tried:
+``resumed from .../ckpt-4 (generator step 4); skipped .../ckpt-6: IndexError:
+Read less bytes than requested``.  A restore counts only if every variable of
+the model and both optimizers received a value from that checkpoint
+(``assert_existing_objects_matched``), so a newer checkpoint that failed
+halfway leaves nothing behind once an older one loads.  If checkpoints exist
+but none loads, :class:`CheckpointRestoreError` names every path tried and its
+reason, and the model is put back as it was: a run never silently starts over
+from scratch.  Skipped checkpoints stay on disk (as evidence; the resumed run
+overwrites ``ckpt-N`` when it reaches step ``N`` again).
+
+What a crash leaves behind
+--------------------------
+``RunCheckpointer.save`` goes through ``tf.train.CheckpointManager.save``
+(TensorFlow 2.21 on a local file system; read from TensorFlow's
+``checkpoint_management.py``, ``functional_saver.py`` and
+``tensor_bundle.cc``).  Saving ``ckpt-N`` does, in order:
+
+1. Each shard's tensors are written to ``ckpt-N_temp/part-*.data-*.tempstate<random>``
+   and renamed within ``ckpt-N_temp/`` (``BundleWriter``: temp file + rename).
+2. ``MergeV2Checkpoints`` renames the data file(s) to ``ckpt-N.data-*`` (atomic
+   rename), then writes ``ckpt-N.index`` *in place* (not atomic: no temp file),
+   then deletes ``ckpt-N_temp/``.
+3. Ours: ``fsync`` of ``ckpt-N.index``, ``ckpt-N.data-*`` and the directory
+   (TensorFlow never fsyncs), before the state file names ``ckpt-N``.
+4. The manager records the state: the ``checkpoint`` file is written to
+   ``checkpoint.tmp<uuid>`` and renamed over ``checkpoint`` (atomic,
+   ``file_io.atomic_write_string_to_file``), now naming ``ckpt-N`` as latest.
+5. It deletes the checkpoints beyond ``keep`` (oldest first) and records the
+   state again (atomically).
+6. Ours: ``fsync`` of the ``checkpoint`` file and the directory.
+
+A crash (kill, OOM, pre-emption) during
+
+* 1: leaves a ``ckpt-N_temp/`` folder; the state file still names ``ckpt-N-1``,
+  which is restored.
+* 2: leaves ``ckpt-N.data-*`` with no or a partial ``ckpt-N.index``; the state
+  file does not list ``ckpt-N`` yet, so the previous one is restored (``ckpt-N``
+  would be tried, and skipped, only after every listed one failed).  If
+  ``ckpt-N`` was already listed (saving the same number again, e.g. after
+  resuming past a bad ``ckpt-N``), ``ckpt-N`` is unreadable and skipped.
+* 3: a complete but unlisted ``ckpt-N``; the previous one is restored.
+* 4: the rename is atomic: the old or the new state file, both valid.
+* 5: the state file lists ``ckpt-N``, which is restored; it may still list an
+  already-deleted old checkpoint, which is only reached (and skipped) if
+  everything newer fails.
+* 6: as 5.
+
+So after any crash the newest checkpoint the state file names is complete.
+A power loss or kernel crash is what fsync is for: since the data is durable
+before the state file names it (3), and the state file once ``save`` returns
+(6), a checkpoint recorded by a ``save`` that returned survives; files damaged
+anyway (bad disk, a copy cut short, a full disk) are skipped as above.  The
+fsyncs are best effort and only on local paths (not ``gs://`` and the like).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+
+import keras
+import tensorflow as tf
+
+_CKPT_FILE = re.compile(r"^ckpt-(\d+)\.(index|data-\d{5}-of-\d{5})$")
+
+
+class CheckpointRestoreError(RuntimeError):
+    """Checkpoints exist but none could be restored.
+
+    Attributes:
+      tried: ``[(path, reason), ...]`` newest first.
+    """
+
+    def __init__(self, message: str, tried):
+        super().__init__(message)
+        self.tried = list(tried)
+
+
+def state_variables(gan) -> list:
+    """Every variable a checkpoint restores: the GAN's weights (``g_steps``
+    included) and both optimizers' variables, without duplicates."""
+    seen, out = set(), []
+    for v in [*gan.weights, *gan.d_optimizer.variables, *gan.g_optimizer.variables]:
+        if id(v) not in seen:
+            seen.add(id(v))
+            out.append(v)
+    return out
+
+
+class StateSnapshot:
+    """In-memory copies of ``variables``, taken by one compiled function.
+
+    ``take()`` returns ``(values, all_finite)``: tensors holding the variables'
+    values at the call (on their devices; TensorFlow copies a variable's
+    buffer before updating it while a read of it is alive, so later training
+    steps do not change them) and whether every floating-point value is
+    finite.  ``assign(values)`` writes them back.
+    """
+
+    def __init__(self, variables):
+        self.variables = list(variables)
+        self._raw = [v.value if isinstance(v, keras.Variable) else v for v in self.variables]
+        self._fn = tf.function(self._read, autograph=False)
+
+    def _read(self):
+        values = [tf.identity(v) for v in self._raw]
+        checks = [tf.reduce_all(tf.math.is_finite(x)) for x in values if x.dtype.is_floating]
+        finite = tf.reduce_all(tf.stack(checks)) if checks else tf.constant(True)
+        return values, finite
+
+    def take(self):
+        values, finite = self._fn()
+        return list(values), bool(finite)
+
+    def assign(self, values):
+        for v, x in zip(self.variables, values):
+            v.assign(x)
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error).strip()
+    first = text.splitlines()[0] if text else ""
+    out = f"{type(error).__name__}: {first}" if first else type(error).__name__
+    return out if len(out) <= 300 else out[:297] + "..."
+
+
+def _is_local(path: str) -> bool:
+    return "://" not in path
+
+
+def _fsync_path(path: str, directory: bool = False):
+    try:
+        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class RunCheckpointer:
+    """Saves and restores one :class:`dat_tf.gan.GAN` under ``directory``.
+
+    Args:
+      gan: a compiled GAN (optimizers built).
+      directory: where checkpoints go (created).
+      keep: how many checkpoints to keep (>= 1).
+
+    After :meth:`restore_latest`: ``restored_path`` (``None`` if there was
+    nothing to restore), ``skipped`` (``[(path, reason)]``) and
+    ``restore_summary`` (one line for the log).
+    """
+
+    def __init__(self, gan, directory: str, keep: int = 3):
+        if gan.d_optimizer is None:
+            raise ValueError("RunCheckpointer needs a compiled GAN (call gan.compile first).")
+        if not isinstance(keep, int) or keep < 1:
+            raise ValueError(f"keep must be an integer >= 1, got {keep!r}.")
+        self.gan = gan
+        self.directory = os.fspath(directory)
+        self.checkpoint = tf.train.Checkpoint(model=gan, d_optimizer=gan.d_optimizer, g_optimizer=gan.g_optimizer)
+        self._state_note = ""
+        try:
+            self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=keep)
+        except Exception as e:  # a state file TensorFlow cannot even decode (it ignores unparsable ones)
+            state = self._state_file()
+            if not tf.io.gfile.exists(state):
+                raise
+            aside = state + ".unreadable"
+            tf.io.gfile.rename(state, aside, overwrite=True)
+            self._state_note = f"the state file {state} is unreadable ({_reason(e)}; moved to {aside})"
+            print(f"Checkpoints: {self._state_note}; using the ckpt-N files on disk.", file=sys.stderr, flush=True)
+            self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=keep)
+        self.restored_path = None
+        self.skipped = []
+        self.restore_summary = ""
+
+    @property
+    def latest(self) -> str | None:
+        """The newest checkpoint the state file names (not checked for readability)."""
+        return self.manager.latest_checkpoint
+
+    def step(self) -> int:
+        return int(keras.ops.convert_to_numpy(self.gan.g_steps))
+
+    # ------------------------------------------------------------------ saving
+
+    def save(self) -> str:
+        """Writes a checkpoint numbered by the generator step; returns its path.
+
+        The files are fsynced before the state file names them, and the state
+        file before this returns (local paths; see the module docstring).
+        """
+        if not _is_local(self.directory):
+            return self.manager.save(checkpoint_number=self.step())
+        options = tf.train.CheckpointOptions(experimental_write_callbacks=[self._make_durable])
+        path = self.manager.save(checkpoint_number=self.step(), options=options)
+        _fsync_path(os.path.join(self.directory, "checkpoint"))
+        _fsync_path(self.directory, directory=True)
+        return path
+
+    @staticmethod
+    def _make_durable(save_path):
+        prefix = os.fspath(save_path)
+        for name in tf.io.gfile.glob(prefix + ".data-*") + [prefix + ".index"]:
+            _fsync_path(name)
+        _fsync_path(os.path.dirname(prefix) or ".", directory=True)
+
+    # --------------------------------------------------------------- restoring
+
+    def _state_file(self) -> str:
+        return os.path.join(self.directory, "checkpoint")
+
+    def _on_disk(self) -> dict:
+        """``{prefix: step}`` of the ``ckpt-N`` files present in the directory."""
+        found = {}
+        if tf.io.gfile.isdir(self.directory):
+            for name in tf.io.gfile.listdir(self.directory):
+                m = _CKPT_FILE.match(name)
+                if m:
+                    found[os.path.join(self.directory, f"ckpt-{m.group(1)}")] = int(m.group(1))
+        return found
+
+    def _listed(self):
+        """``(paths newest first, problem)``: the checkpoints the state file names, newest save first."""
+        state_file = self._state_file()
+        if not tf.io.gfile.exists(state_file):
+            return [], self._state_note
+        try:
+            state = tf.train.get_checkpoint_state(self.directory)
+        except Exception as e:  # noqa: BLE001 - e.g. bytes that are not UTF-8
+            return [], f"the state file {state_file} is unreadable ({_reason(e)})"
+        if state is None:
+            return [], f"the state file {state_file} is unreadable (it does not parse)"
+        paths = list(reversed(state.all_model_checkpoint_paths))
+        latest = state.model_checkpoint_path
+        if latest:
+            paths = [latest] + [p for p in paths if p != latest]
+        return paths, ""
+
+    def candidates(self) -> list[str]:
+        """Checkpoints to try, newest first: the state file's (by save order),
+        then unlisted ``ckpt-N`` files on disk (by ``N``)."""
+        listed, _ = self._listed()
+        known = {os.path.normpath(p) for p in listed}
+        disk = self._on_disk()
+        extra = sorted((p for p in disk if os.path.normpath(p) not in known), key=disk.get, reverse=True)
+        return listed + extra
+
+    def has_checkpoints(self) -> bool:
+        """Whether the state file names a checkpoint or any ``ckpt-N`` file exists."""
+        return bool(self.candidates())
+
+    def restore(self, path: str) -> int:
+        """Restores checkpoint ``path`` (a prefix) into every variable; returns the generator step.
+
+        Raises if a file is missing or unreadable, or if any variable of the
+        model or the optimizers gets no value from it.
+        """
+        path = os.fspath(path)
+        if not tf.io.gfile.exists(path + ".index"):
+            raise FileNotFoundError(f"index file {path}.index is missing")
+        if not tf.io.gfile.glob(path + ".data-*"):
+            raise FileNotFoundError(f"no data file {path}.data-* (the index is there)")
+        status = self.checkpoint.restore(path)
+        status.assert_existing_objects_matched()
+        return self.step()
+
+    def restore_latest(self) -> int:
+        """Restores the newest readable checkpoint; returns the generator step (0 if none exists).
+
+        Unreadable ones are skipped with a message on stderr naming the path and
+        the reason (see the module docstring); if checkpoints exist and none
+        loads, raises :class:`CheckpointRestoreError` and leaves the model as it was.
+        """
+        self.restored_path, self.skipped = None, []
+        candidates = self.candidates()
+        if not candidates:
+            self.restore_summary = f"no checkpoint in {self.directory}"
+            return 0
+        _, problem = self._listed()
+        note = f" ({problem}; used the ckpt-N files on disk)" if problem else ""
+        variables = state_variables(self.gan)
+        before = [keras.ops.convert_to_numpy(v) for v in variables]  # put back if nothing loads
+        for path in candidates:
+            try:
+                step = self.restore(path)
+            except Exception as e:  # any failure means: this checkpoint cannot be resumed from
+                reason = _reason(e)
+                self.skipped.append((path, reason))
+                print(f"Checkpoint {path} is unreadable, skipping it: {reason}", file=sys.stderr, flush=True)
+                continue
+            self.restored_path = path
+            parts = [f"resumed from {path} (generator step {step}){note}"]
+            parts += [f"skipped {p}: {r}" for p, r in self.skipped]
+            self.restore_summary = "; ".join(parts)
+            return step
+        for v, x in zip(variables, before):
+            v.assign(x)
+        lines = "\n  ".join(f"{p}: {r}" for p, r in self.skipped)
+        self.restore_summary = f"no checkpoint could be restored from {self.directory}"
+        raise CheckpointRestoreError(
+            f"None of the {len(self.skipped)} checkpoint(s) in {self.directory} could be restored{note}; "
+            f"not starting over from scratch. Tried, newest first:\n  {lines}\n"
+            "Repair or remove them (or use another run_dir) to start a new run.",
+            self.skipped,
+        )
+
+
+class CheckpointCallback(keras.callbacks.Callback):
+    """Saves at the first epoch end at or past every ``every`` generator steps, and at the end."""
+
+    def __init__(self, checkpointer: RunCheckpointer, every: int):
+        super().__init__()
+        if not isinstance(every, int) or every < 0:
+            raise ValueError(f"every must be an integer >= 0, got {every!r}.")
+        self.checkpointer = checkpointer
+        self.every = every
+        self._last = None
+
+    def on_train_begin(self, logs=None):
+        self._last = self.checkpointer.step()
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = self.checkpointer.step()
+        if self.every and step // self.every > self._last // self.every:
+            self.checkpointer.save()
+            self._last = step
+
+    def on_train_end(self, logs=None):
+        if self.checkpointer.step() != self._last or self.checkpointer.latest is None:
+            self.checkpointer.save()
+            self._last = self.checkpointer.step()

@@ -1,0 +1,82 @@
+"""Loading exported generators and writing sample files (``bin/sample.py``)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+def load_exported_generator(path: str):
+    """Returns ``(generate, latent_dim)`` for a ``generator_savedmodel`` folder or a ``.keras`` file.
+
+    ``generate(z)`` maps a float32 numpy ``[N, latent_dim]`` to numpy samples,
+    in batches of 256.  The SavedModel path uses only TensorFlow.
+    """
+    import tensorflow as tf
+
+    if os.path.isdir(path):
+        try:
+            loaded = tf.saved_model.load(path)
+        except (OSError, ValueError) as e:
+            raise ValueError(f"{path!r} is not a loadable SavedModel: {e}") from None
+        if not hasattr(loaded, "serve"):
+            raise ValueError(f"SavedModel {path!r} has no 'serve' endpoint; export it with bin/train.py.")
+        spec = loaded.serve.input_signature[0] if loaded.serve.input_signature else None
+        latent_dim = int(spec.shape[-1]) if spec is not None else None
+
+        def fn(z, _loaded=loaded):  # keeps the loaded object (and its variables) alive
+            return _loaded.serve(z)
+
+    elif path.endswith(".keras"):
+        import keras
+
+        try:
+            model = keras.models.load_model(path, compile=False)
+        except Exception as e:  # corrupt zip, missing custom objects, ...
+            raise ValueError(f"Could not load the generator {path!r}: {e}") from None
+        latent_dim = int(model.input_shape[-1])
+
+        def fn(z):
+            return model(z, training=False)
+
+    else:
+        raise ValueError(f"--generator={path!r}: expected a generator_savedmodel folder or a .keras file")
+    if latent_dim is None:
+        raise ValueError(f"Cannot tell the latent size of {path!r}.")
+
+    def generate(z):
+        z = np.asarray(z, np.float32)
+        return np.concatenate([np.asarray(fn(tf.constant(z[i : i + 256]))) for i in range(0, len(z), 256)], 0)
+
+    return generate, latent_dim
+
+
+def write_samples(samples, z, out: str):
+    """Writes ``out.png`` (grid or 2D scatter) and ``out.npz``; returns both paths."""
+    from dat_tf.viz import image_grid, scatter_png
+
+    samples = np.asarray(samples)
+    os.makedirs(os.path.dirname(os.path.abspath(out)), exist_ok=True)
+    png_path, npz_path = out + ".png", out + ".npz"
+    if samples.ndim == 2 and samples.shape[1] == 2:
+        png = scatter_png(samples, title=f"{len(samples)} samples")
+        with open(png_path, "wb") as f:
+            f.write(png)
+    elif samples.ndim == 4:
+        import tensorflow as tf
+
+        grid = image_grid(samples)
+        tf.io.write_file(png_path, tf.image.encode_png(grid))
+    else:
+        raise ValueError(f"Cannot draw samples of shape {samples.shape}; expected [N, 2] or [N, H, W, C].")
+    np.savez_compressed(npz_path, samples=samples, z=np.asarray(z))
+    return png_path, npz_path
+
+
+def export(gan, run_dir: str):
+    """Writes ``gan.keras``, ``generator.keras`` and ``generator_savedmodel`` into ``run_dir``."""
+    gan.save(os.path.join(run_dir, "gan.keras"))
+    gan.generator.save(os.path.join(run_dir, "generator.keras"))
+    gan.generator.export(os.path.join(run_dir, "generator_savedmodel"), format="tf_saved_model", verbose=False)
+

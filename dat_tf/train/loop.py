@@ -1,0 +1,236 @@
+"""Builds and trains a run from a :class:`dat_tf.train.config.TrainConfig`.
+
+``bin/train.py`` is a thin wrapper around :func:`train`; notebooks and the
+experiment scripts call these functions directly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+
+from dat_tf import data, nets
+from dat_tf.train.callbacks import TensorBoardLogger
+from dat_tf.train.checkpoints import CheckpointCallback, RunCheckpointer
+from dat_tf.train.config import SNGAN_FAMILY, TrainConfig
+from dat_tf.train.strategy import make_strategy, worker_dir
+from dat_tf.gan import GAN
+from dat_tf.train.export import export
+from dat_tf.train.nan_guard import NaNGuard
+from dat_tf.regularizers import get_regularizer
+from dat_tf.train.schedules import LinearDecay
+
+
+def build_dataset(cfg: TrainConfig):
+    """The ``tf.data`` pipeline of ``n_dis * batch_size`` batches for ``cfg``."""
+    if cfg.dataset.startswith("mixture_"):
+        kind = cfg.dataset.split("_", 1)[1]
+        return data.gaussian_mixture(cfg.batch_size, kind=kind, std=cfg.mixture_std, n_dis=cfg.n_dis, seed=cfg.seed)
+    if cfg.dataset == "digits":
+        return data.digits(cfg.batch_size, n_dis=cfg.n_dis, resolution=cfg.resolution or None, seed=cfg.seed)
+    from dat_tf.data.images import image_dataset
+
+    with _maybe_mock(cfg):
+        return image_dataset(
+            cfg.dataset, "train", cfg.batch_size, n_dis=cfg.n_dis, data_dir=cfg.data_dir or None, seed=cfg.seed,
+            download=cfg.download, resolution=cfg.resolution or None,
+        )
+
+
+def _maybe_mock(cfg):
+    """``tfds.testing.mock_data`` for ``--mock_data`` runs, else nothing."""
+    if not cfg.mock_data:
+        return contextlib.nullcontext()
+    import tensorflow_datasets as tfds
+
+    return tfds.testing.mock_data(num_examples=max(4 * cfg.batch_size * cfg.n_dis, 64), policy=tfds.testing.MockPolicy.USE_CODE)
+
+
+def data_shape(cfg: TrainConfig):
+    if cfg.dataset.startswith("mixture_"):
+        return (2,)
+    res = cfg.image_resolution()
+    return (res, res, 1 if cfg.dataset == "digits" else 3)
+
+
+def build_nets(cfg: TrainConfig):
+    """``(generator, discriminator)`` for ``cfg``."""
+    shape = data_shape(cfg)
+    width = cfg.width or None
+    if cfg.net in SNGAN_FAMILY:
+        res, channels = shape[0], shape[-1]
+        g = nets.sngan_generator(res, latent_dim=cfg.latent_dim, width=width, channels=channels)
+        d = nets.sngan_discriminator(res, width=width, channels=channels)
+        return g, d
+    width = width or 64
+    if cfg.net == "mlp":
+        dim = int(np.prod(shape))
+        g = nets.mlp_generator(cfg.latent_dim, dim, width=width)
+        d = nets.mlp_discriminator(dim, width=width, spectral_norm=cfg.d_spectral_norm)
+        if len(shape) > 1:
+            g = keras.Sequential([g, keras.layers.Reshape(shape)], name="generator")
+            d = keras.Sequential([keras.Input(shape), keras.layers.Flatten(), d], name="discriminator")
+        return g, d
+    res, channels = shape[0], shape[-1]
+    g = nets.dcgan_generator(cfg.latent_dim, resolution=res, channels=channels, width=width)
+    d = nets.dcgan_discriminator(
+        resolution=res, channels=channels, width=width, batch_norm=cfg.d_batch_norm,
+        spectral_norm=cfg.d_spectral_norm,
+    )
+    return g, d
+
+
+def build_gan(cfg: TrainConfig, strategy=None) -> GAN:
+    """A compiled :class:`GAN` for ``cfg``, built inside ``strategy``'s scope.
+
+    ``strategy`` defaults to :func:`dat_tf.train.strategy.make_strategy` of
+    ``cfg.strategy``.  Sets the Keras dtype policy to ``cfg.precision``
+    (``mixed_float16`` wraps both optimizers in loss scaling).
+    """
+    cfg.validate()
+    if strategy is None:
+        strategy = make_strategy(cfg.strategy, cfg.num_devices)
+    keras.mixed_precision.set_dtype_policy(cfg.precision)
+    try:
+        with strategy.scope():
+            return _build_gan(cfg)
+    finally:
+        keras.mixed_precision.set_dtype_policy("float32")
+
+
+def _build_gan(cfg: TrainConfig) -> GAN:
+    keras.utils.set_random_seed(cfg.seed)  # weight initialisation
+    g, d = build_nets(cfg)
+    if cfg.sync_batch_norm:
+        g = synchronize_batch_norm(g)
+    reg = get_regularizer(cfg.regularizer, **cfg.regularizer_kwargs())
+    gan = GAN(
+        g, d, latent_dim=cfg.latent_dim, loss=cfg.loss, regularizer=reg, n_dis=cfg.n_dis, seed=cfg.seed,
+        log_gradient_norms=cfg.log_gradient_norms, auxiliary=build_auxiliary(cfg),
+        d_weight_clip=cfg.d_weight_clip,
+    )
+    lr_d, lr_g = cfg.lr_d, cfg.lr_g
+    if cfg.lr_decay == "linear":
+        lr_d = LinearDecay(cfg.lr_d, cfg.n_iter, updates_per_step=cfg.n_dis)
+        lr_g = LinearDecay(cfg.lr_g, cfg.n_iter, updates_per_step=1)
+    d_opt = keras.optimizers.Adam(lr_d, beta_1=cfg.beta1, beta_2=cfg.beta2)
+    g_opt = keras.optimizers.Adam(lr_g, beta_1=cfg.beta1, beta_2=cfg.beta2)
+    if cfg.precision == "mixed_float16":
+        d_opt, g_opt = keras.optimizers.LossScaleOptimizer(d_opt), keras.optimizers.LossScaleOptimizer(g_opt)
+    gan.compile(d_optimizer=d_opt, g_optimizer=g_opt, steps_per_execution=cfg.steps_per_execution, jit_compile=cfg.xla)
+    return gan
+
+
+def synchronize_batch_norm(model: keras.Model) -> keras.Model:
+    """A copy of ``model`` whose BatchNormalization layers use statistics over all replicas."""
+
+    def clone(layer):
+        config = layer.get_config()
+        if isinstance(layer, keras.layers.BatchNormalization):
+            config["synchronized"] = True
+        return layer.__class__.from_config(config)
+
+    return keras.models.clone_model(model, clone_function=clone)
+
+
+def build_auxiliary(cfg: TrainConfig):
+    """SSGAN's rotation task or InfoMaxGAN's InfoMax task, per ``cfg.net``."""
+    if cfg.net == "ssgan":
+        return nets.SSGANTask()
+    if cfg.net == "infomaxgan":
+        return nets.InfoMaxTask()
+    return None
+
+
+def real_sample(cfg: TrainConfig, num: int = 2000):
+    """Real points for plots (2D datasets only; ``None`` otherwise)."""
+    if cfg.dataset.startswith("mixture_"):
+        return data.sample_mixture(num, cfg.dataset.split("_", 1)[1], cfg.mixture_std, seed=cfg.seed + 10_000)
+    return None
+
+
+def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | None = None, dataset=None,
+          resume: bool = True):
+    """Trains ``cfg`` (up to generator step ``until``, default ``cfg.n_iter``).
+
+    With ``resume`` (default) and a fresh model, the newest checkpoint in
+    ``run_dir/checkpoints`` is restored first and the data stream skipped to
+    its step, so rerunning an interrupted command continues it.  Writes
+    TensorBoard logs to ``run_dir/logs``, checkpoints every
+    ``checkpoint_every`` steps and at the end, ``run_dir/config.json``, and at
+    the end ``run_dir/gan.keras`` (the whole model, needs ``dat_tf`` to load),
+    ``run_dir/generator.keras`` and ``run_dir/generator_savedmodel`` (a
+    TensorFlow SavedModel with a ``serve(z)`` endpoint that loads without
+    ``dat_tf`` or Keras: ``tf.saved_model.load(path).serve(z)``).
+
+    Returns:
+      ``(gan, history_dict)``.
+    """
+    cfg.validate()
+    out_dir = worker_dir(cfg.run_dir)  # run_dir, or run_dir/.worker<i> for non-chief workers
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "config.json"), "w") as f:
+        json.dump(cfg.to_dict(), f, indent=2, sort_keys=True)
+    fresh = gan is None
+    gan = gan or build_gan(cfg)
+    checkpointer = RunCheckpointer(gan, os.path.join(out_dir, "checkpoints"), keep=cfg.keep_checkpoints)
+    # Every worker resumes from the chief's checkpoints.
+    restore_from = checkpointer if out_dir == cfg.run_dir else RunCheckpointer(
+        gan, os.path.join(cfg.run_dir, "checkpoints"), keep=cfg.keep_checkpoints
+    )
+    if fresh and resume and restore_from.has_checkpoints():
+        restore_from.restore_latest()  # skips unreadable checkpoints; raises if none loads
+        print(f"Resuming {cfg.run_dir}: {restore_from.restore_summary}.", flush=True)
+    done = int(keras.ops.convert_to_numpy(gan.g_steps))
+    if dataset is None:
+        dataset = build_dataset(cfg)
+        if done:
+            dataset = dataset.skip(done)  # the stream is deterministic: continue where the run stopped
+    until = cfg.n_iter if until is None else until
+    if until <= done:
+        return gan, {}
+    if (until - done) % cfg.log_every:
+        steps_per_epoch = until - done
+        epochs = 1
+    else:
+        steps_per_epoch = cfg.log_every
+        epochs = (until - done) // cfg.log_every
+    # Keras runs whole executions: one longer than the epoch would overshoot the step count.
+    spe = math.gcd(cfg.steps_per_execution, steps_per_epoch)
+    if gan.steps_per_execution != spe:
+        gan.steps_per_execution = spe
+        gan.train_function = None  # rebuilt by fit with the new execution length
+    logger = TensorBoardLogger(
+        os.path.join(out_dir, "logs"), sample_every=cfg.sample_every, real_data=real_sample(cfg),
+        kind=cfg.sample_kind,
+    )
+    extra = []
+    if cfg.metrics_every:
+        from dat_tf.train.metrics_callback import MetricsCallback
+
+        extra.append(
+            MetricsCallback(
+                os.path.join(out_dir, "logs"), cfg.metrics_every, cfg, classifier=cfg.metrics_classifier,
+                num_samples=cfg.metrics_num_samples,
+            )
+        )
+    start = time.time()
+    history = gan.fit(
+        dataset, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=cfg.verbose, shuffle=False,
+        callbacks=[
+            # First, so that on a NaN it acts (raises or restores) before any other callback sees the state.
+            NaNGuard(checkpointer, out_dir, policy=cfg.on_nan, lr_factor=cfg.nan_lr_factor),
+            logger, *extra, CheckpointCallback(checkpointer, cfg.checkpoint_every), *callbacks,
+        ],
+    )
+    history.history["wall_time_s"] = [time.time() - start]
+    export(gan, out_dir)
+    return gan, history.history
+
+

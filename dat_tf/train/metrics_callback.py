@@ -1,0 +1,83 @@
+"""FID/KID/IS during training: :class:`MetricsCallback` and the real data of a run's dataset."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from dat_tf.train.config import TrainConfig
+
+
+def real_sources(cfg: TrainConfig, splits=("train", "test")) -> dict | None:
+    """``{split: source}`` for ``cfg.dataset``; ``None`` for digits (the metrics know them)."""
+    if cfg.dataset == "digits":
+        return None
+    if cfg.dataset.startswith("mixture_"):
+        raise ValueError(f"FID/KID/IS need image data, not --dataset={cfg.dataset!r}.")
+    from dat_tf.data.images import image_dataset
+
+    return {
+        split: image_dataset(
+            cfg.dataset, split, 500, data_dir=cfg.data_dir or None, shuffle=False, repeat=False, cache=False,
+            download=False, resolution=cfg.resolution or None, drop_remainder=False,
+        )
+        for split in splits
+    }
+
+
+class MetricsCallback(keras.callbacks.Callback):
+    """Computes FID/KID/IS every ``every`` generator steps and logs them to TensorBoard.
+
+    Args:
+      log_dir: the run's TensorBoard log directory.
+      every: generator steps between evaluations (at the first epoch end at or
+        past each multiple), > 0.
+      cfg: the run's config (dataset, data_dir, resolution).
+      classifier: as :func:`dat_tf.metrics.get_classifier` accepts.
+      num_samples: generated images per evaluation.
+      splits: real splits to compare with.
+    """
+
+    def __init__(self, log_dir, every, cfg: TrainConfig, classifier="digits", num_samples=5000, splits=("train", "test")):
+        super().__init__()
+        if not isinstance(every, int) or every < 1:
+            raise ValueError(f"every must be an integer >= 1, got {every!r}.")
+        self.log_dir, self.every, self.cfg = log_dir, every, cfg
+        self.classifier_name, self.num_samples, self.splits = classifier, num_samples, tuple(splits)
+        self._classifier = None
+        self._sources = None
+        self._writer = None
+        self._last = None
+        self.history = []
+
+    def on_train_begin(self, logs=None):
+        from dat_tf.metrics import get_classifier
+
+        if self._classifier is None:
+            self._classifier = get_classifier(self.classifier_name)
+            self._sources = real_sources(self.cfg, self.splits)
+            self._writer = tf.summary.create_file_writer(self.log_dir)
+        self._last = int(keras.ops.convert_to_numpy(self.model.g_steps))
+
+    def on_epoch_end(self, epoch, logs=None):
+        step = int(keras.ops.convert_to_numpy(self.model.g_steps))
+        if step // self.every > self._last // self.every:
+            self._last = step
+            self.evaluate_now(step, logs)
+
+    def evaluate_now(self, step, logs=None):
+        from dat_tf.metrics import evaluate
+
+        rows = evaluate(
+            self.model.generator, dataset=self.cfg.dataset, classifier=self._classifier,
+            num_samples=self.num_samples, seeds=(0,), splits=self.splits, real_sources=self._sources,
+        )
+        with self._writer.as_default():
+            for row in rows:
+                tf.summary.scalar(f"metrics/{row['metric']}", row["mean"], step=step)
+                if logs is not None:
+                    logs[row["metric"]] = row["mean"]
+        self._writer.flush()
+        self.history.append({"step": step, **{r["metric"]: r["mean"] for r in rows}})
+        return rows
+

@@ -1,0 +1,278 @@
+"""NaN/Inf guard for GAN training (``--on_nan``).
+
+:class:`NaNGuard` is a Keras callback that checks, at every batch end, the
+GAN's ``d_loss`` and ``g_loss`` and whether all weights and optimizer
+variables are finite.
+
+Granularity: Keras calls batch-end callbacks once per *execution*, i.e. every
+``steps_per_execution`` generator steps, so a non-finite value is caught at
+the end of the execution in which it arose, and "the last finite state" is
+the state at the previous execution end (one generator step earlier with
+``steps_per_execution=1``).  The logged losses are the running means of the
+current Keras epoch, so one non-finite step makes them non-finite.  Finite
+losses with non-finite weights (an overflowing update) count as a NaN too
+(reported as ``weights``): the state saved as "last finite" is always finite.
+
+Cost: at every execution end one compiled call copies every variable the
+checkpoint holds (G, D, auxiliary heads, ``g_steps``, both optimizers' slots)
+on its device and checks them for finiteness (about 3x the parameter memory
+held once more; a few MB for our nets, ~50 MB for SNGAN-48), and the logs are
+read on the host (a device sync per execution).  With the default
+``steps_per_execution=50`` this is negligible.
+
+Policies:
+
+* ``"stop"``: sets ``model.stop_training``, writes the last finite state
+  (weights and optimizer variables, loaded back into the live model too) as a
+  checkpoint ``run_dir/nan_state/ckpt-<step>`` (outside ``run_dir/checkpoints``,
+  so never resumed from), writes ``run_dir/nan_report.json`` (the generator
+  step, which values were non-finite, the last finite step and logs, the
+  state's path) and raises :class:`NonFiniteLossError` with the message
+  ``NaN/Inf in d_loss at generator step N; last finite state (generator step
+  M) saved to ...; report ...``.  Raising from the batch end means nothing
+  after it runs: no epoch-end checkpoint of the NaN model, and
+  :func:`dat_tf.train.loop.train` does not export it over earlier exports;
+  ``bin/train.py`` exits non-zero with the message.
+* ``"restore"``: reloads the newest readable checkpoint
+  (:meth:`dat_tf.train.checkpoints.RunCheckpointer.restore_latest`; before the
+  first checkpoint, the state at the start of ``fit``), multiplies both
+  optimizers' current learning rates by ``lr_factor``, resets the running
+  losses, logs it (stderr and ``nan_report.json``) and lets ``fit`` continue.
+  A float learning rate is an optimizer variable: it is set to (rate before
+  the restore) * factor and saved in later checkpoints.  A schedule (e.g.
+  :class:`dat_tf.train.schedules.LinearDecay`) is wrapped in :class:`ScaledSchedule`
+  (``factor * schedule(step)``, factors multiply on repeated events) and the
+  train function is retraced; the wrapper is saved in ``gan.keras`` but not
+  in TF checkpoints, so a *new process* resuming such a run starts from the
+  unscaled schedule again.  After ``max_restores`` restores the next NaN stops
+  as with ``"stop"``.  The data stream is not rewound and ``fit``'s step
+  budget is fixed when it starts, so the steps rolled back are not redone in
+  this ``fit``: the run ends short of its target step (a warning says so) and
+  rerunning the command trains the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+
+import keras
+
+from dat_tf.train.checkpoints import CheckpointRestoreError, StateSnapshot, state_variables
+from dat_tf.train.schedules import learning_rate, scale_learning_rate
+
+POLICIES = ("stop", "restore")
+
+
+class NonFiniteLossError(RuntimeError):
+    """Training stopped on a NaN/Inf; ``str(e)`` is the message, the rest is in ``report_path``."""
+
+    def __init__(self, message, step, non_finite, report_path, state_path):
+        super().__init__(message)
+        self.step = step
+        self.non_finite = list(non_finite)
+        self.report_path = report_path
+        self.state_path = state_path
+
+
+def _is_finite(value) -> bool:
+    try:
+        return math.isfinite(float(value))
+    except (TypeError, ValueError):
+        return True  # not a number: not ours to judge
+
+
+def _jsonable(logs):
+    out = {}
+    for k, v in (logs or {}).items():
+        try:
+            f = float(v)
+        except (TypeError, ValueError):
+            continue
+        out[k] = f if math.isfinite(f) else str(f)  # JSON has no NaN/Inf: "nan", "inf", "-inf"
+    return out
+
+
+def _write_json(path, obj):
+    tmp = f"{path}.tmp{os.getpid()}"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=2, sort_keys=True)
+    os.replace(tmp, path)
+
+
+class NaNGuard(keras.callbacks.Callback):
+    """Stops, or rolls back and lowers the learning rates, on a NaN/Inf (see the module docstring).
+
+    Args:
+      checkpointer: the run's :class:`dat_tf.train.checkpoints.RunCheckpointer`
+        (restores for ``"restore"``; its ``tf.train.Checkpoint`` writes the
+        last finite state).
+      run_dir: where ``nan_report.json`` and ``nan_state/`` go.
+      policy: ``"stop"`` or ``"restore"``.
+      lr_factor: learning-rate multiplier per restore, in (0, 1].
+      max_restores: restores allowed before a NaN stops the run.
+      monitor: the logs checked.
+    """
+
+    def __init__(self, checkpointer, run_dir: str, policy: str = "stop", lr_factor: float = 0.5,
+                 max_restores: int = 3, monitor=("d_loss", "g_loss")):
+        super().__init__()
+        if policy not in POLICIES:
+            raise ValueError(f"policy must be one of {list(POLICIES)}, got {policy!r}.")
+        if isinstance(lr_factor, bool) or not isinstance(lr_factor, (int, float)) or not 0 < lr_factor <= 1:
+            raise ValueError(f"lr_factor must be a number in (0, 1], got {lr_factor!r}.")
+        if isinstance(max_restores, bool) or not isinstance(max_restores, int) or max_restores < 0:
+            raise ValueError(f"max_restores must be an integer >= 0, got {max_restores!r}.")
+        self.checkpointer = checkpointer
+        self.run_dir = os.fspath(run_dir)
+        self.policy = policy
+        self.lr_factor = float(lr_factor)
+        self.max_restores = max_restores
+        self.monitor = tuple(monitor)
+        self.events = []
+        self.restores = 0
+        self._snap = None
+        self._start = None
+        self._last = None
+        self._target = None
+
+    @property
+    def report_path(self) -> str:
+        return os.path.join(self.run_dir, "nan_report.json")
+
+    # ---------------------------------------------------------------- keras hooks
+
+    def on_train_begin(self, logs=None):
+        self._snap = StateSnapshot(state_variables(self.checkpointer.gan))
+        values, finite = self._snap.take()
+        step = self.checkpointer.step()
+        self._start = (values, step) if finite else None
+        self._last = (values, step, None) if finite else None
+        self._spe = int(getattr(self.model, "steps_per_execution", 1) or 1)
+        params = self.params or {}
+        steps, epochs = params.get("steps"), params.get("epochs")
+        self._target = step + steps * epochs if steps and epochs else None
+
+    def on_train_batch_end(self, batch, logs=None):
+        logs = logs or {}
+        bad = [k for k in self.monitor if k in logs and not _is_finite(logs[k])]
+        if not bad:
+            values, finite = self._snap.take()
+            if finite:
+                self._last = (values, self.checkpointer.step(), dict(logs))
+                return
+            bad = ["weights"]
+        self._non_finite(bad, logs)
+
+    def on_train_end(self, logs=None):
+        step = self.checkpointer.step()
+        if self.restores and self._target is not None and step < self._target:
+            print(
+                f"NaNGuard: after {self.restores} restore(s) this run stopped at generator step {step}, "
+                f"short of {self._target} (rolled-back steps are not redone in the same fit); "
+                "rerun the same command to train the remaining steps.",
+                file=sys.stderr, flush=True,
+            )
+
+    # ------------------------------------------------------------------ handling
+
+    def _non_finite(self, bad, logs):
+        event = {
+            "generator_step": self.checkpointer.step(),
+            "non_finite": bad,
+            "logs": _jsonable(logs),
+        }
+        last = self._last[1] if self._last else None
+        where = f"at generator step {event['generator_step']}"
+        if self._spe > 1 and last is not None and event["generator_step"] - last > 1:
+            where += f" (checked every {self._spe} steps: it arose in steps {last + 1}..{event['generator_step']})"
+        if self.policy == "restore" and self.restores < self.max_restores:
+            try:
+                self._restore(event, where)
+                return
+            except CheckpointRestoreError as e:
+                event["restore_error"] = str(e)
+        self._stop(event, where)
+
+    def _restore(self, event, where):
+        gan = self.checkpointer.gan
+        optimizers = {"lr_d": gan.d_optimizer, "lr_g": gan.g_optimizer}
+        before = {k: learning_rate(opt) for k, opt in optimizers.items()}
+        if self.checkpointer.has_checkpoints():
+            self.checkpointer.restore_latest()
+            source = self.checkpointer.restore_summary
+        elif self._start is not None:
+            self._snap.assign(self._start[0])
+            source = f"no checkpoint yet: back to the state at the start of training (generator step {self._start[1]})"
+        else:
+            raise CheckpointRestoreError("no checkpoint to restore and the starting state is not finite", [])
+        retrace = False
+        for k, opt in optimizers.items():
+            retrace |= scale_learning_rate(opt, self.lr_factor, current=before[k])
+        if retrace:
+            self.model.make_train_function(force=True)
+        for m in self.model.metrics:
+            m.reset_state()
+        self.restores += 1
+        after = {k: learning_rate(opt) for k, opt in optimizers.items()}
+        values, finite = self._snap.take()
+        if finite:
+            self._last = (values, self.checkpointer.step(), None)
+        lrs = ", ".join(f"{k} {before[k]:.4g} -> {after[k]:.4g}" for k in optimizers)
+        message = (
+            f"NaN/Inf in {', '.join(event['non_finite'])} {where}; {source}; "
+            f"learning rates x{self.lr_factor:g}: {lrs} (restore {self.restores} of at most {self.max_restores})."
+        )
+        event.update(action="restored", restored_step=self.checkpointer.step(), learning_rates=after,
+                     message=message)
+        self.events.append(event)
+        self._report({"policy": self.policy, "action": "restored", "events": self.events})
+        print(message, file=sys.stderr, flush=True)
+
+    def _stop(self, event, where):
+        self.model.stop_training = True
+        state_path = last_step = last_logs = None
+        if self._last is not None:
+            values, last_step, last_logs = self._last
+            self._snap.assign(values)  # the live model holds the last finite state too
+            os.makedirs(os.path.join(self.run_dir, "nan_state"), exist_ok=True)
+            # Create the save counter if new: restoring into a tf.train.Checkpoint expects it in the file.
+            self.checkpointer.checkpoint.save_counter  # noqa: B018
+            state_path = self.checkpointer.checkpoint.write(
+                os.path.join(self.run_dir, "nan_state", f"ckpt-{last_step}")
+            )
+        prefix = f"after {self.restores} restore(s), " if self.restores else ""
+        if "restore_error" in event:
+            prefix = f"could not restore ({event['restore_error'].splitlines()[0]}), " + prefix
+        saved = (
+            f"last finite state (generator step {last_step}) saved to {state_path}" if state_path
+            else "no finite state to save (the model was not finite when training started)"
+        )
+        message = (
+            f"{prefix}NaN/Inf in {', '.join(event['non_finite'])} {where}; {saved}; "
+            f"report {self.report_path}"
+        )
+        event.update(action="stopped", message=message)
+        self.events.append(event)
+        self._report({
+            "policy": self.policy,
+            "action": "stopped",
+            "generator_step": event["generator_step"],
+            "non_finite": event["non_finite"],
+            "logs": event["logs"],
+            "steps_per_execution": self._spe,
+            "last_finite_step": last_step,
+            "last_finite_logs": _jsonable(last_logs) if last_logs is not None else None,
+            "nan_state": state_path,
+            "restores": self.restores,
+            "events": self.events,
+            "message": message,
+        })
+        print(message, file=sys.stderr, flush=True)
+        raise NonFiniteLossError(message, event["generator_step"], event["non_finite"], self.report_path, state_path)
+
+    def _report(self, obj):
+        os.makedirs(self.run_dir, exist_ok=True)
+        _write_json(self.report_path, obj)

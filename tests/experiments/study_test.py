@@ -1,0 +1,207 @@
+"""The reproduction study: run specs, one real miniature run, the stored results and the rendered page."""
+
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+from dat_tf.train.config import TrainConfig
+from dat_tf.experiments import render, runner, study
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def test_cli_sections_match_the_library():
+    import ast
+
+    tree = ast.parse(open(os.path.join(ROOT, "bin", "results.py")).read())
+    value = next(n.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "SECTIONS")
+    assert tuple(ast.literal_eval(value)) == study.SECTIONS
+
+
+@pytest.mark.parametrize("opts", [study.StudyOptions(), study.quick_options()], ids=["full", "quick"])
+def test_every_run_spec_is_a_valid_config(opts):
+    opts.configs_dir = os.path.join(ROOT, "configs")
+    specs = list(study._table3_specs(opts).values())
+    assert len(specs) == 3 * 9 * len(opts.table3_seeds)
+    for spec in specs:
+        cfg = TrainConfig.from_flagfile(spec.flagfile, **dict(spec.overrides)).validate()
+        assert (cfg.dataset, cfg.resolution, cfg.width, cfg.n_iter) == ("digits", opts.resolution, opts.width,
+                                                                         opts.table3_iters)
+        assert cfg.log_gradient_norms
+    # the miniature keeps each flagfile's objective and optimizer: spot-check one
+    wgan_dat = study._table3_specs(opts)[("wgan", "dat", opts.table3_seeds[0])]
+    cfg = TrainConfig.from_flagfile(wgan_dat.flagfile, **dict(wgan_dat.overrides))
+    assert (cfg.loss, cfg.regularizer, cfg.lr_d, cfg.beta1, cfg.latent_dim) == ("wgan", "dat", 1e-4, 0.5, 128)
+    for _, stem in study.FIGURE45_SETTINGS:
+        for sfx in ("", "_dat"):
+            assert os.path.isfile(os.path.join(ROOT, "configs", stem + sfx + ".flags"))
+
+
+def test_run_spec_needs_run_dir():
+    with pytest.raises(ValueError, match="run_dir"):
+        runner.RunSpec.make("configs/toy_balanced.flags", {"n_iter": 2})
+
+
+def _tiny_spec(run_dir, **over):
+    overrides = dict(n_iter=20, log_every=10, batch_size=32, checkpoint_every=0, sample_every=0, verbose=0,
+                     run_dir=str(run_dir), seed=3)
+    overrides.update(over)
+    return runner.RunSpec.make(os.path.join(ROOT, "configs", "toy_balanced_dat.flags"), overrides, final_eval=False)
+
+
+def test_run_one_trains_logs_and_reuses(tmp_path):
+    spec = _tiny_spec(tmp_path / "run")
+    first = runner.run_one(spec)
+    assert first["reused"] is False and first["diverged_at"] is None
+    assert [row["step"] for row in first["logs"]] == [10, 20]
+    for row in first["logs"]:
+        assert row["grad_norm_real"] > 0 and row["perturbation_norm"] > 0  # DAT's diagnostics are logged
+    assert os.path.isfile(tmp_path / "run" / "result.json")
+    again = runner.run_one(spec)
+    assert again["reused"] is True and again["logs"] == first["logs"]
+    # a different spec in the same folder is trained again, not mistaken for the stored one
+    other = runner.run_one(_tiny_spec(tmp_path / "run", n_iter=10))
+    assert other["reused"] is False and [row["step"] for row in other["logs"]] == [10]
+
+
+def test_run_one_records_divergence(tmp_path, monkeypatch):
+    from dat_tf.train import loop as training
+    from dat_tf.train.nan_guard import NonFiniteLossError
+
+    def diverge(cfg, **kw):
+        raise NonFiniteLossError("d_loss is nan", 7, ["d_loss"], "report.json", "state")
+
+    monkeypatch.setattr(training, "train", diverge)
+    spec = runner.RunSpec.make(os.path.join(ROOT, "configs", "toy_balanced.flags"),
+                               dict(run_dir=str(tmp_path / "r"), n_iter=10), final_eval=True)
+    os.makedirs(tmp_path / "r")
+    result = runner.run_one(spec)
+    assert result["diverged_at"] == 7
+    assert np.isnan(runner.metric(result, "fid_train"))
+
+
+def test_summarize_attack_takes_final_models_and_averages_eval_seeds():
+    def row(reg, train_seed, step, seed, k_fake, k_real):
+        return dict(resolution=32, regularizer=reg, train_seed=train_seed, step_of_model=step, seed=seed,
+                    k_fake=k_fake, k_real=k_real, initial_gap=0.1)
+
+    rows = [
+        row("none", 0, 1000, 0, 99.0, 99.0),  # an earlier checkpoint: ignored
+        row("none", 0, 2000, 0, 2.0, 4.0), row("none", 0, 2000, 1, 4.0, 6.0),
+        row("none", 1, 2000, 0, 6.0, 8.0),
+        row("dat", 0, 2000, 0, 1.0, 1.0),
+    ]
+    out = {(r["regularizer"]): r for r in study.summarize_attack(rows)}
+    assert out["none"]["k_fake"] == [3.0, 6.0] and out["none"]["k_real"] == [5.0, 8.0]
+    assert out["none"]["seeds"] == [0, 1] and out["none"]["step"] == 2000
+    assert out["dat"]["k_fake"] == [1.0]
+
+
+def _fake_sections(opts):
+    """Section files shaped like the real ones, with DAT built to win table3 and lose figures45."""
+    t3_runs = []
+    for row in study.TABLE3_LOSSES:
+        for i, reg in enumerate(study.TABLE3_REGS):
+            for seed in (0, 1, 2):
+                fid = 10.0 + i if reg not in ("dat", "datt") else 1.0 + (reg == "datt")
+                logs = [{"step": s, "grad_norm_real": (0.1 if reg == "dat" else 1.0) + 0.01 * seed,
+                         "grad_norm_fake": 1.0 + 0.01 * seed} for s in (100, 200, 300, 400)]
+                t3_runs.append({"row": row, "reg": reg, "seed": seed, "logs": logs, "curve": [],
+                                "final": {"fid_train": fid + 0.1 * seed, "kid_train": 0.01}, "diverged_at": None})
+    f45 = []
+    for _, stem in study.FIGURE45_SETTINGS:
+        for arm in ("none", "dat"):
+            for seed in (0, 1):
+                fid = 5.0 if arm == "none" else 50.0
+                f45.append({"stem": stem, "arm": arm, "seed": seed, "logs": [],
+                            "curve": [{"step": 50, "fid_train": fid + 1}, {"step": 100, "fid_train": fid}],
+                            "final": {"fid_train": fid + seed * 0.1}, "diverged_at": None})
+    table = []
+    for mixture in ("balanced", "imbalanced"):
+        for method in ("none", "dat", "dat_reference"):
+            for step in (2000, 3000):
+                vals = lambda m: {"values": [m - 1e-3, m, m + 1e-3]}  # noqa: E731
+                table.append({"mixture": mixture, "method": method, "step": step, "seeds": 3,
+                              "modes_covered": vals(9.0), "kl": vals(0.05)})
+    sections = {
+        "figure3": {"variants": [{"tag": "figure3", "std": 0.316, "table": table, "seconds": 60.0}], "seeds": [0, 1, 2]},
+        "figure1": {"source": "test", "rows": [
+            {"resolution": 32, "regularizer": "none", "k_fake": [8.0, 8.2], "k_real": [9.0, 9.5],
+             "initial_gap": [0.4, 0.4], "seeds": [0, 1], "step": 2000},
+            {"resolution": 32, "regularizer": "dat", "k_fake": [7.0, 7.1], "k_real": [5.0, 5.2],
+             "initial_gap": [0.2, 0.2], "seeds": [0, 1], "step": 2000}]},
+        "table3": {"runs": t3_runs},
+        "figures45": {"runs": f45},
+        "lipschitz": {"runs": [r for r in t3_runs if r["reg"] in study.LIPSCHITZ_REGS]},
+        "cost": {"source": "x", "date": "today", "command": "python benchmarks/run_all.py", "wall_s": 600.0,
+                 "quick": False, "nets": {"sngan32": {"settings": {"batch_size": 64, "n_dis": 5, "loss": "hinge"},
+                                                      "seconds": {"none": 2.0, "gp": 3.0, "dat": 2.5},
+                                                      "ratio": {"none": 1.0, "gp": 1.5, "dat": 1.25}}}},
+    }
+    for name, data in sections.items():
+        study._write_json(opts, name, {"section": name, "seconds": 120.0, "date": "today", "quick": False,
+                                       "machine": "test machine", "data": data})
+
+
+def test_render_page_has_six_sections_and_mechanical_verdicts(tmp_path):
+    opts = study.StudyOptions(out_dir=str(tmp_path), runs_dir=str(tmp_path / "runs"))
+    _fake_sections(opts)
+    page = open(study.render(opts)).read()
+    headers = re.findall(r"^## (\d)\. ", page, re.M)
+    assert headers == ["1", "2", "3", "4", "5", "6"]
+    assert page.count("*Verdict:*") == 6 and page.count("*Wall time:*") == 6
+    assert "DAT beats no regularization (per loss, FID): **reproduced** (3 better, 0 tie, 0 worse)" in page
+    assert "DAT or DATT has the best FID of the nine: **reproduced**" in page
+    assert "DAT improves the final FID across settings: **not reproduced** (0 better, 0 tie, 6 worse)" in page
+    assert "DAT raises K: **not reproduced**" in page  # K went down with DAT in the fake data
+    # gradient norm at reals lower with DAT (better), at fakes equal (tie)
+    assert "DAT lowers D's input-gradient norm vs no regularization: **reproduced** (3 better, 3 tie, 0 worse)" in page
+    # DAT is below 0-GP at reals and equal at fakes, so never strictly between 0-GP and None
+    assert "weaker than 0-GP\" reading of section 4.3): **not reproduced** (0 of 6 cells)" in page
+    assert "std 0.316, DAT (paper) vs GAN: **inconclusive**" in page
+    assert "1.25x" in page and "1.50x" in page  # the cost ratios
+    for png in ("table3.png", "figures45.png", "lipschitz.png"):
+        assert os.path.getsize(tmp_path / "results" / png) > 1000
+    # the table3 row holds the mean ± std of the three seeds: fid 10.0, 10.1, 10.2 for None
+    assert "10.10 ± 0.08 (#3)" in page
+
+
+def test_render_without_sections_says_not_run(tmp_path):
+    opts = study.StudyOptions(out_dir=str(tmp_path))
+    page = open(study.render(opts)).read()
+    assert page.count("Not run yet.") == 6
+
+
+def test_unknown_section_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="'table4'"):
+        study.run_sections(study.StudyOptions(out_dir=str(tmp_path)), ["table4"])
+
+
+def test_section_time_json_roundtrip(tmp_path):
+    opts = study.StudyOptions(out_dir=str(tmp_path))
+    study._write_json(opts, "cost", {"seconds": 1.5})
+    assert study.load_section(opts, "cost") == {"seconds": 1.5}
+    assert json.load(open(tmp_path / "results" / "cost.json")) == {"seconds": 1.5}
+
+
+@pytest.mark.parametrize(
+    "flag, message",
+    [
+        ("--sections=table3,table4", "['table4'] not allowed"),
+        ("--figure3_stds=default,-1", "--figure3_stds=default,-1 is not allowed"),
+        ("--figure3_stds=wide", "--figure3_stds=wide is not allowed"),
+        ("--workers=0", "--workers=0 is not allowed"),
+    ],
+)
+def test_cli_refuses_bad_flags_before_any_work(flag, message, tmp_path):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bin", "results.py"), flag, f"--out_dir={tmp_path}"],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0
+    assert message in proc.stderr
+    assert not os.path.exists(tmp_path / "results")  # nothing was run or written

@@ -1,0 +1,102 @@
+"""Every flagfile in configs/ parses, validates, and builds its model and data pipeline."""
+
+import glob
+import os
+
+import numpy as np
+import pytest
+import tensorflow_datasets as tfds
+
+from dat_tf.train.config import TFDS_DATASETS, TrainConfig
+from dat_tf.train.loop import build_dataset, build_nets, data_shape
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FLAGFILES = sorted(glob.glob(os.path.join(ROOT, "configs", "*.flags")))
+NAMES = [os.path.basename(p)[: -len(".flags")] for p in FLAGFILES]
+
+
+def _load(name, **kw):
+    return TrainConfig.from_flagfile(os.path.join(ROOT, "configs", f"{name}.flags"), **kw).validate()
+
+
+def test_expected_flagfiles_exist():
+    models = ["sngan", "ssgan", "infomaxgan"]
+    datasets = ["cifar10", "cifar100", "stl10", "tinyimagenet", "lsun_bedroom"]
+    table12 = {f"{m}_{d}{s}" for m in models for d in datasets for s in ("", "_dat")}
+    table3 = {f"table3_{l}_{r}" for l in ("gan", "lsgan", "wgan") for r in
+              ("none", "gp", "lp", "zero_gp", "ar", "rfm", "asgan", "dat", "datt")}
+    assert "sngan_cifar10" in NAMES
+    assert table12 <= set(NAMES) and len(table12) == 30
+    assert table3 <= set(NAMES) and len(table3) == 27
+    assert sum(n.startswith(("dcgan_", "wgan_")) for n in NAMES) >= 8
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_flagfile_validates_and_names_its_run_dir(name):
+    cfg = _load(name)
+    assert cfg.run_dir == f"runs/{name}"
+    assert (cfg.regularizer in ("dat", "datt")) == (name.endswith(("_dat", "_datt")))
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith(("sngan_", "ssgan_", "infomaxgan_"))])
+def test_table1_settings(name):
+    cfg = _load(name)
+    assert (cfg.batch_size, cfg.lr_d, cfg.lr_g, cfg.beta1, cfg.beta2, cfg.n_dis, cfg.n_iter) == (
+        64, 2e-4, 2e-4, 0.0, 0.9, 5, 100_000)
+    assert cfg.lr_decay == ("none" if "tinyimagenet" in name else "linear")
+    assert cfg.image_resolution() == {"cifar10": 32, "cifar100": 32, "stl10": 48}.get(cfg.dataset, 64)
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("table3_")])
+def test_table3_settings(name):
+    cfg = _load(name)
+    assert (cfg.latent_dim, cfg.batch_size, cfg.lr_d, cfg.beta1, cfg.beta2) == (128, 64, 1e-4, 0.5, 0.999)
+    assert cfg.loss == {"gan": "ns", "lsgan": "lsgan", "wgan": "wgan"}[name.split("_")[1]]
+
+
+def _signature(cfg):
+    return (cfg.net, cfg.image_resolution(), cfg.d_batch_norm, cfg.d_spectral_norm, cfg.latent_dim, cfg.width)
+
+
+_BUILT = {}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_flagfile_builds_model(name):
+    cfg = _load(name)
+    sig = _signature(cfg)
+    if sig not in _BUILT:  # many flagfiles share a net: build each distinct one once, at full size
+        g, d = build_nets(cfg)
+        z = np.zeros((2, cfg.latent_dim), np.float32)
+        x = g(z, training=False)
+        assert tuple(x.shape[1:]) == data_shape(cfg)
+        assert tuple(d(x, training=False).shape) in ((2, 1), (2,))
+        _BUILT[sig] = g.count_params() + d.count_params()
+    assert _BUILT[sig] > 0
+
+
+@pytest.mark.parametrize("dataset", TFDS_DATASETS)
+def test_data_pipeline_on_mock_data(dataset):
+    name = next(n for n in NAMES if n.startswith("sngan_") and n[len("sngan_"):] == dataset)
+    cfg = _load(name, batch_size=4, n_dis=2)
+    with tfds.testing.mock_data(num_examples=16):
+        batch = next(iter(build_dataset(cfg)))
+    res = cfg.image_resolution()
+    assert tuple(batch.shape) == (8, res, res, 3)
+    assert batch.dtype.name == "float32"
+    assert -1.0 <= float(np.min(batch)) and float(np.max(batch)) <= 1.0
+
+
+def test_tinyimagenet_pipeline_on_a_folder(tmp_path):
+    from PIL import Image  # noqa: F401  (pillow comes with matplotlib)
+
+    rng = np.random.default_rng(0)
+    for wnid in ("n01443537", "n01629819"):
+        folder = tmp_path / "tiny-imagenet-200" / "train" / wnid / "images"
+        folder.mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(folder / f"{wnid}_{i}.JPEG")
+    (tmp_path / "tiny-imagenet-200" / "val" / "images").mkdir(parents=True)  # the archive's layout
+    cfg = _load("sngan_tinyimagenet", batch_size=2, n_dis=2, data_dir=str(tmp_path / "tiny-imagenet-200"))
+    batch = next(iter(build_dataset(cfg)))
+    assert tuple(batch.shape) == (4, 64, 64, 3)
