@@ -6,7 +6,7 @@ import keras
 import numpy as np
 import pytest
 
-from dat_tf.nets import sngan
+from dat_tf.nets import auxiliary, sngan
 from dat_tf.nets.auxiliary import feature_model
 from dat_tf.nets.sngan import sngan_discriminator, sngan_generator
 
@@ -216,9 +216,9 @@ def test_feature_model_shares_weights_and_falls_back_to_last_input(rng):
     fm = feature_model(d, ("features",), logits=True)
     assert {id(v) for v in fm.trainable_variables} <= {id(v) for v in d.trainable_variables}
     plain = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="h"), keras.layers.Dense(1)])
-    assert sngan.feature_tensor(plain, "features") is plain.layers[-1].input
+    assert auxiliary.feature_tensor(plain, "features") is plain.layers[-1].input
     with pytest.raises(ValueError, match="local_features"):
-        sngan.feature_tensor(plain, "local_features")
+        auxiliary.feature_tensor(plain, "local_features")
 
 
 @pytest.mark.parametrize(
