@@ -1,39 +1,34 @@
 #!/usr/bin/env python
-"""Trains one GAN run.  Flags mirror ``dat_tf.train.config.TrainConfig``.
+"""Trains one GAN run.  Every flag is a field of ``dat_tf.train.config.TrainConfig``
+or a hyperparameter of a registered regularizer (``--dat_epsilon``, ``--gp_weight``, ...).
 
     python bin/train.py --flagfile=configs/toy_balanced_dat.flags --run_dir=runs/toy
     tensorboard --logdir runs/toy/logs
 """
 
-import dataclasses
 import os
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, logging  # noqa: E402
 
-from dat_tf.train.config import HELP, TrainConfig  # noqa: E402
+from dat_tf.train.cli import config_from_flags, define_flags  # noqa: E402
 
-_DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}
-for _field in dataclasses.fields(TrainConfig):
-    _DEFINE[type(_field.default)](_field.name, _field.default, HELP[_field.name])
-
-FLAGS = flags.FLAGS
+FLAG_NAMES = define_flags()
 
 
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines (SavedModel export) drown the progress
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    cfg = TrainConfig(**{name: getattr(FLAGS, name) for name in TrainConfig.field_names()})
     try:
-        cfg.validate()
+        cfg = config_from_flags(FLAG_NAMES).validate()
     except ValueError as e:
         raise app.UsageError(str(e)) from None
-    from dat_tf.train.nan_guard import NonFiniteLossError
     from dat_tf.train.loop import train
+    from dat_tf.train.nan_guard import NonFiniteLossError
 
     try:
         gan, history = train(cfg)

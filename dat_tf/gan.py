@@ -1,22 +1,6 @@
 """``GAN``: a Keras model that trains any generator/discriminator pair.
 
-Why a Keras model: users call ``compile()`` and ``fit()`` on it, get progress
-bars, callbacks, TensorBoard and ``tf.distribute`` for free, and swap the loss
-or the regularizer (DAT among them) by name.
-
-Schedule: one ``train_step`` is one *generator* iteration, as the paper counts
-them (Table 1's ``n_iter``).  It receives a real batch of ``n_dis * B``
-examples, runs ``n_dis`` discriminator steps on ``B`` of them each, then one
-generator step on ``B`` fresh latents.  The ``k``-th D step takes the examples
-``k, k + n_dis, k + 2 n_dis, ...`` (a strided split), so the examples a D step
-sees do not depend on how a ``tf.distribute`` strategy splits the batch over
-replicas.  Use :func:`dat_tf.data.batch_for_gan` (or ``batch(n_dis * B)``) to
-feed it.
-
-Randomness: latents and the regularizers' random draws come from stateless
-ops seeded by ``(seed, generator step, purpose)``; the model's step counter is
-saved with its weights, so the same seed gives the same run, resumed or not,
-on one replica or several.
+Design notes: docs/design.md, "The GAN model: schedule, randomness".
 
 Example:
 
@@ -39,10 +23,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dat_tf import replicas as distributed, regularizers
+from dat_tf import replicas
 from dat_tf.replicas import RNG_ALG
 from dat_tf.critic import Critic
 from dat_tf.losses import get_loss
+from dat_tf.regularizers import DStep, get_regularizer, interpolate
 
 # Each generator step owns _SEEDS_PER_STEP stateless seeds: 0 for G's latents,
 # 1 + 2k and 2 + 2k for the k-th D step's latents and regularizer draws.
@@ -68,9 +53,11 @@ class GAN(keras.Model):
       generator: Keras model ``z [B, latent_dim] -> x [B, ...]``.
       discriminator: Keras model ``x [B, ...] -> logits [B] or [B, 1]``.
       latent_dim: size of ``z``; latents are standard normal.
-      loss: name in :data:`dat_tf.losses.LOSSES`.
+      loss: name in :data:`dat_tf.losses.LOSSES` or a
+        :class:`dat_tf.losses.GANLoss` (saved with the model).
       regularizer: name in :data:`dat_tf.regularizers.REGULARIZERS`, a
-        :class:`dat_tf.regularizers.Regularizer`, or a serialized dict.
+        :class:`dat_tf.regularizers.Regularizer` (saved with the model), or a
+        serialized dict.
       n_dis: discriminator steps per generator step (>= 1).
       seed: integer seed for every random draw of training.
       log_gradient_norms: log ``grad_norm_real``, ``grad_norm_fake`` and
@@ -117,7 +104,7 @@ class GAN(keras.Model):
         self.discriminator = discriminator
         self.latent_dim = latent_dim
         self.gan_loss = get_loss(loss)
-        self.regularizer = regularizers.deserialize(regularizer)
+        self.regularizer = get_regularizer(regularizer)
         self.n_dis = n_dis
         self.seed = seed
         self.log_gradient_norms = bool(log_gradient_norms)
@@ -239,7 +226,7 @@ class GAN(keras.Model):
         def draw(n):
             return tf.random.stateless_normal([n, self.latent_dim], seed=seed, alg=RNG_ALG)
 
-        return distributed.replica_slice_of_global(draw, batch_size)
+        return replicas.replica_slice_of_global(draw, batch_size)
 
     def sample(self, num, seed=None, batch_size=256):
         """``num`` generated examples as a numpy array (inference mode)."""
@@ -290,19 +277,22 @@ class GAN(keras.Model):
         return [grouped[:, k] for k in range(self.n_dis)]
 
     def _discriminator_step(self, x_real, k):
-        n_rep = distributed.num_replicas()
-        batch = distributed.batch_size(x_real)
-        z = self._latents(batch, _seed_latent_d(k))
+        """One D update of Algorithm 1: perturb, then D's loss plus the penalty, then the update."""
+        n_rep = replicas.num_replicas()
+        z = self._latents(replicas.batch_size(x_real), _seed_latent_d(k))
         x_fake = tf.stop_gradient(tf.cast(self.generator(z, training=True), tf.float32))
-        seed = self._step_seed(_seed_regularizer(k))
-        pert = self.regularizer.perturb(self.critic, self.gan_loss, x_real, x_fake, seed)
+        step = DStep(self.critic, self.gan_loss, x_real, x_fake, self._step_seed(_seed_regularizer(k)))
+        pert = self.regularizer.perturb(step)  # x_r', x_f': what D is trained on (lines 4-7)
         d_vars = self._d_variables()
         aux = tf.constant(0.0)
         with tf.GradientTape() as tape:
-            terms = self.regularizer.discriminator_loss(self.critic, self.gan_loss, pert, x_real, x_fake, seed)
-            total = terms.loss
+            real_logits = self.critic.score(pert.real)
+            fake_logits = self.critic.score(pert.fake)
+            penalty = tf.cast(self.regularizer.penalty(step, pert), tf.float32)
+            d_loss = self.gan_loss.discriminator_loss(real_logits, fake_logits) + penalty  # line 8
+            total = d_loss
             if self.auxiliary is not None:
-                aux = self.auxiliary.discriminator_loss(self._aux_features_fn, x_real, x_fake, seed)
+                aux = self.auxiliary.discriminator_loss(self._aux_features_fn, x_real, x_fake, step.seed)
                 total = total + aux
             # scale_loss: loss scaling under mixed_float16 (a LossScaleOptimizer); identity otherwise.
             scaled = self.d_optimizer.scale_loss(total / n_rep)
@@ -311,10 +301,11 @@ class GAN(keras.Model):
         if self.d_weight_clip > 0:
             for v in self.discriminator.trainable_variables:
                 v.assign(tf.clip_by_value(v, -self.d_weight_clip, self.d_weight_clip))
-        return terms, pert, x_fake, aux
+        return {"d_loss": d_loss, "reg": penalty, "d_real": tf.reduce_mean(real_logits),
+                "d_fake": tf.reduce_mean(fake_logits), "perturbation_norm": pert.norm, "aux_d_loss": aux}, x_fake
 
     def _generator_step(self, batch):
-        n_rep = distributed.num_replicas()
+        n_rep = replicas.num_replicas()
         z = self._latents(batch, _SEED_LATENT_G)
         g_vars = self.generator.trainable_variables
         with tf.GradientTape() as tape:
@@ -333,26 +324,23 @@ class GAN(keras.Model):
             raise RuntimeError("Call GAN.compile(d_optimizer, g_optimizer) before fit().")
         chunks = self._real_batches(data)
         for k, x_real in enumerate(chunks):
-            terms, pert, x_fake, aux_d = self._discriminator_step(x_real, k)
-        g_loss, aux_g = self._generator_step(distributed.batch_size(chunks[-1]))
+            d_logs, x_fake = self._discriminator_step(x_real, k)
+        g_loss, aux_g = self._generator_step(replicas.batch_size(chunks[-1]))
 
         t = self.trackers
-        t["d_loss"].update_state(terms.loss)
+        for name, value in d_logs.items():  # the last D step's values
+            if name in t:
+                t[name].update_state(value)
         t["g_loss"].update_state(g_loss)
-        t["reg"].update_state(terms.penalty)
-        t["d_real"].update_state(tf.reduce_mean(terms.real_logits))
-        t["d_fake"].update_state(tf.reduce_mean(terms.fake_logits))
-        t["perturbation_norm"].update_state(pert.norm)
         if self.auxiliary is not None:
-            t["aux_d_loss"].update_state(aux_d)
             t["aux_g_loss"].update_state(aux_g)
         if self.log_gradient_norms:
             x_real = chunks[-1]
             seed = self._step_seed(_SEED_DIAGNOSTICS)
-            alpha = distributed.replica_slice_of_global(
-                lambda n: tf.random.stateless_uniform([n], seed=seed, alg=RNG_ALG), distributed.batch_size(x_real)
+            alpha = replicas.replica_slice_of_global(
+                lambda n: tf.random.stateless_uniform([n], seed=seed, alg=RNG_ALG), replicas.batch_size(x_real)
             )
-            x_interp = regularizers.interpolate(x_real, x_fake, alpha)
+            x_interp = interpolate(x_real, x_fake, alpha)
             # One pass per batch, as D is trained (BatchNorm statistics per batch).
             for name, x in (("real", x_real), ("fake", x_fake), ("interp", x_interp)):
                 t[f"grad_norm_{name}"].update_state(tf.reduce_mean(self.critic.gradient_norms(x)))
@@ -371,8 +359,8 @@ class GAN(keras.Model):
             "generator": keras.saving.serialize_keras_object(self.generator),
             "discriminator": keras.saving.serialize_keras_object(self.discriminator),
             "latent_dim": self.latent_dim,
-            "loss": self.gan_loss.name,
-            "regularizer": regularizers.serialize(self.regularizer),
+            "loss": keras.saving.serialize_keras_object(self.gan_loss),
+            "regularizer": keras.saving.serialize_keras_object(self.regularizer),
             "n_dis": self.n_dis,
             "seed": self.seed,
             "log_gradient_norms": self.log_gradient_norms,

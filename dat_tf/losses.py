@@ -18,35 +18,55 @@ Example:
 >>> float(loss.discriminator_loss(tf.constant([2.0]), tf.constant([-2.0])))
 0.0
 
-Reference: paper Eq. (2); ``../shared/DESIGN.md`` section 1.
+Reference: paper Eq. (2); docs/design.md, "Losses".
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Callable
+import difflib
 
+import keras
 import tensorflow as tf
 
-Fn = Callable[[tf.Tensor], tf.Tensor]
 
-
-@dataclasses.dataclass(frozen=True)
 class GANLoss:
-    """One loss family.
+    """One loss family: D maximises ``E[g1(D(x_r))] + E[g2(D(x_f))]``, G minimises ``E[generator(D(G(z)))]``.
 
-    Attributes:
-      name: registry name.
-      g1: elementwise score of reals, maximised by D.
-      g2: elementwise score of fakes, maximised by D.
-      generator: elementwise loss of fakes, minimised by G (mean taken by
-        :meth:`generator_loss`).
+    Subclass it and override :meth:`g1`, :meth:`g2` and :meth:`generator`
+    (elementwise functions of logits); register the subclass with
+    ``keras.saving.register_keras_serializable`` and, to choose it by name,
+    with :func:`register_loss`.  It is saved with the GAN (``get_config``).
+
+    Example:
+
+    >>> @keras.saving.register_keras_serializable(package="my_project")
+    ... class Linear(GANLoss):
+    ...     def g1(self, t): return t
+    ...     def g2(self, t): return -t
+    ...     def generator(self, t): return -t
+    >>> float(Linear().discriminator_loss(tf.constant([2.0]), tf.constant([1.0])))
+    -1.0
     """
 
-    name: str
-    g1: Fn
-    g2: Fn
-    generator: Fn
+    @property
+    def name(self) -> str:
+        """The name this class is registered under (:func:`register_loss`), else the class name."""
+        for name, cls in LOSSES.items():
+            if cls is type(self):
+                return name
+        return type(self).__name__
+
+    def g1(self, t):
+        """Elementwise score of reals, maximised by D."""
+        raise NotImplementedError
+
+    def g2(self, t):
+        """Elementwise score of fakes, maximised by D."""
+        raise NotImplementedError
+
+    def generator(self, t):
+        """Elementwise loss of fakes, minimised by G."""
+        raise NotImplementedError
 
     def discriminator_loss(self, real_logits, fake_logits):
         """``-(mean g1(real) + mean g2(fake))``: the scalar D minimises."""
@@ -56,50 +76,130 @@ class GANLoss:
         """Mean generator loss of the logits D gives to ``G(z)``."""
         return tf.reduce_mean(self.generator(fake_logits))
 
+    def get_config(self) -> dict:
+        return {}
 
-def _neg_softplus_neg(t):
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+    def __eq__(self, other):
+        return type(self) is type(other) and self.get_config() == other.get_config()
+
+    def __hash__(self):
+        return hash(type(self))
+
+    def __repr__(self):
+        return f"{type(self).__name__}()"
+
+
+LOSSES: dict[str, type] = {}
+"""Name -> :class:`GANLoss` subclass, in registration order."""
+
+
+def register_loss(name: str):
+    """Class decorator: makes a :class:`GANLoss` subclass available as ``loss=name``."""
+
+    def decorate(cls):
+        if not (isinstance(cls, type) and issubclass(cls, GANLoss)):
+            raise TypeError(f"register_loss({name!r}) takes a GANLoss subclass, got {cls!r}.")
+        LOSSES[name] = cls
+        return cls
+
+    return decorate
+
+
+def _log_sigmoid(t):
     return -tf.nn.softplus(-t)  # log sigmoid(t)
 
 
-def _neg_softplus(t):
+def _log_one_minus_sigmoid(t):
     return -tf.nn.softplus(t)  # log(1 - sigmoid(t))
 
 
-LOSSES: dict[str, GANLoss] = {
-    # Non-saturating GAN (Goodfellow et al. 2014, section 3).
-    "ns": GANLoss("ns", _neg_softplus_neg, _neg_softplus, lambda t: tf.nn.softplus(-t)),
-    # Original minimax GAN: G minimises E[log(1 - D(G(z)))].
-    "minimax": GANLoss("minimax", _neg_softplus_neg, _neg_softplus, lambda t: -tf.nn.softplus(t)),
-    # Least squares GAN with a=0, b=c=1 (Mao et al. 2017); G's loss scaled 0.5.
-    "lsgan": GANLoss(
-        "lsgan",
-        lambda t: -tf.square(t - 1.0),
-        lambda t: -tf.square(t),
-        lambda t: 0.5 * tf.square(t - 1.0),
-    ),
-    # Wasserstein GAN critic (Arjovsky et al. 2017).
-    "wgan": GANLoss("wgan", lambda t: t, lambda t: -t, lambda t: -t),
-    # Hinge loss as in SNGAN / mimicry.
-    "hinge": GANLoss(
-        "hinge",
-        lambda t: -tf.nn.relu(1.0 - t),
-        lambda t: -tf.nn.relu(1.0 + t),
-        lambda t: -t,
-    ),
-}
+@register_loss("ns")
+@keras.saving.register_keras_serializable(package="dat_tf")
+class NonSaturating(GANLoss):
+    """Non-saturating GAN (Goodfellow et al. 2014, section 3)."""
+
+    def g1(self, t):
+        return _log_sigmoid(t)
+
+    def g2(self, t):
+        return _log_one_minus_sigmoid(t)
+
+    def generator(self, t):
+        return tf.nn.softplus(-t)
 
 
-def get_loss(name: str) -> GANLoss:
-    """Returns the loss family called ``name``.
+@register_loss("minimax")
+@keras.saving.register_keras_serializable(package="dat_tf")
+class Minimax(NonSaturating):
+    """Original minimax GAN: G minimises ``E[log(1 - D(G(z)))]``."""
+
+    def generator(self, t):
+        return -tf.nn.softplus(t)
+
+
+@register_loss("lsgan")
+@keras.saving.register_keras_serializable(package="dat_tf")
+class LeastSquares(GANLoss):
+    """Least squares GAN with a=0, b=c=1 (Mao et al. 2017); G's loss scaled 0.5."""
+
+    def g1(self, t):
+        return -tf.square(t - 1.0)
+
+    def g2(self, t):
+        return -tf.square(t)
+
+    def generator(self, t):
+        return 0.5 * tf.square(t - 1.0)
+
+
+@register_loss("wgan")
+@keras.saving.register_keras_serializable(package="dat_tf")
+class Wasserstein(GANLoss):
+    """Wasserstein GAN critic (Arjovsky et al. 2017)."""
+
+    def g1(self, t):
+        return t
+
+    def g2(self, t):
+        return -t
+
+    def generator(self, t):
+        return -t
+
+
+@register_loss("hinge")
+@keras.saving.register_keras_serializable(package="dat_tf")
+class Hinge(GANLoss):
+    """Hinge loss as in SNGAN / mimicry."""
+
+    def g1(self, t):
+        return -tf.nn.relu(1.0 - t)
+
+    def g2(self, t):
+        return -tf.nn.relu(1.0 + t)
+
+    def generator(self, t):
+        return -t
+
+
+def get_loss(name) -> GANLoss:
+    """The loss family called ``name`` (a :class:`GANLoss` instance passes through).
+
+    A dict is read as a Keras-serialized loss.
 
     Raises:
       ValueError: naming the bad value and the valid names.
     """
     if isinstance(name, GANLoss):
         return name
-    try:
-        return LOSSES[name]
-    except (KeyError, TypeError):
-        raise ValueError(
-            f"Unknown GAN loss {name!r}; expected one of {sorted(LOSSES)}."
-        ) from None
+    if isinstance(name, dict):
+        return keras.saving.deserialize_keras_object(name)
+    if isinstance(name, str) and name in LOSSES:
+        return LOSSES[name]()
+    close = difflib.get_close_matches(str(name), LOSSES, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    raise ValueError(f"Unknown GAN loss {name!r}{hint}; expected one of {sorted(LOSSES)}.")

@@ -8,7 +8,7 @@ import tensorflow as tf
 from dat_tf.critic import Critic, per_example_norm
 from dat_tf.losses import get_loss
 from dat_tf.nets import dcgan_discriminator
-from dat_tf.regularizers import get_regularizer
+from dat_tf.regularizers import DStep, get_regularizer
 
 W = np.array([0.5, -2.0, 1.0], np.float32)
 
@@ -140,7 +140,7 @@ def test_perturbation_leaves_discriminator_state_and_gives_no_weight_gradient(na
     reg = get_regularizer(name, **kwargs)
     before = _snapshot(d)
     with tf.GradientTape(persistent=True) as tape:
-        p = reg.perturb(Critic(d), get_loss(loss), x_r, x_f, tf.constant([1, 2], tf.int64))
+        p = reg.perturb(DStep(Critic(d), get_loss(loss), x_r, x_f, tf.constant([1, 2], tf.int64)))
         outputs = [p.real, p.fake] + [t for t in (p.real_adv, p.fake_adv) if t is not None]
         value = sum(tf.reduce_sum(t**2) for t in outputs) + tf.cast(p.norm, tf.float32)
     grads = tape.gradient(value, d.trainable_variables)

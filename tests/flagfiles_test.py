@@ -7,7 +7,10 @@ import numpy as np
 import pytest
 import tensorflow_datasets as tfds
 
-from dat_tf.train.config import TFDS_DATASETS, TrainConfig
+from dat_tf.data.registry import DATASETS
+from dat_tf.train.config import TrainConfig
+
+TFDS_DATASETS = [n for n, d in DATASETS.items() if d.source == "tfds"]
 from dat_tf.train.loop import build_dataset, build_nets, data_shape
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))

@@ -88,14 +88,12 @@ def test_graph_and_eager_steps_agree():
 class _Recorder(regularizers.Regularizer):
     """Plain loss; remembers the real batch of every D step (eager mode only)."""
 
-    name = "none"
-
     def __init__(self):
         self.seen = []
 
-    def perturb(self, critic, loss, x_real, x_fake, seed):
-        self.seen.append((x_real.numpy().copy(), x_fake.shape[0]))
-        return super().perturb(critic, loss, x_real, x_fake, seed)
+    def perturb(self, step):
+        self.seen.append((step.real.numpy().copy(), step.fake.shape[0]))
+        return super().perturb(step)
 
 
 @pytest.mark.parametrize("n_dis", [1, 2, 3])

@@ -1,4 +1,4 @@
-"""Loss families against the table of DESIGN.md section 1, computed in numpy."""
+"""Loss families against the table of docs/design.md, "Losses", computed in numpy."""
 
 import numpy as np
 import pytest
@@ -11,7 +11,7 @@ def softplus(t):
     return np.logaddexp(0.0, t)
 
 
-# name -> (g1, g2, generator), written from DESIGN.md section 1 in numpy.
+# name -> (g1, g2, generator), written from docs/design.md, "Losses" in numpy.
 REFERENCE = {
     "ns": (lambda t: -softplus(-t), lambda t: -softplus(t), lambda t: softplus(-t)),
     "minimax": (lambda t: -softplus(-t), lambda t: -softplus(t), lambda t: -softplus(t)),

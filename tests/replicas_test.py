@@ -1,6 +1,6 @@
 """One replica and two replicas (two logical CPUs) must compute the same numbers.
 
-DESIGN.md section 2: DAT's batch means are global, so one replica with the
+docs/design.md, "DAT": DAT's batch means are global, so one replica with the
 global batch and two replicas with half of it each give the same perturbation
 and the same discriminator update.
 """
@@ -10,11 +10,14 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dat_tf import replicas as distributed, nets
+from dat_tf import nets
+from dat_tf import replicas as distributed
 from dat_tf.critic import Critic
 from dat_tf.gan import GAN
 from dat_tf.losses import get_loss
-from dat_tf.regularizers import get_regularizer
+from dat_tf.regularizers import DStep, get_regularizer
+
+SEED = tf.constant([3, 4], tf.int64)
 
 GLOBAL_BATCH = 8
 
@@ -108,7 +111,7 @@ def _perturbation(strategy, d_weights, reg, loss_name, x_r, x_f):
 
     @tf.function
     def run(a, b):
-        return strategy.run(lambda r, f: reg.adversarial_examples(critic, loss, r, f), args=(a, b))
+        return strategy.run(lambda r, f: reg.adversarial_examples(DStep(critic, loss, r, f, SEED)), args=(a, b))
 
     out = run(a, b)
     return [np.concatenate([v.numpy() for v in strategy.experimental_local_results(t)]) for t in out]
@@ -128,7 +131,7 @@ def test_dat_perturbation_is_replica_independent(variant, loss, one_cpu_strategy
     # And it equals the plain, strategy-free computation on the whole batch.
     d = nets.mlp_discriminator(width=8, depth=3)
     d.set_weights(d_w)
-    plain = reg.adversarial_examples(Critic(d), get_loss(loss), tf.constant(x_r), tf.constant(x_f))
+    plain = reg.adversarial_examples(DStep(Critic(d), get_loss(loss), tf.constant(x_r), tf.constant(x_f), SEED))
     for u, v in zip(plain, one):
         np.testing.assert_allclose(v, u.numpy(), rtol=1e-5, atol=1e-6)
     assert np.abs(one[2]).max() > 1e-4

@@ -21,3 +21,6 @@ __all__ += [
     "infonce_loss",
     "infomax_loss",
 ]
+from dat_tf.nets.registry import NETS, Net, get_net, register_net  # noqa: E402
+
+__all__ += ["NETS", "Net", "get_net", "register_net"]

@@ -1,23 +1,6 @@
 """The DCGAN/WGAN nets of the paper's footnote 1 (Figures 4 and 5).
 
-"Generator and discriminator are all implemented by 4 convolution layers and
-BN layers ... The dimension of the latent vector is set to 100."  This follows
-the DCGAN recipe (Radford et al. 2016) at 32x32:
-
-* generator: dense projection of ``z`` to ``4 x 4 x 4w``, then three
-  stride-2 transposed convolutions (``4w -> 2w -> w -> channels``) with
-  BatchNorm + ReLU between and ``tanh`` at the end; with the projection that is
-  four layers.
-* discriminator: three stride-2 4x4 convolutions (``w -> 2w -> 4w``) with
-  LeakyReLU(0.2) and BatchNorm after the first, and a 4x4 valid convolution to
-  one logit (written as a dense layer on the flattened 4x4 map, which is the
-  same map): four convolutions.
-
-``resolution`` must be ``4 * 2**k`` with ``k >= 1`` (8 for the digits, 32 for
-CIFAR-10); the number of stride-2 layers grows with it so the layer shapes stay
-those of DCGAN.  ``batch_norm=False`` in the discriminator gives the WGAN-GP
-critic (BatchNorm breaks per-example gradient penalties); ``spectral_norm``
-wraps D's convolutions.
+Design notes: docs/design.md, "DCGAN nets".
 
 Example:
 

@@ -1,28 +1,6 @@
 """InfoMax-GAN's contrastive task (Lee, Tran, Cheung 2021), as mimicry implements it.
 
-mimicry's ``InfoMaxGANDiscriminator{32,48,64}`` (``torch_mimicry/nets/infomax_gan/``)
-is the SNGAN discriminator split in two: *local features* ``l`` are the
-activations entering the last residual block (post-ReLU, because that block's
-in-place ReLU rewrites them; ``[B, 8, 8, ndf]`` at 32, ``[B, 3, 3, ndf/2]`` at
-48, ``[B, 4, 4, ndf/2]`` at 64 — mimicry's docstrings say ``H>>2`` for all three,
-but its 48/64 nets downsample four times before them — layer ``"local_features"`` of
-:func:`dat_tf.nets.sngan.sngan_discriminator`) and *global features* ``m`` are
-the globally sum-pooled final activations (layer ``"features"``).  Both are
-projected to an RKHS of ``nrkhs = 1024`` dimensions by residual heads, all
-spectrally normalised, Xavier gain 1::
-
-    local:  conv1x1(c -> c), ReLU, conv1x1(c -> nrkhs)  +  conv1x1(c -> nrkhs)
-    global: linear(C -> C),  ReLU, linear(C -> nrkhs)   +  linear(C -> nrkhs)
-
-The InfoNCE loss (DIM's ``infonce_loss``): for image ``i`` and location ``k``
-the positive score is ``l_ik . m_i``; the candidates are that score followed
-by ``m_i . l_jk'`` for *every* image ``j`` and location ``k'`` where the
-``j = i`` entries are replaced by ``-10`` (they stay in the softmax, as in
-mimicry); the loss is ``-mean_{i,k} log_softmax(candidates)[0]``.
-
-D minimises ``0.2 * InfoNCE`` on its *real* batch (features from the same
-forward pass as the real logits in mimicry), G minimises ``0.2 * InfoNCE`` on
-its *fake* batch (:data:`D_SCALE`, :data:`G_SCALE`).
+Design notes: docs/design.md, "InfoMax-GAN's task".
 
 Example:
 

@@ -1,24 +1,6 @@
 """SSGAN's rotation task (Chen et al. 2019), as mimicry implements it.
 
-mimicry's ``SSGANDiscriminator{32,48,64}`` is the SNGAN discriminator plus a
-spectrally normalised linear layer ``l_y`` from the globally sum-pooled
-features to 4 rotation logits (``torch_mimicry/nets/ssgan/``).  The
-self-supervised loss (``SSGANBaseDiscriminator.compute_ss_loss``):
-
-* rotates each image of the batch *once*: image ``i`` of ``N`` by
-  ``90 * (4 i // N)`` degrees counter-clockwise, so the first quarter stays
-  upright, the second is rotated by 90, ... and the labels are
-  ``[0]*N/4 + [1]*N/4 + [2]*N/4 + [3]*N/4`` (for ``N`` not divisible by 4,
-  ``4 i // N``);
-* is the mean softmax cross-entropy of the head's logits on the rotated batch
-  against those labels, times a scale;
-* D: on the *real* batch only, scale 1.0 (:data:`D_SCALE`);
-  G: on its *fake* batch, scale 0.2 (:data:`G_SCALE`); G minimises it (the
-  fakes should look rotatable), gradients reaching G through D and the head.
-  The GAN loss itself uses only upright images.
-
-:class:`SSGANTask` packages this for :class:`dat_tf.gan.GAN` (protocol in
-:class:`dat_tf.nets.auxiliary.AuxiliaryTask`); the rest are pure functions.
+Design notes: docs/design.md, "SSGAN's rotation task".
 
 Example:
 

@@ -13,33 +13,25 @@ import os
 import time
 
 import keras
-import numpy as np
 
-from dat_tf import data, nets
+from dat_tf.data.registry import get_dataset
+from dat_tf.nets.registry import get_net
 from dat_tf.train.callbacks import TensorBoardLogger
 from dat_tf.train.checkpoints import CheckpointCallback, RunCheckpointer
-from dat_tf.train.config import SNGAN_FAMILY, TrainConfig
+from dat_tf.train.config import TrainConfig
 from dat_tf.train.strategy import make_strategy, worker_dir
 from dat_tf.gan import GAN
 from dat_tf.train.export import export
 from dat_tf.train.nan_guard import NaNGuard
-from dat_tf.regularizers import get_regularizer
 from dat_tf.train.schedules import LinearDecay
 
 
 def build_dataset(cfg: TrainConfig):
-    """The ``tf.data`` pipeline of ``n_dis * batch_size`` batches for ``cfg``."""
-    if cfg.dataset.startswith("mixture_"):
-        kind = cfg.dataset.split("_", 1)[1]
-        return data.gaussian_mixture(cfg.batch_size, kind=kind, std=cfg.mixture_std, n_dis=cfg.n_dis, seed=cfg.seed)
-    if cfg.dataset == "digits":
-        return data.digits(cfg.batch_size, n_dis=cfg.n_dis, resolution=cfg.resolution or None, seed=cfg.seed)
-    from dat_tf.data.images import image_dataset
-
+    """The ``tf.data`` pipeline of ``n_dis * batch_size`` training batches for ``cfg``."""
     with _maybe_mock(cfg):
-        return image_dataset(
-            cfg.dataset, "train", cfg.batch_size, n_dis=cfg.n_dis, data_dir=cfg.data_dir or None, seed=cfg.seed,
-            download=cfg.download, resolution=cfg.resolution or None,
+        return get_dataset(cfg.dataset).load(
+            "train", cfg.batch_size, n_dis=cfg.n_dis, seed=cfg.seed, resolution=cfg.resolution,
+            data_dir=cfg.data_dir, download=cfg.download, mixture_std=cfg.mixture_std,
         )
 
 
@@ -53,37 +45,16 @@ def _maybe_mock(cfg):
 
 
 def data_shape(cfg: TrainConfig):
-    if cfg.dataset.startswith("mixture_"):
-        return (2,)
-    res = cfg.image_resolution()
-    return (res, res, 1 if cfg.dataset == "digits" else 3)
+    """Per-example shape of ``cfg``'s training data."""
+    return cfg.data_shape()
 
 
 def build_nets(cfg: TrainConfig):
     """``(generator, discriminator)`` for ``cfg``."""
-    shape = data_shape(cfg)
-    width = cfg.width or None
-    if cfg.net in SNGAN_FAMILY:
-        res, channels = shape[0], shape[-1]
-        g = nets.sngan_generator(res, latent_dim=cfg.latent_dim, width=width, channels=channels)
-        d = nets.sngan_discriminator(res, width=width, channels=channels)
-        return g, d
-    width = width or 64
-    if cfg.net == "mlp":
-        dim = int(np.prod(shape))
-        g = nets.mlp_generator(cfg.latent_dim, dim, width=width)
-        d = nets.mlp_discriminator(dim, width=width, spectral_norm=cfg.d_spectral_norm)
-        if len(shape) > 1:
-            g = keras.Sequential([g, keras.layers.Reshape(shape)], name="generator")
-            d = keras.Sequential([keras.Input(shape), keras.layers.Flatten(), d], name="discriminator")
-        return g, d
-    res, channels = shape[0], shape[-1]
-    g = nets.dcgan_generator(cfg.latent_dim, resolution=res, channels=channels, width=width)
-    d = nets.dcgan_discriminator(
-        resolution=res, channels=channels, width=width, batch_norm=cfg.d_batch_norm,
-        spectral_norm=cfg.d_spectral_norm,
+    return get_net(cfg.net).build(
+        cfg.data_shape(), latent_dim=cfg.latent_dim, width=cfg.width, d_batch_norm=cfg.d_batch_norm,
+        d_spectral_norm=cfg.d_spectral_norm,
     )
-    return g, d
 
 
 def build_gan(cfg: TrainConfig, strategy=None) -> GAN:
@@ -109,7 +80,7 @@ def _build_gan(cfg: TrainConfig) -> GAN:
     g, d = build_nets(cfg)
     if cfg.sync_batch_norm:
         g = synchronize_batch_norm(g)
-    reg = get_regularizer(cfg.regularizer, **cfg.regularizer_kwargs())
+    reg = cfg.build_regularizer()
     gan = GAN(
         g, d, latent_dim=cfg.latent_dim, loss=cfg.loss, regularizer=reg, n_dis=cfg.n_dis, seed=cfg.seed,
         log_gradient_norms=cfg.log_gradient_norms, auxiliary=build_auxiliary(cfg),
@@ -140,19 +111,15 @@ def synchronize_batch_norm(model: keras.Model) -> keras.Model:
 
 
 def build_auxiliary(cfg: TrainConfig):
-    """SSGAN's rotation task or InfoMaxGAN's InfoMax task, per ``cfg.net``."""
-    if cfg.net == "ssgan":
-        return nets.SSGANTask()
-    if cfg.net == "infomaxgan":
-        return nets.InfoMaxTask()
-    return None
+    """The net's auxiliary task (SSGAN's rotations, InfoMax-GAN's InfoMax), or ``None``."""
+    make = get_net(cfg.net).auxiliary
+    return None if make is None else make()
 
 
 def real_sample(cfg: TrainConfig, num: int = 2000):
     """Real points for plots (2D datasets only; ``None`` otherwise)."""
-    if cfg.dataset.startswith("mixture_"):
-        return data.sample_mixture(num, cfg.dataset.split("_", 1)[1], cfg.mixture_std, seed=cfg.seed + 10_000)
-    return None
+    sample = get_dataset(cfg.dataset).sample
+    return None if sample is None else sample(num, seed=cfg.seed + 10_000, mixture_std=cfg.mixture_std)
 
 
 def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | None = None, dataset=None,

@@ -29,7 +29,7 @@ def load_config(run_dir: str) -> TrainConfig:
     if not os.path.isfile(path):
         raise FileNotFoundError(f"{run_dir!r} is not a run directory: it has no config.json.")
     with open(path) as f:
-        return TrainConfig(**json.load(f))
+        return TrainConfig.from_dict(json.load(f))
 
 
 def available_steps(run_dir: str) -> list[int]:

@@ -194,7 +194,7 @@ def test_real_examples_are_the_runs_first_examples(digits_run):
     from dat_tf.train.loop import build_dataset
 
     with open(os.path.join(digits_run, "config.json")) as f:
-        cfg = TrainConfig(**json.load(f))
+        cfg = TrainConfig.from_dict(json.load(f))
     keras.utils.set_random_seed(cfg.seed)  # what training does before it builds its pipeline
     first_batch = next(iter(build_dataset(cfg))).numpy()
     keras.utils.set_random_seed(99)  # the caller's global seed does not matter

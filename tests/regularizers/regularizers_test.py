@@ -2,10 +2,11 @@
 
 For a linear D(x) = w.x + b every input gradient is a multiple of ``w``, so DAT
 (both variants), DATT, ASGAN, AR/RFM and the gradient penalties all have short
-closed forms, written here in numpy straight from DESIGN.md sections 2-3.
+closed forms, written here in numpy straight from docs/design.md, "DAT" and "Regularizers".
 """
 
 import math
+import types
 
 import keras
 import numpy as np
@@ -15,7 +16,7 @@ import tensorflow as tf
 from dat_tf import regularizers
 from dat_tf.critic import Critic
 from dat_tf.losses import get_loss
-from dat_tf.regularizers import get_regularizer
+from dat_tf.regularizers import DStep, get_regularizer
 
 SEED = tf.constant([3, 4], tf.int64)
 W = np.array([0.8, -1.3, 0.5], np.float32)
@@ -52,7 +53,7 @@ def batches(rng, n_real=6, n_fake=5, scale=1.0):
 
 
 def paper_closed_form(loss, w, b, x_r, x_f, eps):
-    """DESIGN.md s.2, paper variant, on D(x) = w.x + b: (delta_r, delta_f)."""
+    """docs/design.md, "DAT", paper variant, on D(x) = w.x + b: (delta_r, delta_f)."""
     g1, dg1, g2, dg2 = SCORE_FUNCTIONS[loss]
     d_r, d_f = x_r @ w + b, x_f @ w + b
     t_r = g1(d_f).mean()
@@ -60,6 +61,14 @@ def paper_closed_form(loss, w, b, x_r, x_f, eps):
     delta_r = -eps * (np.sign(g1(d_r) - t_r) * dg1(d_r))[:, None] * w[None, :]
     delta_f = -eps * (np.sign(g2(d_f) - t_f) * dg2(d_f))[:, None] * w[None, :]
     return delta_r, delta_f
+
+
+def d_terms(reg, step, pert):
+    """D's loss as the GAN's D step computes it: the loss on the perturbed batches plus the penalty."""
+    real_logits, fake_logits = step.critic.score(pert.real), step.critic.score(pert.fake)
+    penalty = reg.penalty(step, pert)
+    loss = step.loss.discriminator_loss(real_logits, fake_logits) + penalty
+    return types.SimpleNamespace(loss=loss, penalty=penalty, real_logits=real_logits, fake_logits=fake_logits)
 
 
 def as_np(*ts):
@@ -77,7 +86,7 @@ def test_dat_paper_wgan_matches_the_brief_formula(linear_d, rng):
     eps = 0.7
     reg = get_regularizer("dat", epsilon=eps)
     adv_r, adv_f, d_r, d_f = as_np(
-        *reg.adversarial_examples(Critic(linear_d(W, B)), get_loss("wgan"), tf.constant(x_r), tf.constant(x_f))
+        *reg.adversarial_examples(DStep(Critic(linear_d(W, B)), get_loss("wgan"), tf.constant(x_r), tf.constant(x_f), SEED))
     )
     t_r = np.mean(x_f @ W + B)
     want_r = -eps * np.sign(x_r @ W + B - t_r)[:, None] * W
@@ -98,7 +107,7 @@ def test_dat_paper_matches_closed_form(loss, linear_d, rng):
     eps = 1.0
     reg = get_regularizer("dat", epsilon=eps, variant="paper")
     _, _, d_r, d_f = as_np(
-        *reg.adversarial_examples(Critic(linear_d(W, B)), get_loss(loss), tf.constant(x_r), tf.constant(x_f))
+        *reg.adversarial_examples(DStep(Critic(linear_d(W, B)), get_loss(loss), tf.constant(x_r), tf.constant(x_f), SEED))
     )
     want_r, want_f = paper_closed_form(loss, W, B, x_r, x_f, eps)
     np.testing.assert_allclose(d_r, want_r, rtol=1e-5, atol=1e-6)
@@ -111,7 +120,7 @@ def test_dat_paper_ns_closed_form_written_out(linear_d, rng):
     x_r, x_f = batches(rng)
     reg = get_regularizer("dat", epsilon=1.0)
     _, _, d_r, d_f = as_np(
-        *reg.adversarial_examples(Critic(linear_d(W, B)), get_loss("ns"), tf.constant(x_r), tf.constant(x_f))
+        *reg.adversarial_examples(DStep(Critic(linear_d(W, B)), get_loss("ns"), tf.constant(x_r), tf.constant(x_f), SEED))
     )
     s_r, s_f = x_r @ W + B, x_f @ W + B
     t_r = np.mean(np.log(sigmoid(s_f)))
@@ -130,7 +139,7 @@ def test_dat_epsilon_scaling(variant, linear_d, rng):
     out = {}
     for eps in (0.0, 1.0, 2.0):
         reg = get_regularizer("dat", epsilon=eps, variant=variant)
-        out[eps] = as_np(*reg.adversarial_examples(critic, loss, tf.constant(x_r), tf.constant(x_f)))
+        out[eps] = as_np(*reg.adversarial_examples(DStep(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED)))
     np.testing.assert_array_equal(out[0.0][0], x_r)
     np.testing.assert_array_equal(out[0.0][1], x_f)
     np.testing.assert_array_equal(out[0.0][2], 0.0)
@@ -145,10 +154,10 @@ def test_dat_paper_has_no_clip_by_default_and_clip_both_clips(linear_d):
     x_f = np.full((2, 3), -0.99, np.float32)
     w = np.array([5.0, -5.0, 5.0], np.float32)
     critic, loss = Critic(linear_d(w)), get_loss("wgan")
-    adv_r, adv_f, _, _ = as_np(*get_regularizer("dat").adversarial_examples(critic, loss, x_r, x_f))
+    adv_r, adv_f, _, _ = as_np(*get_regularizer("dat").adversarial_examples(DStep(critic, loss, x_r, x_f, SEED)))
     assert np.abs(adv_r).max() > 1.5 and np.abs(adv_f).max() > 1.5
     adv_r, adv_f, d_r, d_f = as_np(
-        *get_regularizer("dat", clip="both").adversarial_examples(critic, loss, x_r, x_f)
+        *get_regularizer("dat", clip="both").adversarial_examples(DStep(critic, loss, x_r, x_f, SEED))
     )
     assert adv_r.min() >= -1 and adv_r.max() <= 1 and adv_f.min() >= -1 and adv_f.max() <= 1
     np.testing.assert_allclose(d_r, adv_r - x_r)
@@ -186,7 +195,7 @@ def test_dat_reference_matches_closed_form(w, shift, loss, linear_d, rng):
     x_f = rng.uniform(-0.95, 0.95, size=(n, 3)).astype(np.float32)
     reg = get_regularizer("dat", variant="reference")
     assert reg.clip == "fake"
-    adv_r, adv_f, d_r, d_f = as_np(*reg.adversarial_examples(Critic(linear_d(w, B)), get_loss(loss), x_r, x_f))
+    adv_r, adv_f, d_r, d_f = as_np(*reg.adversarial_examples(DStep(Critic(linear_d(w, B)), get_loss(loss), x_r, x_f, SEED)))
     want_r, want_f = reference_closed_form(w, B, x_r, x_f, 1.0)
     np.testing.assert_allclose(adv_r, want_r, rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(adv_f, want_f, rtol=1e-5, atol=1e-6)
@@ -206,8 +215,8 @@ def test_dat_reference_ignores_the_loss_family(linear_d, rng):
     x_f = np.clip(x_f, -1, 1)
     critic = Critic(linear_d(W, B))
     reg = get_regularizer("dat", variant="reference")
-    a = as_np(*reg.adversarial_examples(critic, get_loss("wgan"), x_r, x_f))
-    b = as_np(*reg.adversarial_examples(critic, get_loss("lsgan"), x_r, x_f))
+    a = as_np(*reg.adversarial_examples(DStep(critic, get_loss("wgan"), x_r, x_f, SEED)))
+    b = as_np(*reg.adversarial_examples(DStep(critic, get_loss("lsgan"), x_r, x_f, SEED)))
     for u, v in zip(a, b):
         np.testing.assert_array_equal(u, v)
 
@@ -219,11 +228,9 @@ def test_dat_reference_clip_none_leaves_fakes_out_of_range(linear_d):
     critic = Critic(linear_d(w, 5.0))
     # gap = mean D(x_r) - mean D(x_f) = -235 - (-103) < 0, so the gradient for fakes is
     # +w/N (clipped to +1) and they step by -1, towards the reals' lower scores.
-    _, adv_f, _, _ = as_np(*get_regularizer("dat", variant="reference", clip="none").adversarial_examples(
-        critic, get_loss("wgan"), x_r, x_f))
+    _, adv_f, _, _ = as_np(*get_regularizer("dat", variant="reference", clip="none").adversarial_examples(DStep(critic, get_loss("wgan"), x_r, x_f, SEED)))
     np.testing.assert_allclose(adv_f, -1.9, rtol=1e-6)
-    _, adv_f, _, _ = as_np(*get_regularizer("dat", variant="reference").adversarial_examples(
-        critic, get_loss("wgan"), x_r, x_f))
+    _, adv_f, _, _ = as_np(*get_regularizer("dat", variant="reference").adversarial_examples(DStep(critic, get_loss("wgan"), x_r, x_f, SEED)))
     np.testing.assert_allclose(adv_f, -1.0, rtol=1e-6)
 
 
@@ -240,8 +247,8 @@ def test_dat_and_datt_perturbations(variant, linear_d, rng):
     dat = get_regularizer("dat", variant=variant)
     datt = get_regularizer("datt", variant=variant)
     assert not dat.with_clean and datt.with_clean
-    adv_r, adv_f, d_r, d_f = as_np(*dat.adversarial_examples(critic, loss, x_r, x_f))
-    p = dat.perturb(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED)
+    adv_r, adv_f, d_r, d_f = as_np(*dat.adversarial_examples(DStep(critic, loss, x_r, x_f, SEED)))
+    p = dat.perturb(DStep(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED))
     np.testing.assert_array_equal(p.real.numpy(), adv_r)
     np.testing.assert_array_equal(p.fake.numpy(), adv_f)
     assert p.real_adv is None and p.fake_adv is None
@@ -251,7 +258,7 @@ def test_dat_and_datt_perturbations(variant, linear_d, rng):
         # wgan on a linear D: every perturbation has norm eps * ||w||.
         np.testing.assert_allclose(float(p.norm), np.linalg.norm(W), rtol=1e-5)
 
-    pt = datt.perturb(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED)
+    pt = datt.perturb(DStep(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED))
     assert tuple(pt.real.shape) == (8, 3) and tuple(pt.fake.shape) == (8, 3)
     np.testing.assert_array_equal(pt.real.numpy()[:4], x_r)
     np.testing.assert_array_equal(pt.real.numpy()[4:], adv_r)
@@ -260,7 +267,7 @@ def test_dat_and_datt_perturbations(variant, linear_d, rng):
     np.testing.assert_allclose(float(pt.norm), want_norm, rtol=1e-5)
 
     # D's loss on the concatenation is the average of the clean and adversarial losses.
-    terms = datt.discriminator_loss(critic, loss, pt, x_r, x_f, SEED)
+    terms = d_terms(datt, DStep(critic, loss, x_r, x_f, SEED), pt)
     clean = np.mean(x_r @ W + B) - np.mean(x_f @ W + B)
     adv = np.mean(adv_r @ W + B) - np.mean(adv_f @ W + B)
     np.testing.assert_allclose(float(terms.loss), -0.5 * (clean + adv), rtol=1e-5, atol=1e-6)
@@ -273,7 +280,7 @@ def test_asgan_is_fgsm_on_the_discriminator_loss(eps, linear_d, rng):
     x_r, x_f = batches(rng)
     critic, loss = Critic(linear_d(W, B)), get_loss("lsgan")
     reg = get_regularizer("asgan", epsilon=eps)
-    p = reg.perturb(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED)
+    p = reg.perturb(DStep(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED))
     # D's loss: (D(x_r) - 1)^2 and D(x_f)^2; gradients 2 (D - 1) w and 2 D w.
     d_r, d_f = x_r @ W + B, x_f @ W + B
     want_r = x_r + eps * np.sign((d_r - 1)[:, None] * W)
@@ -286,7 +293,7 @@ def test_asgan_is_fgsm_on_the_discriminator_loss(eps, linear_d, rng):
     after = float(loss.discriminator_loss(critic.score(p.real), critic.score(p.fake)))
     assert after > before
     # And D is then trained on the adversarial batch.
-    terms = reg.discriminator_loss(critic, loss, p, x_r, x_f, SEED)
+    terms = d_terms(reg, DStep(critic, loss, x_r, x_f, SEED), p)
     np.testing.assert_allclose(float(terms.loss), after, rtol=1e-6)
 
 
@@ -300,7 +307,7 @@ def test_ar_adversarial_examples_and_penalty_closed_form(loss, linear_d, rng):
     eps, weight = 0.05, 3.0
     critic, gl = Critic(linear_d(W, B)), get_loss(loss)
     reg = get_regularizer("ar", epsilon=eps, weight=weight)
-    p = reg.perturb(critic, gl, tf.constant(x_r), tf.constant(x_f), SEED)
+    p = reg.perturb(DStep(critic, gl, tf.constant(x_r), tf.constant(x_f), SEED))
     # g = per-example gradient of D's loss (-g1 on reals, -g2 on fakes) = c_i * w.
     _, dg1, _, dg2 = SCORE_FUNCTIONS[loss]
     d_r, d_f = x_r @ W + B, x_f @ W + B
@@ -319,7 +326,7 @@ def test_ar_adversarial_examples_and_penalty_closed_form(loss, linear_d, rng):
     u_f = np.sign(c_f)[:, None] * unit
     want_pen = weight * (np.mean(eps * np.abs(u_r @ W)) + np.mean(eps * np.abs(u_f @ W)))
     np.testing.assert_allclose(want_pen, 2 * weight * eps * np.linalg.norm(W), rtol=1e-6)
-    terms = reg.discriminator_loss(critic, gl, p, x_r, x_f, SEED)
+    terms = d_terms(reg, DStep(critic, gl, x_r, x_f, SEED), p)
     np.testing.assert_allclose(float(terms.penalty), want_pen, rtol=1e-3)
     clean_loss = float(gl.discriminator_loss(critic.score(x_r), critic.score(x_f)))
     np.testing.assert_allclose(float(terms.loss), clean_loss + want_pen, rtol=1e-4)
@@ -348,12 +355,12 @@ def test_robust_penalty_on_two_layer_linear_discriminator(name, rng):
     eps, weight = 0.01, 10.0
     critic, loss = Critic(_two_layer_linear(a, v)), get_loss("wgan")
     reg = get_regularizer(name, epsilon=eps, weight=weight)
-    p = reg.perturb(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED)
+    p = reg.perturb(DStep(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED))
     unit = w / np.linalg.norm(w)
     # wgan: D's loss is -D(x_r) (gradient -w) and +D(x_f) (gradient +w).
     np.testing.assert_allclose(p.real_adv.numpy(), x_r - eps * unit, atol=1e-6)
     np.testing.assert_allclose(p.fake_adv.numpy(), x_f + eps * unit, atol=1e-6)
-    pen = float(reg.penalty(critic, loss, p, x_r, x_f, SEED))
+    pen = float(reg.penalty(DStep(critic, loss, x_r, x_f, SEED), p))
     if name == "ar":
         want = 2 * weight * eps * np.linalg.norm(w)
     else:
@@ -391,12 +398,12 @@ def test_gradient_penalty_on_linear_d(name, scale, linear_d, rng):
     x_r, x_f = batches(rng, n_real=5, n_fake=5)
     critic, loss = Critic(linear_d(w, B)), get_loss("wgan")
     reg = get_regularizer(name, weight=lam)
-    p = reg.perturb(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED)
+    p = reg.perturb(DStep(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED))
     np.testing.assert_array_equal(p.real.numpy(), x_r)
     np.testing.assert_array_equal(p.fake.numpy(), x_f)
-    pen = float(reg.penalty(critic, loss, p, tf.constant(x_r), tf.constant(x_f), SEED))
+    pen = float(reg.penalty(DStep(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED), p))
     np.testing.assert_allclose(pen, lam * PENALTIES[name](scale), rtol=1e-5, atol=1e-6)
-    terms = reg.discriminator_loss(critic, loss, p, tf.constant(x_r), tf.constant(x_f), SEED)
+    terms = d_terms(reg, DStep(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED), p)
     clean = -(np.mean(x_r @ w + B) - np.mean(x_f @ w + B))
     np.testing.assert_allclose(float(terms.loss), clean + lam * PENALTIES[name](scale), rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(float(terms.penalty), pen, rtol=1e-6)
@@ -412,10 +419,10 @@ def test_gradient_penalty_weight_gradient_on_linear_d(name, scale, linear_d, rng
     d = linear_d(w, B)
     critic, loss = Critic(d), get_loss("wgan")
     reg = get_regularizer(name, weight=lam)
-    p = reg.perturb(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED)
+    p = reg.perturb(DStep(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED))
     kernel, bias = d.layers[-1].kernel, d.layers[-1].bias
     with tf.GradientTape() as tape:
-        pen = reg.penalty(critic, loss, p, tf.constant(x_r), tf.constant(x_f), SEED)
+        pen = reg.penalty(DStep(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED), p)
     g_kernel, g_bias = tape.gradient(pen, [kernel, bias])
     n = np.linalg.norm(w)
     fprime = {
@@ -438,7 +445,7 @@ def test_gradient_penalty_on_quadratic_d(name, quadratic_d, rng):
     x = (rng.normal(size=(6, 3)) * 0.7).astype(np.float32)
     critic, loss = Critic(quadratic_d(3)), get_loss("wgan")
     reg = get_regularizer(name, weight=lam)
-    pen = float(reg.penalty(critic, loss, None, tf.constant(x), tf.constant(x), SEED))
+    pen = float(reg.penalty(DStep(critic, loss, tf.constant(x), tf.constant(x), SEED), None))
     norms = np.linalg.norm(x, axis=1)
     want = lam * np.mean(PENALTIES[name](norms))
     np.testing.assert_allclose(pen, want, rtol=1e-5)
@@ -450,7 +457,7 @@ def test_r1_uses_reals_only(quadratic_d, rng):
     x_r = tf.constant(rng.normal(size=(6, 3)), tf.float32)
     x_f = tf.constant(rng.normal(size=(6, 3)) + 5.0, tf.float32)
     critic, loss = Critic(quadratic_d(3)), get_loss("ns")
-    pen = float(get_regularizer("r1", weight=lam).penalty(critic, loss, None, x_r, x_f, SEED))
+    pen = float(get_regularizer("r1", weight=lam).penalty(DStep(critic, loss, x_r, x_f, SEED), None))
     np.testing.assert_allclose(pen, lam * np.mean(np.sum(x_r.numpy() ** 2, axis=1)), rtol=1e-5)
 
 
@@ -461,14 +468,14 @@ def test_zero_gp_interpolates_on_real_fake_lines(quadratic_d, rng):
     x_f = np.zeros_like(x_r)
     critic, loss = Critic(quadratic_d(3)), get_loss("wgan")
     reg = get_regularizer("zero_gp", weight=lam)
-    pen = float(reg.penalty(critic, loss, None, x_r, x_f, SEED))
+    pen = float(reg.penalty(DStep(critic, loss, x_r, x_f, SEED), None))
     # alpha ~ U[0, 1], one per example, from the stateless seed the model passes in.
     alpha = tf.random.stateless_uniform([8], seed=SEED).numpy()
     np.testing.assert_allclose(pen, lam * np.mean(alpha**2 * np.sum(x_r**2, axis=1)), rtol=1e-5)
     assert 0 < pen < lam * np.mean(np.sum(x_r**2, axis=1))
     # Same seed, same penalty; another seed, another alpha.
-    assert float(reg.penalty(critic, loss, None, x_r, x_f, SEED)) == pen
-    other = float(reg.penalty(critic, loss, None, x_r, x_f, tf.constant([9, 9], tf.int64)))
+    assert float(reg.penalty(DStep(critic, loss, x_r, x_f, SEED), None)) == pen
+    other = float(reg.penalty(DStep(critic, loss, x_r, x_f, tf.constant([9, 9], tf.int64)), None))
     assert abs(other - pen) > 1e-4
 
 
@@ -484,9 +491,9 @@ def test_none_regularizer_is_the_plain_loss(linear_d, rng):
     x_r, x_f = batches(rng)
     critic, loss = Critic(linear_d(W, B)), get_loss("hinge")
     reg = get_regularizer("none")
-    p = reg.perturb(critic, loss, x_r, x_f, SEED)
+    p = reg.perturb(DStep(critic, loss, x_r, x_f, SEED))
     assert p.real is x_r and p.fake is x_f and p.norm == 0.0
-    terms = reg.discriminator_loss(critic, loss, p, x_r, x_f, SEED)
+    terms = d_terms(reg, DStep(critic, loss, x_r, x_f, SEED), p)
     s_r, s_f = x_r @ W + B, x_f @ W + B
     want = np.mean(np.maximum(0, 1 - s_r)) + np.mean(np.maximum(0, 1 + s_f))
     np.testing.assert_allclose(float(terms.loss), want, rtol=1e-5)
@@ -515,7 +522,7 @@ def test_serialize_round_trip(name):
         "datt": {"epsilon": 2.0},
     }.get(name, {})
     reg = get_regularizer(name, **kwargs)
-    again = regularizers.deserialize(regularizers.serialize(reg))
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(reg))
     assert type(again) is type(reg) and again.name == name
     assert again.get_config() == reg.get_config()
     for k, v in kwargs.items():
@@ -580,5 +587,32 @@ def test_bad_arguments_name_the_value(name, kwargs, bad):
 def test_instances_pass_through():
     reg = get_regularizer("dat")
     assert get_regularizer(reg) is reg
-    assert regularizers.deserialize(reg) is reg
-    assert isinstance(regularizers.deserialize("gp"), regularizers.GradientPenalty)
+    assert isinstance(get_regularizer("gp"), regularizers.GradientPenalty)
+    with pytest.raises(ValueError, match="instance and arguments"):
+        get_regularizer(reg, epsilon=2.0)
+
+
+def test_older_saved_form_still_loads():
+    """``{"name", "config"}`` is how models saved before the registry rewrite store their regularizer."""
+    reg = get_regularizer({"name": "dat", "config": {"epsilon": 0.5, "variant": "reference"}})
+    assert reg.name == "dat" and reg.epsilon == 0.5 and reg.clip == "fake"
+
+
+@pytest.mark.parametrize(
+    "name, fixed",
+    [("dat", {"with_clean": True}), ("datt", {"with_clean": False}), ("gp", {"kind": "one_sided"}),
+     ("r1", {"where": "interpolates"}), ("ar", {"target": "features"}), ("rfm", {"target": "logits"})],
+)
+def test_an_argument_the_name_fixes_is_an_error(name, fixed):
+    (key, value), = fixed.items()
+    with pytest.raises(ValueError, match=rf"{name!r} fixes {key}=") as info:
+        get_regularizer(name, **fixed)
+    assert f"{key}={value!r}" in str(info.value)
+
+
+def test_instance_names_come_from_the_registry():
+    assert regularizers.DirectAdversarialTraining(epsilon=0.5).name == "dat"
+    assert regularizers.DirectAdversarialTraining(with_clean=True).name == "datt"
+    assert regularizers.GradientPenalty(kind="zero_centered", where="real").name == "r1"
+    assert regularizers.GradientPenalty(kind="zero_centered").name == "zero_gp"
+    assert regularizers.RobustRegularizer(target="logits").name == "ar"

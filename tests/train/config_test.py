@@ -4,12 +4,14 @@ import math
 
 import pytest
 
-from dat_tf.train.config import HELP, TrainConfig
+import dataclasses
+
+from dat_tf.train.config import TrainConfig, flag_kinds, regularizer_flags
 
 
 def test_defaults_validate_and_every_field_has_help():
     assert TrainConfig().validate().regularizer == "none"
-    assert set(HELP) == set(TrainConfig.field_names())
+    assert all(f.metadata["help"] for f in dataclasses.fields(TrainConfig))
 
 
 @pytest.mark.parametrize(
@@ -19,32 +21,28 @@ def test_defaults_validate_and_every_field_has_help():
         ("regularizer", "dta", "datt"),
         ("dataset", "cifar", "digits"),
         ("net", "resnet", "mlp"),
-        ("dat_variant", "authors", "reference"),
-        ("dat_clip", "real", "fake"),
-        ("dat_epsilon", -1.0, ">= 0"),
-        ("dat_epsilon", math.nan, "finite"),
-        ("n_dis", 0, "[1, 511]"),
+        ("n_dis", 0, ">= 1 and <= 511"),
         ("batch_size", 0, ">= 1"),
         ("n_iter", -5, ">= 1"),
         ("lr_d", 0.0, "> 0"),
         ("beta1", 1.5, "<= 1"),
         ("mixture_std", 0.0, "> 0"),
         ("seed", -1, ">= 0"),
-        ("verbose", 3, "[0, 2]"),
+        ("verbose", 3, ">= 0 and <= 2"),
         ("steps_per_execution", 0, ">= 1"),
         ("strategy", "horovod", "multi_worker"),
         ("precision", "float16", "mixed_float16"),
         ("on_nan", "ignore", "restore"),
         ("nan_lr_factor", 0.0, "> 0.0"),
         ("nan_lr_factor", 2.0, "<= 1.0"),
-        ("num_devices", -1, ">= 0"),
+        ("num_devices", -1, ">= 1"),
         ("lr_decay", "cosine", "linear"),
         ("d_weight_clip", -0.01, ">= 0"),
         ("checkpoint_every", -1, ">= 0"),
         ("keep_checkpoints", 0, ">= 1"),
         ("metrics_every", -1, ">= 0"),
         ("metrics_classifier", "resnet", "inception"),
-        ("width", -8, ">= 0"),
+        ("width", -8, ">= 1"),
         ("log_every", 0, ">= 1"),
         ("sample_kind", "video", "scatter"),
     ],
@@ -68,8 +66,8 @@ def test_all_problems_reported_at_once():
     "kw, expect",
     [
         (dict(dataset="mixture_balanced", net="dcgan"), "--net='dcgan' is not allowed with --dataset='mixture_balanced'"),
-        (dict(dataset="cifar10", net="sngan", resolution=40), "expected 32, 48 or 64"),
-        (dict(dataset="folder:/x", net="dcgan"), "--resolution=0 is not allowed with --dataset='folder:/x'"),
+        (dict(dataset="cifar10", net="sngan", resolution=40), "takes 32x32, 48x48 or 64x64 images"),
+        (dict(dataset="folder:/x", net="dcgan"), "--resolution=None is not allowed with --dataset='folder:/x'"),
         (dict(dataset="digits", mock_data=True), "--mock_data is only for the tfds datasets"),
         (dict(dataset="mixture_balanced", metrics_every=10), "FID needs images"),
         (dict(dataset="folder:"), "--dataset='folder:'"),
@@ -87,11 +85,52 @@ def test_dcgan_needs_power_of_two_resolution():
     TrainConfig(dataset="digits", net="dcgan", resolution=16).validate()
 
 
-def test_regularizer_kwargs():
-    assert TrainConfig(regularizer="gp").regularizer_kwargs() == {}
-    assert TrainConfig(regularizer="gp", reg_weight=5.0).regularizer_kwargs() == {"weight": 5.0}
-    kw = TrainConfig(regularizer="dat", dat_epsilon=0.5, dat_variant="reference", dat_clip="both").regularizer_kwargs()
-    assert kw == {"epsilon": 0.5, "variant": "reference", "clip": "both"}
+@pytest.mark.parametrize(
+    "field, value, allowed",
+    [
+        ("dat_variant", "authors", "reference"),
+        ("dat_clip", "real", "fake"),
+        ("dat_epsilon", -1.0, ">= 0"),
+        ("dat_epsilon", math.nan, "finite"),
+    ],
+)
+def test_bad_regularizer_flag_is_named(field, value, allowed):
+    cfg = TrainConfig.from_flags({"regularizer": "dat", field: value})
+    with pytest.raises(ValueError) as err:
+        cfg.validate()
+    assert f"--{field}={value!r}" in str(err.value) and allowed in str(err.value)
+
+
+def test_regularizer_arguments_come_from_the_regularizers_own_fields():
+    assert TrainConfig(regularizer="gp").build_regularizer().weight == 10.0
+    assert TrainConfig.from_flags({"regularizer": "gp", "gp_weight": 5.0}).reg_args == {"weight": 5.0}
+    cfg = TrainConfig.from_flags({"regularizer": "dat", "dat_epsilon": 0.5, "dat_variant": "reference",
+                                  "dat_clip": "both", "gp_weight": None})
+    assert cfg.reg_args == {"epsilon": 0.5, "variant": "reference", "clip": "both"}
+    reg = cfg.validate().build_regularizer()
+    assert (reg.name, reg.epsilon, reg.variant, reg.clip) == ("dat", 0.5, "reference", "both")
+    # Every flag is a field of a registered regularizer class, with that field's type.
+    flags = regularizer_flags()
+    assert {"dat_epsilon", "dat_variant", "dat_clip", "gp_weight", "gp_where", "robust_weight", "robust_epsilon",
+            "asgan_epsilon"} == set(flags)
+    assert flag_kinds()["dat_epsilon"] is float and flag_kinds()["dat_variant"] is str
+
+
+def test_a_flag_of_another_regularizer_or_a_fixed_argument_is_refused():
+    with pytest.raises(ValueError, match=r"--gp_weight=3.0 is not allowed with --regularizer=dat; it is for gp"):
+        TrainConfig.from_flags({"regularizer": "dat", "gp_weight": 3.0})
+    with pytest.raises(ValueError, match=r"--gp_where='interpolates' is not allowed with --regularizer=r1"):
+        TrainConfig.from_flags({"regularizer": "r1", "gp_where": "interpolates"}).validate()
+
+
+def test_older_config_json_is_read():
+    old = {"regularizer": "dat", "dat_epsilon": 0.5, "dat_variant": "paper", "dat_clip": "default",
+           "reg_weight": -1.0, "reg_epsilon": -1.0, "resolution": 0, "width": 0, "num_devices": 0, "data_dir": ""}
+    cfg = TrainConfig.from_dict(old).validate()
+    assert cfg.reg_args == {"epsilon": 0.5, "variant": "paper"}
+    assert (cfg.resolution, cfg.width, cfg.num_devices, cfg.data_dir) == (None, None, None, None)
+    gp = TrainConfig.from_dict({"regularizer": "gp", "reg_weight": 2.0, "dat_epsilon": 1.0}).validate()
+    assert gp.reg_args == {"weight": 2.0}
 
 
 def test_from_flagfile(tmp_path):
@@ -115,4 +154,4 @@ def test_toy_flagfiles_match_figure3(name):
     assert cfg.net == "mlp" and cfg.width == 64 and cfg.n_iter == 10_000
     assert cfg.mixture_std == pytest.approx(math.sqrt(0.1))
     if cfg.regularizer == "dat":
-        assert cfg.dat_epsilon == 1.0 and cfg.dat_variant == "paper"
+        assert cfg.reg_args == {"epsilon": 1.0, "variant": "paper"}
