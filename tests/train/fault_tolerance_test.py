@@ -231,6 +231,7 @@ def _recorded(ckpt_dir):
     return int(m.group(1)) if m else 0
 
 
+@pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_equals_uninterrupted(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     whole_dir, killed_dir = tmp_path / "whole", tmp_path / "killed"

@@ -126,6 +126,7 @@ def _ports(n):
     return ports
 
 
+@pytest.mark.slow
 def test_multi_worker_on_localhost(tmp_path):
     ports = _ports(2)
     cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}

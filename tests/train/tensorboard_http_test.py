@@ -25,6 +25,7 @@ def _get(url, timeout=5):
         return r.read()
 
 
+@pytest.mark.slow
 def test_tensorboard_serves_scalars_and_samples(tmp_path):
     cfg = TrainConfig(
         dataset="digits", net="dcgan", regularizer="dat", n_iter=4, log_every=2, sample_every=2, batch_size=8,
