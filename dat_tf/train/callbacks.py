@@ -30,11 +30,11 @@ def crossed(prev_step: int, step: int, every: int) -> bool:
     """Whether a multiple of ``every`` lies in ``(prev_step, step]``: "is it time" for every-N-steps work.
 
     Keras calls callbacks at epoch ends, which need not fall on the multiples
-    (a run resumed at step 1500 with epochs of 500 steps and ``every=1000``
-    ends epochs at 2000, 2500, ...; an epoch of 700 steps jumps over some).
-    The callbacks that act "every N generator steps" act at the first epoch
-    end at or past each multiple, once: they call this with the step they
-    last acted at (or started from) and the current step.
+    (with epochs of 700 steps and ``every=1000`` they end at 700, 1400,
+    2100, ...; an epoch longer than ``every`` passes several multiples).  The
+    callbacks that act "every N generator steps" act at the first epoch end
+    at or past each multiple, once per epoch end: they call this with the
+    step they last acted at (or started from) and the current step.
 
     Args:
       prev_step: the step last acted at (exclusive); ``-1`` makes step 0 count.
