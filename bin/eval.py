@@ -4,16 +4,17 @@
     python bin/eval.py --run_dir=runs/x [--step=5000] --classifier=digits --num_samples=10000 --seeds=3
     python bin/eval.py --generator=runs/x/generator.keras --dataset=digits --classifier=digits
 
-With ``--run_dir`` the generator is the run's newest checkpoint (or ``--step``'s) and the real
-images are the run's dataset (its train and test splits as in the paper's A.2).
+With ``--run_dir`` the generator is the run's newest checkpoint (or ``--step``'s; ``generator.keras``
+for a run without checkpoints) and the real images are the run's dataset (its train and test splits
+as in the paper's A.2).
 
 Prints e.g. ``{"metric": "fid_train", "mean": ..., "std": ..., "values": [...], ...}`` for
 fid_train, kid_train, fid_test, kid_test and is (``std`` over the evaluation seeds 0..seeds-1).
+The lines are strict JSON: a value that is not finite (KID's ``block_std`` with one block) is ``null``.
 Works offline with ``--classifier=digits`` or a Keras classifier file; ``--classifier=inception``
 needs the TF-Hub module cached ($TFHUB_CACHE_DIR) or a local copy (``--inception_path``).
 """
 
-import json
 import os
 import sys
 import time
@@ -48,12 +49,13 @@ FLAGS = flags.FLAGS
 
 
 def _validate():
+    """Checks the flags; returns the :class:`RunDir` of ``--run_dir`` (or ``None``)."""
     if bool(FLAGS.generator) == bool(FLAGS.run_dir):
         raise app.UsageError("give exactly one of --run_dir (a training run) and --generator (a saved generator).")
-    if FLAGS.run_dir and not os.path.isfile(os.path.join(FLAGS.run_dir, "config.json")):
-        raise app.UsageError(f"--run_dir={FLAGS.run_dir!r} is not a run directory (no config.json).")
     if FLAGS.step is not None and not FLAGS.run_dir:
         raise app.UsageError("--step only applies with --run_dir.")
+    if FLAGS.step is not None and FLAGS.step < 0:
+        raise app.UsageError(f"--step must be >= 0, got {FLAGS.step}.")
     if FLAGS.generator and not os.path.isfile(FLAGS.generator):
         raise app.UsageError(f"--generator file not found: {FLAGS.generator!r}.")
     if FLAGS.generator and FLAGS.dataset not in DATASETS:
@@ -81,13 +83,22 @@ def _validate():
     bad = [s for s in FLAGS.splits if s not in ("train", "test")]
     if bad or not FLAGS.splits:
         raise app.UsageError(f"--splits must be a non-empty subset of train,test, got {FLAGS.splits}.")
+    if not FLAGS.run_dir:
+        return None
+    from dat_tf.train.run_dir import RunDir
+
+    try:
+        return RunDir(FLAGS.run_dir)
+    except (ValueError, FileNotFoundError) as e:
+        raise app.UsageError(f"--run_dir: {e}") from None
 
 
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    _validate()
+    run = _validate()
     t0 = time.perf_counter()
+    from dat_tf.files import dumps, write_text_atomic
     from dat_tf.metrics import InceptionUnavailableError, evaluate, get_classifier
 
     try:
@@ -102,17 +113,18 @@ def main(argv):
         return 2
     timings = {}
     generator, dataset, sources, source_label = FLAGS.generator, FLAGS.dataset, None, FLAGS.generator
-    if FLAGS.run_dir:
-        from dat_tf.train.run_dir import load_run_generator
+    if run is not None:
+        from dat_tf.train.checkpoints import CheckpointRestoreError
         from dat_tf.train.metrics_callback import real_sources
 
         try:
-            generator, cfg, step = load_run_generator(FLAGS.run_dir, FLAGS.step)
-            sources = real_sources(cfg, tuple(FLAGS.splits))
-        except (ValueError, FileNotFoundError) as e:
+            generator, step = run.load_generator(FLAGS.step)
+            sources = real_sources(run.config, tuple(FLAGS.splits))
+        except (ValueError, FileNotFoundError, CheckpointRestoreError) as e:
             print(f"error: {e}", file=sys.stderr)
             return 2
-        dataset, source_label = cfg.dataset, f"{FLAGS.run_dir}@{step}"
+        dataset = run.config.dataset
+        source_label = f"{FLAGS.run_dir}@{step}" if step is not None else run.exported_generator_path
     rows = evaluate(
         generator,
         dataset=dataset,
@@ -128,13 +140,12 @@ def main(argv):
         cache_dir=FLAGS.cache_dir,
         timings=timings,
     )
-    lines = [json.dumps({**row, "generator": source_label}) for row in rows]
+    lines = [dumps({**row, "generator": source_label}) for row in rows]
     print("\n".join(lines), flush=True)
     if FLAGS.output:
-        with open(FLAGS.output, "w", encoding="utf-8") as f:
-            f.write("\n".join(lines) + "\n")
+        write_text_atomic(FLAGS.output, "\n".join(lines) + "\n")
     timings["total"] = time.perf_counter() - t0
-    print(f"eval seconds: {json.dumps({k: round(v, 2) for k, v in timings.items()})}", file=sys.stderr)
+    print(f"eval seconds: {dumps({k: round(v, 2) for k, v in timings.items()})}", file=sys.stderr)
     return 0
 
 

@@ -1,12 +1,15 @@
 #!/usr/bin/env python
-"""Writes a PNG grid and an .npz of samples from an exported generator.
+"""Writes a PNG grid and an .npz of samples from an exported generator or a run.
 
     python bin/sample.py --generator=runs/x/generator_savedmodel --num=64 --out=samples
+    python bin/sample.py --run_dir=runs/x [--step=5000] --num=64 --out=samples
 
-Reads either export of ``bin/train.py``: ``generator_savedmodel`` (a TF
-SavedModel; needs neither dat_tf nor Keras) or ``generator.keras``.  Writes
-``OUT.png`` (images in a grid, or a scatter plot for 2D data) and ``OUT.npz``
-(``samples`` and the latents ``z``).
+``--generator`` reads either export of ``bin/train.py``: ``generator_savedmodel``
+(a TF SavedModel; needs neither dat_tf nor Keras) or ``generator.keras``.
+``--run_dir`` reads the run's newest checkpoint (or ``--step``'s; its
+``generator.keras`` if it has no checkpoints).  Writes ``OUT.png`` (images in a
+grid, or a scatter plot for 2D data) and ``OUT.npz`` (``samples`` and the
+latents ``z``, drawn by :func:`dat_tf.latents.numpy_stream` from ``--seed``).
 """
 
 import os
@@ -17,28 +20,65 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 
 from absl import app, flags  # noqa: E402
 
-flags.DEFINE_string("generator", None, "generator_savedmodel folder or generator.keras file.", required=True)
+flags.DEFINE_string("generator", None, "generator_savedmodel folder or generator.keras file.")
+flags.DEFINE_string("run_dir", None, "A bin/train.py run directory instead of --generator.")
+flags.DEFINE_integer("step", None, "With --run_dir: the checkpoint's generator step (default: the newest).")
 flags.DEFINE_integer("num", 64, "Number of samples.")
 flags.DEFINE_integer("seed", 0, "Seed of the latents.")
 flags.DEFINE_string("out", "samples", "Output path without extension: OUT.png and OUT.npz.")
 FLAGS = flags.FLAGS
 
 
-def main(argv):
-    del argv
+def _validate():
+    """Checks the flags; returns the :class:`RunDir` of ``--run_dir`` (or ``None``)."""
+    if bool(FLAGS.generator) == bool(FLAGS.run_dir):
+        raise app.UsageError("give exactly one of --generator (an exported generator) and --run_dir (a training run)")
     if FLAGS.num < 1:
         raise app.UsageError(f"--num={FLAGS.num} is not allowed; expected an integer >= 1")
-    if not os.path.exists(FLAGS.generator):
-        raise app.UsageError(f"--generator={FLAGS.generator!r} does not exist")
-    import numpy as np
+    if FLAGS.seed < 0:
+        raise app.UsageError(f"--seed={FLAGS.seed} is not allowed; expected an integer >= 0")
+    if FLAGS.step is not None and not FLAGS.run_dir:
+        raise app.UsageError("--step only applies with --run_dir")
+    if FLAGS.step is not None and FLAGS.step < 0:
+        raise app.UsageError(f"--step={FLAGS.step} is not allowed; expected an integer >= 0")
+    if FLAGS.generator:
+        if not os.path.exists(FLAGS.generator):
+            raise app.UsageError(f"--generator={FLAGS.generator!r} does not exist")
+        return None
+    from dat_tf.train.run_dir import RunDir
 
-    from dat_tf.train.export import load_exported_generator, write_samples
+    try:
+        return RunDir(FLAGS.run_dir)
+    except (ValueError, FileNotFoundError) as e:
+        raise app.UsageError(f"--run_dir: {e}") from None
 
-    generate, latent_dim = load_exported_generator(FLAGS.generator)
-    z = np.random.default_rng(FLAGS.seed).standard_normal((FLAGS.num, latent_dim)).astype("float32")
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+    run = _validate()
+    from dat_tf.latents import numpy_stream
+    from dat_tf.train.export import keras_generator_fn, load_exported_generator, write_samples
+
+    if run is None:
+        generate, latent_dim = load_exported_generator(FLAGS.generator)
+        source = FLAGS.generator
+    else:
+        from dat_tf.train.checkpoints import CheckpointRestoreError
+
+        try:
+            generator, step = run.load_generator(FLAGS.step)
+        except (ValueError, FileNotFoundError, CheckpointRestoreError) as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
+        generate, latent_dim = keras_generator_fn(generator)
+        source = f"{FLAGS.run_dir}@{step}" if step is not None else run.exported_generator_path
+    z = numpy_stream(FLAGS.seed, latent_dim)(FLAGS.num)
     samples = generate(z)
     png, npz = write_samples(samples, z, FLAGS.out)
-    print(f"wrote {png} and {npz}: samples {samples.shape}, range [{samples.min():.3f}, {samples.max():.3f}]")
+    print(f"wrote {png} and {npz} from {source}: samples {samples.shape}, "
+          f"range [{samples.min():.3f}, {samples.max():.3f}]")
+    return 0
 
 
 if __name__ == "__main__":

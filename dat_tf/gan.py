@@ -229,11 +229,17 @@ class GAN(keras.Model):
         return replicas.replica_slice_of_global(draw, batch_size)
 
     def sample(self, num, seed=None, batch_size=256):
-        """``num`` generated examples as a numpy array (inference mode)."""
-        gen = tf.random.Generator.from_seed(self.seed if seed is None else seed)
+        """``num`` generated examples as a numpy array (inference mode).
+
+        Latents: :func:`dat_tf.latents.tf_stream` of ``seed`` (default: the
+        model's), drawn ``batch_size`` at a time.
+        """
+        from dat_tf.latents import tf_stream
+
+        draw = tf_stream(self.seed if seed is None else seed, self.latent_dim)
         out = []
         for start in range(0, num, batch_size):
-            z = gen.normal([min(batch_size, num - start), self.latent_dim])
+            z = draw(min(batch_size, num - start))
             out.append(keras.ops.convert_to_numpy(self.generator(z, training=False)))
         return np.concatenate(out, axis=0)
 

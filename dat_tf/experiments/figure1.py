@@ -47,7 +47,6 @@ Reference: paper Introduction, Figure 1, Eq. (1), (6), (7).
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import os
 
@@ -201,49 +200,16 @@ def load_run(run_dir: str, checkpoint=None):
     """``(gan, cfg)`` of a run directory written by :func:`dat_tf.train.loop.train`.
 
     Args:
-      checkpoint: ``None``: ``gan.keras`` (written at the end of training), or
-        without it the newest checkpoint; an integer: the checkpoint of that
+      checkpoint: ``None``: the newest checkpoint (the final model; ``gan.keras``
+        for a run without checkpoints); an integer: the checkpoint of that
         generator step in ``run_dir/checkpoints``; a string: a checkpoint path
-        (prefix).  Checkpoints are restored into the model built from
-        ``config.json``.
+        (prefix).  See :class:`dat_tf.train.run_dir.RunDir`.
     """
-    from dat_tf.train.config import TrainConfig
-    from dat_tf.gan import GAN  # noqa: F401  (registers the class for load_model)
+    from dat_tf.train.run_dir import RunDir
 
-    cfg_path = os.path.join(run_dir, "config.json")
-    if not os.path.isdir(run_dir):
-        raise FileNotFoundError(f"run_dir={run_dir!r} is not a directory.")
-    if not os.path.isfile(cfg_path):
-        raise FileNotFoundError(f"run_dir={run_dir!r} has no config.json; is it a dat_tf run directory?")
-    with open(cfg_path) as f:
-        saved = json.load(f)
-    known = set(TrainConfig.field_names())  # a config.json written by another dat_tf version may hold other fields
-    cfg = TrainConfig(**{k: v for k, v in saved.items() if k in known})
-    model_path = os.path.join(run_dir, "gan.keras")
-    if checkpoint is None and os.path.isfile(model_path):
-        return keras.models.load_model(model_path, compile=False), cfg
-    from dat_tf.train.checkpoints import RunCheckpointer
-    from dat_tf.train.loop import build_gan
-
-    gan = build_gan(cfg)
-    ckpt = RunCheckpointer(gan, os.path.join(run_dir, "checkpoints"), keep=cfg.keep_checkpoints)
-    if checkpoint is None:
-        if not ckpt.has_checkpoints():
-            raise FileNotFoundError(f"run_dir={run_dir!r} has neither gan.keras nor a checkpoint in checkpoints/.")
-        ckpt.restore_latest()
-        return gan, cfg
-    if isinstance(checkpoint, (int, np.integer)) and not isinstance(checkpoint, bool):
-        path = os.path.join(ckpt.directory, f"ckpt-{int(checkpoint)}")
-    elif isinstance(checkpoint, str) and checkpoint:
-        path = checkpoint
-    else:
-        raise ValueError(f"checkpoint must be None, a generator step or a checkpoint path, got {checkpoint!r}.")
-    if not tf.io.gfile.exists(path + ".index"):
-        names = tf.io.gfile.glob(os.path.join(ckpt.directory, "ckpt-*.index"))
-        steps = sorted(int(os.path.basename(n)[len("ckpt-") : -len(".index")]) for n in names)
-        raise FileNotFoundError(f"checkpoint={checkpoint!r}: no checkpoint {path!r}; run_dir {run_dir!r} has steps {steps}.")
-    ckpt.restore(path)
-    return gan, cfg
+    run = RunDir(run_dir)
+    gan, _ = run.load_gan(checkpoint)
+    return gan, run.config
 
 
 def real_examples(cfg, num: int, seed: int) -> np.ndarray:

@@ -17,13 +17,13 @@ so the whole study uses both cores of a small machine.
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import time
 
 import numpy as np
 
 from dat_tf.experiments.parallel import limit_threads, map_processes
+from dat_tf.files import write_json_atomic
 
 METHODS = {
     # name -> (flagfile suffix, config overrides)
@@ -174,12 +174,12 @@ def run(opts: Figure3Options):
     seconds = time.time() - start
     table = summarize(results, sorted(opts.checkpoints))
     os.makedirs(opts.out_dir, exist_ok=True)
-    with open(os.path.join(opts.out_dir, "figure3.json"), "w") as f:
-        json.dump(
-            {"std": std, "seeds": list(opts.seeds), "wall_time_s": seconds, "table": table,
-             "run_seconds": [{k: r[k] for k in ("mixture", "method", "seed", "seconds")} for r in results]},
-            f, indent=1,
-        )
+    write_json_atomic(
+        os.path.join(opts.out_dir, "figure3.json"),
+        {"std": std, "seeds": list(opts.seeds), "wall_time_s": seconds, "table": table,
+         "run_seconds": [{k: r[k] for k in ("mixture", "method", "seed", "seconds")} for r in results]},
+        indent=1,
+    )
     with open(os.path.join(opts.out_dir, "figure3.md"), "w") as f:
         f.write(markdown(table, std, seconds, opts.workers))
     plot(results, opts, os.path.join(opts.out_dir, "figure3.png"), std)

@@ -25,6 +25,7 @@ import time
 import keras
 
 from dat_tf.experiments.parallel import limit_threads
+from dat_tf.files import write_json_atomic
 
 RESULT = "result.json"
 
@@ -139,10 +140,7 @@ def run_one(spec: RunSpec) -> dict:
         "seconds": time.time() - start,
     }
     os.makedirs(cfg.run_dir, exist_ok=True)  # a run that failed before writing anything has no folder yet
-    tmp = os.path.join(cfg.run_dir, RESULT + ".tmp")
-    with open(tmp, "w") as f:
-        json.dump(result, f)
-    os.replace(tmp, os.path.join(cfg.run_dir, RESULT))
+    write_json_atomic(os.path.join(cfg.run_dir, RESULT), result)
     result["reused"] = False
     return result
 

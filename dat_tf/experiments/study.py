@@ -43,6 +43,7 @@ import numpy as np
 from dat_tf.experiments import verdicts
 from dat_tf.experiments.parallel import limit_threads, map_processes
 from dat_tf.experiments.runner import RunSpec, metric, run_one
+from dat_tf.files import write_json_atomic, write_jsonl_atomic
 
 SECTIONS = ("figure3", "figure1", "table3", "figures45", "lipschitz", "cost")
 TABLE3_LOSSES = {"gan": "ns", "lsgan": "lsgan", "wgan": "wgan"}  # paper row -> our loss name
@@ -134,10 +135,7 @@ def fmt(values, digits=2):
 def _write_json(opts, name, obj):
     os.makedirs(opts.artefacts, exist_ok=True)
     path = os.path.join(opts.artefacts, f"{name}.json")
-    with open(path + ".tmp", "w") as f:
-        json.dump(obj, f, indent=1)
-    os.replace(path + ".tmp", path)
-    return path
+    return write_json_atomic(path, obj, indent=1)
 
 
 def load_section(opts, name) -> dict | None:
@@ -217,8 +215,7 @@ def section_figure1(opts: StudyOptions) -> dict:
         map_processes(run_one, specs, opts.workers)
         rows = map_processes(_attack_job, [(s.run_dir, e) for s in specs for e in (0, 1)], opts.workers)
         os.makedirs(os.path.dirname(path), exist_ok=True)
-        with open(path, "w") as f:
-            f.writelines(json.dumps(r) + "\n" for r in rows)
+        write_jsonl_atomic(path, rows)
         source = "quick: 2 runs of the table3 net on 8x8 digits, 2 evaluation seeds"
     elif opts.figure1_reuse:
         source = f"{path} as committed (not rerun by this invocation)"

@@ -14,12 +14,7 @@ TF >= 2.16), :mod:`~dat_tf.metrics.scores` (fid / kid / inception_score),
 classifier's recipe).
 """
 
-from dat_tf.metrics.activations import (
-    compute_activations,
-    compute_moments,
-    generator_sampler,
-    iterate_batches,
-)
+from dat_tf.metrics.activations import compute_activations, generator_sampler, iterate_batches
 from dat_tf.metrics.classifiers import (
     DIGITS_CLASSIFIER_PATH,
     INCEPTION_TFHUB,
@@ -33,7 +28,7 @@ from dat_tf.metrics.classifiers import (
 )
 from dat_tf.metrics.evaluation import evaluate, load_generator
 from dat_tf.metrics.realstats import cache_key, real_images, real_statistics
-from dat_tf.metrics.scores import RunningMoments, fid, fid_from_moments, inception_score, kid
+from dat_tf.metrics.scores import fid, inception_score, kid
 
 __all__ = [
     "Classifier",
@@ -42,14 +37,11 @@ __all__ = [
     "InceptionClassifier",
     "InceptionUnavailableError",
     "KerasClassifier",
-    "RunningMoments",
     "cache_key",
     "compute_activations",
-    "compute_moments",
     "digits_classifier",
     "evaluate",
     "fid",
-    "fid_from_moments",
     "generator_sampler",
     "get_classifier",
     "inception_score",

@@ -9,8 +9,7 @@ A *sample source* is one of
   :func:`generator_sampler`; ``num_samples`` is then required.
 
 Only one batch of images exists at a time; what is kept is the classifier's
-output (features and logits, small next to the images), or, with
-:func:`compute_moments`, only a running mean and covariance of the features.
+output (features and logits, small next to the images).
 """
 
 from __future__ import annotations
@@ -21,7 +20,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dat_tf.metrics.scores import RunningMoments
+from dat_tf.latents import latent_dim_of, numpy_stream
 
 DEFAULT_BATCH_SIZE = 500
 
@@ -107,37 +106,16 @@ def compute_activations(
     return np.concatenate(features), np.concatenate(logits)
 
 
-def compute_moments(
-    source, classifier, num_samples: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE
-) -> RunningMoments:
-    """Streams the features into a :class:`RunningMoments` (mean / covariance) without keeping them."""
-    moments = RunningMoments()
-    for images in iterate_batches(source, num_samples, batch_size):
-        moments.update(classifier(images)[0].numpy())
-    if moments.n == 0:
-        raise ValueError("the source yielded no images.")
-    return moments
-
-
-def latent_dim_of(generator: keras.Model) -> int:
-    shape = tuple(generator.inputs[0].shape) if getattr(generator, "inputs", None) else None
-    if not shape or len(shape) != 2 or shape[1] is None:
-        raise ValueError(f"cannot read the latent size from the generator's input shape {shape}; pass latent_dim=.")
-    return int(shape[1])
-
-
 def generator_sampler(generator: keras.Model, seed: int = 0, latent_dim: int | None = None) -> Callable:
-    """``n -> G(z)`` with ``z ~ N(0, I)`` drawn from ``numpy.random.default_rng(seed)`` (inference mode).
+    """``n -> G(z)`` with ``z ~ N(0, I)`` from :func:`dat_tf.latents.numpy_stream` (inference mode).
 
     The latents are one sequential stream per seed, so the images drawn do not
     depend on how the draws are split into batches.
     """
-    latent_dim = latent_dim or latent_dim_of(generator)
-    rng = np.random.default_rng(seed)
+    draw = numpy_stream(seed, latent_dim or latent_dim_of(generator))
     forward = tf.function(lambda z: generator(z, training=False), reduce_retracing=True)
 
     def sample(n):
-        z = rng.standard_normal((n, latent_dim)).astype(np.float32)
-        return forward(tf.constant(z))
+        return forward(tf.constant(draw(n)))
 
     return sample

@@ -14,7 +14,6 @@ and ``assets/digits_classifier.json`` (its held-out accuracy and settings).
 
 from __future__ import annotations
 
-import json
 import os
 
 import keras
@@ -22,6 +21,7 @@ import numpy as np
 import tensorflow as tf
 
 from dat_tf.data.digits import load_digits_array
+from dat_tf.files import dumps, write_text_atomic
 
 TEST_FRACTION = 0.2
 SPLIT_SEED = 0
@@ -95,7 +95,5 @@ def save_digits_classifier(model: keras.Model, info: dict, path: str) -> str:
     clean.set_weights(model.get_weights())
     clean.save(path)
     json_path = os.path.splitext(path)[0] + ".json"
-    with open(json_path, "w", encoding="utf-8") as f:
-        json.dump(info, f, indent=2, sort_keys=True)
-        f.write("\n")
+    write_text_atomic(json_path, dumps(info, indent=2, sort_keys=True) + "\n")
     return json_path

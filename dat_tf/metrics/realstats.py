@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 
 import numpy as np
 
+from dat_tf.files import atomic_writer
 from dat_tf.metrics.activations import DEFAULT_BATCH_SIZE, compute_activations
 
 DATASETS = ("digits",)
@@ -92,13 +92,7 @@ def real_statistics(
         os.makedirs(folder, exist_ok=True)
         meta = json.dumps({"dataset": dataset, "split": split, "classifier": classifier.cache_key,
                            "num_samples": num_samples, "resolution": resolution})
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, meta=np.array(meta), **stats)
-            os.replace(tmp, path)  # atomic: concurrent readers never see half a file
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        with atomic_writer(path, "wb") as f:  # concurrent readers never see half a file
+            np.savez(f, meta=np.array(meta), **stats)
     stats.update(n=len(features), key=key, path=path, from_cache=False)
     return stats

@@ -14,9 +14,6 @@ computed in float64 and returned as Python floats.
 * :func:`inception_score` — TF-GAN's ``classifier_score_from_logits``
   (``exp(E KL(p(y|x) || p(y)))``) on ``splits`` equal parts; mean and
   population std over the parts, as in the original Inception-score code.
-* :func:`fid_from_moments` / :class:`RunningMoments` — the same Frechet distance
-  from streamed means and covariances (TF-GAN's ``trace_sqrt_product``), for
-  sets too large to hold.
 """
 
 from __future__ import annotations
@@ -89,62 +86,3 @@ def inception_score(logits, splits: int = 10) -> tuple[float, float]:
         raise ValueError(f"splits must be an integer in [1, N={len(logits)}], got {splits!r}.")
     scores = [float(tfgan.classifier_score_from_logits(tf.constant(part))) for part in np.array_split(logits, splits)]
     return float(np.mean(scores)), float(np.std(scores))
-
-
-def fid_from_moments(mu1, sigma1, mu2, sigma2) -> float:
-    """Frechet distance from means ``[D]`` and (unbiased) covariances ``[D, D]``, as TF-GAN computes it."""
-    mu1, mu2 = np.asarray(mu1, np.float64), np.asarray(mu2, np.float64)
-    sigma1, sigma2 = np.asarray(sigma1, np.float64), np.asarray(sigma2, np.float64)
-    d = mu1.shape[0]
-    if mu1.shape != (d,) or mu2.shape != (d,) or sigma1.shape != (d, d) or sigma2.shape != (d, d):
-        raise ValueError(
-            f"expected mu [D] and sigma [D, D] for both sets, got {mu1.shape}, {sigma1.shape}, {mu2.shape}, "
-            f"{sigma2.shape}."
-        )
-    s1, s2 = tf.constant(sigma1), tf.constant(sigma2)
-    trace = tf.linalg.trace(s1 + s2) - 2.0 * tfgan.trace_sqrt_product(s1, s2)
-    return float(trace) + float(np.sum((mu1 - mu2) ** 2))
-
-
-class RunningMoments:
-    """Streaming mean and unbiased covariance of rows, batch by batch (float64, Chan et al.)."""
-
-    def __init__(self):
-        self.n = 0
-        self._mean = None
-        self._m2 = None  # sum of outer products of deviations
-
-    def update(self, batch) -> "RunningMoments":
-        x = np.asarray(batch, np.float64)
-        if x.ndim != 2:
-            raise ValueError(f"batch must be 2D [B, D], got shape {x.shape}.")
-        if len(x) == 0:
-            return self
-        if self._mean is not None and x.shape[1] != self._mean.shape[0]:
-            raise ValueError(f"batch width {x.shape[1]} differs from earlier batches ({self._mean.shape[0]}).")
-        m = len(x)
-        mean_b = x.mean(axis=0)
-        dev = x - mean_b
-        m2_b = dev.T @ dev
-        if self._mean is None:
-            self.n, self._mean, self._m2 = m, mean_b, m2_b
-            return self
-        n = self.n
-        delta = mean_b - self._mean
-        total = n + m
-        self._mean = self._mean + delta * (m / total)
-        self._m2 = self._m2 + m2_b + np.outer(delta, delta) * (n * m / total)
-        self.n = total
-        return self
-
-    @property
-    def mean(self) -> np.ndarray:
-        if self._mean is None:
-            raise ValueError("RunningMoments has seen no rows.")
-        return self._mean.copy()
-
-    @property
-    def covariance(self) -> np.ndarray:
-        if self.n < 2:
-            raise ValueError(f"the covariance needs >= 2 rows, seen {self.n}.")
-        return self._m2 / (self.n - 1)

@@ -22,24 +22,19 @@ whole ``eval`` package cannot be imported either (its ``__init__`` also pulls
 in ``inception_metrics`` -> ``tensorflow_hub``), ``tensorflow_gan.python.eval``
 is stubbed as well and only ``classifier_metrics`` is imported.
 
-Only the ``*_from_activations`` / ``*_from_logits`` functions are meant to be
-used: TF-GAN's own classifier-running paths call
-``tf.compat.v1.layers.flatten``, which does not exist with Keras 3 (DESIGN.md
-section 7), so the project computes activations and logits with its own
-Keras/TF code (:mod:`dat_tf.metrics.activations`).
-
-The ``*_streaming`` forms are TF1-style metrics (local variables plus an
-update op); they raise ``RuntimeError`` in eager mode and work only inside a
-``tf.compat.v1.Graph`` / ``Session``.
+Only the ``*_from_activations`` / ``*_from_logits`` functions are exposed:
+TF-GAN's own classifier-running paths call ``tf.compat.v1.layers.flatten``,
+which does not exist with Keras 3, so the project computes activations and
+logits with its own Keras/TF code (:mod:`dat_tf.metrics.activations`).  Its
+``*_streaming`` forms are TF1 graph-mode metrics that raise in eager mode and
+are not re-exported.
 
 Exposed names: ``frechet_classifier_distance_from_activations``,
-``frechet_classifier_distance_from_activations_streaming``,
 ``kernel_classifier_distance_from_activations``,
 ``kernel_classifier_distance_and_std_from_activations``,
-``classifier_score_from_logits``, ``classifier_score_from_logits_streaming``,
-``trace_sqrt_product`` (TF-GAN's ``Tr(sqrt(S1 S2))``), plus ``eval`` (the
-``tfgan.eval`` namespace, or just ``classifier_metrics`` in the last-resort
-mode), ``classifier_metrics`` and ``LOADED_VIA`` (``"package"``, ``"stubs"`` or
+``classifier_score_from_logits``, plus ``eval`` (the ``tfgan.eval``
+namespace, or just ``classifier_metrics`` in the last-resort mode),
+``classifier_metrics`` and ``LOADED_VIA`` (``"package"``, ``"stubs"`` or
 ``"stubs+classifier_metrics"``).
 """
 
@@ -138,22 +133,13 @@ kernel_classifier_distance_and_std_from_activations = (
     classifier_metrics.kernel_classifier_distance_and_std_from_activations
 )
 classifier_score_from_logits = classifier_metrics.classifier_score_from_logits
-trace_sqrt_product = classifier_metrics.trace_sqrt_product
-# Streaming (TF1 graph-mode) forms, present in tensorflow-gan 2.1.0.
-frechet_classifier_distance_from_activations_streaming = getattr(
-    classifier_metrics, "frechet_classifier_distance_from_activations_streaming", None
-)
-classifier_score_from_logits_streaming = getattr(classifier_metrics, "classifier_score_from_logits_streaming", None)
 
 __all__ = [
     "eval",
     "classifier_metrics",
     "LOADED_VIA",
     "frechet_classifier_distance_from_activations",
-    "frechet_classifier_distance_from_activations_streaming",
     "kernel_classifier_distance_from_activations",
     "kernel_classifier_distance_and_std_from_activations",
     "classifier_score_from_logits",
-    "classifier_score_from_logits_streaming",
-    "trace_sqrt_product",
 ]

@@ -1,4 +1,4 @@
-"""Keras callbacks for GAN runs: TensorBoard scalars and samples.
+"""Keras callbacks for GAN runs: TensorBoard scalars and samples, and :func:`crossed`.
 
 :class:`TensorBoardLogger` writes, at the end of every Keras epoch (every
 ``log_every`` generator steps in ``bin/train.py``), the model's logs as
@@ -21,9 +21,34 @@ import os
 import keras
 import tensorflow as tf
 
-from dat_tf.replicas import RNG_ALG
+from dat_tf import latents
 from dat_tf.metrics.lipschitz import spectral_norm_product
 from dat_tf.viz import image_grid, scatter_png
+
+
+def crossed(prev_step: int, step: int, every: int) -> bool:
+    """Whether a multiple of ``every`` lies in ``(prev_step, step]``: "is it time" for every-N-steps work.
+
+    Keras calls callbacks at epoch ends, which need not fall on the multiples
+    (with epochs of 700 steps and ``every=1000`` they end at 700, 1400,
+    2100, ...; an epoch longer than ``every`` passes several multiples).  The
+    callbacks that act "every N generator steps" act at the first epoch end
+    at or past each multiple, once per epoch end: they call this with the
+    step they last acted at (or started from) and the current step.
+
+    Args:
+      prev_step: the step last acted at (exclusive); ``-1`` makes step 0 count.
+      step: the current step (inclusive).
+      every: the period, an integer >= 1.
+
+    Example:
+
+    >>> crossed(900, 1000, 1000), crossed(1000, 1500, 1000), crossed(1500, 2300, 1000)
+    (True, False, True)
+    """
+    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+        raise ValueError(f"every must be an integer >= 1, got {every!r}.")
+    return step // every > prev_step // every
 
 
 class TensorBoardLogger(keras.callbacks.Callback):
@@ -54,7 +79,7 @@ class TensorBoardLogger(keras.callbacks.Callback):
         self.seed = seed
         self._writer = None
         self._z = None
-        self._last_sample_bucket = -1
+        self._last_sample_step = -1
 
     def on_train_begin(self, logs=None):
         os.makedirs(self.log_dir, exist_ok=True)
@@ -66,8 +91,8 @@ class TensorBoardLogger(keras.callbacks.Callback):
             kind = "scatter" if len(out_shape) == 1 and out_shape[0] == 2 else "grid"
         self._kind = kind
         n = self.num_samples or (1000 if kind == "scatter" else 64)
-        self._z = tf.random.stateless_normal([n, self.model.latent_dim], seed=[self.seed, 0], alg=RNG_ALG)
-        self._last_sample_bucket = -1
+        self._z = latents.stateless([self.seed, 0], n, self.model.latent_dim)
+        self._last_sample_step = -1  # the first epoch end writes samples
 
     def _step(self):
         return int(keras.ops.convert_to_numpy(self.model.g_steps))
@@ -82,8 +107,8 @@ class TensorBoardLogger(keras.callbacks.Callback):
                 opt = getattr(self.model, f"{role}_optimizer", None)
                 if opt is not None:
                     tf.summary.scalar(f"lr_{role}", float(keras.ops.convert_to_numpy(opt.learning_rate)), step=step)
-            if self.sample_every and step // self.sample_every > self._last_sample_bucket:
-                self._last_sample_bucket = step // self.sample_every
+            if self.sample_every and crossed(self._last_sample_step, step, self.sample_every):
+                self._last_sample_step = step
                 self.write_samples(step)
         self._writer.flush()
 

@@ -12,6 +12,8 @@ import sys
 import keras
 import tensorflow as tf
 
+from dat_tf.train.callbacks import crossed
+
 _CKPT_FILE = re.compile(r"^ckpt-(\d+)\.(index|data-\d{5}-of-\d{5})$")
 
 
@@ -277,7 +279,7 @@ class CheckpointCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         step = self.checkpointer.step()
-        if self.every and step // self.every > self._last // self.every:
+        if self.every and crossed(self._last, step, self.every):
             self.checkpointer.save()
             self._last = step
 

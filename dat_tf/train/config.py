@@ -223,25 +223,8 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
-        """A config from a stored ``config.json`` dict (also reads the flat regularizer keys of older runs)."""
-        values = dict(values)
-        legacy = {k: values.pop(k) for k in _LEGACY_REG_KEYS if k in values}
-        for key in ("resolution", "width", "num_devices"):
-            if values.get(key) == 0:
-                values[key] = None
-        if values.get("data_dir") == "":
-            values["data_dir"] = None
-        reg_args = dict(values.pop("reg_args", None) or {})
-        name = values.get("regularizer", "none")
-        entry = REGULARIZERS.get(name)
-        takes = {f.name for f in entry.hyperparameters()} if entry else set()
-        for key, value in legacy.items():
-            if key.startswith("dat_") != (name in ("dat", "datt")):
-                continue  # dat_* flags belonged to dat/datt, reg_* to the others
-            sentinel = value == "default" or (key.startswith("reg_") and (value is None or value < 0))
-            if _LEGACY_REG_KEYS[key] in takes and not sentinel:
-                reg_args.setdefault(_LEGACY_REG_KEYS[key], value)
-        return cls(**values, reg_args=reg_args)
+        """A config from a stored ``config.json`` dict (older runs' keys translated, see :func:`upgrade_dict`)."""
+        return cls(**upgrade_dict(values))
 
     @classmethod
     def from_flagfile(cls, path, **overrides) -> "TrainConfig":
@@ -274,6 +257,32 @@ class TrainConfig:
 _FIELDS = {f.name: f for f in dataclasses.fields(TrainConfig)}
 _LEGACY_REG_KEYS = {"dat_epsilon": "epsilon", "dat_variant": "variant", "dat_clip": "clip",
                     "reg_weight": "weight", "reg_epsilon": "epsilon"}
+
+
+def upgrade_dict(values: dict) -> dict:
+    """A stored config dict in today's form: the flat regularizer keys of older runs (``dat_epsilon``,
+    ``reg_weight``, ...) go to ``reg_args``, and their 0 / "" / negative sentinels become ``None`` (unset)."""
+    values = dict(values)
+    legacy = {k: values.pop(k) for k in _LEGACY_REG_KEYS if k in values}
+    for key in ("resolution", "width", "num_devices"):
+        if values.get(key) == 0:
+            values[key] = None
+    if values.get("data_dir") == "":
+        values["data_dir"] = None
+    if not legacy:
+        return values
+    reg_args = dict(values.get("reg_args") or {})
+    name = values.get("regularizer", "none")
+    entry = REGULARIZERS.get(name)
+    takes = {f.name for f in entry.hyperparameters()} if entry else set()
+    for key, value in legacy.items():
+        if key.startswith("dat_") != (name in ("dat", "datt")):
+            continue  # dat_* flags belonged to dat/datt, reg_* to the others
+        sentinel = value == "default" or (key.startswith("reg_") and (value is None or value < 0))
+        if _LEGACY_REG_KEYS[key] in takes and not sentinel:
+            reg_args.setdefault(_LEGACY_REG_KEYS[key], value)
+    values["reg_args"] = reg_args
+    return values
 
 
 def _reg_flag_name(cls, field_name):

@@ -1,4 +1,4 @@
-"""Loading exported generators and writing sample files (``bin/sample.py``)."""
+"""Exporting a run's models, loading exported generators and writing sample files (``bin/sample.py``)."""
 
 from __future__ import annotations
 
@@ -29,27 +29,38 @@ def load_exported_generator(path: str):
             return _loaded.serve(z)
 
     elif path.endswith(".keras"):
-        import keras
+        from dat_tf.metrics.evaluation import load_generator
 
         try:
-            model = keras.models.load_model(path, compile=False)
+            model = load_generator(path)
         except Exception as e:  # corrupt zip, missing custom objects, ...
             raise ValueError(f"Could not load the generator {path!r}: {e}") from None
-        latent_dim = int(model.input_shape[-1])
-
-        def fn(z):
-            return model(z, training=False)
+        return keras_generator_fn(model)
 
     else:
         raise ValueError(f"--generator={path!r}: expected a generator_savedmodel folder or a .keras file")
     if latent_dim is None:
         raise ValueError(f"Cannot tell the latent size of {path!r}.")
+    return _batched(fn), latent_dim
+
+
+def keras_generator_fn(model):
+    """``(generate, latent_dim)`` as :func:`load_exported_generator` gives, for a Keras generator in memory."""
+    from dat_tf.latents import latent_dim_of
+
+    return _batched(lambda z: model(z, training=False)), latent_dim_of(model)
+
+
+def _batched(fn, batch_size=256):
+    import tensorflow as tf
 
     def generate(z):
         z = np.asarray(z, np.float32)
-        return np.concatenate([np.asarray(fn(tf.constant(z[i : i + 256]))) for i in range(0, len(z), 256)], 0)
+        return np.concatenate(
+            [np.asarray(fn(tf.constant(z[i : i + batch_size]))) for i in range(0, len(z), batch_size)], 0
+        )
 
-    return generate, latent_dim
+    return generate
 
 
 def write_samples(samples, z, out: str):

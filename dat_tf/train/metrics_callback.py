@@ -5,6 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
+from dat_tf.train.callbacks import crossed
 from dat_tf.train.config import TrainConfig
 
 
@@ -61,7 +62,7 @@ class MetricsCallback(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch, logs=None):
         step = int(keras.ops.convert_to_numpy(self.model.g_steps))
-        if step // self.every > self._last // self.every:
+        if crossed(self._last, step, self.every):
             self._last = step
             self.evaluate_now(step, logs)
 

@@ -53,13 +53,13 @@ Policies:
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import sys
 
 import keras
 
+from dat_tf.files import write_json_atomic
 from dat_tf.train.checkpoints import CheckpointRestoreError, StateSnapshot, state_variables
 from dat_tf.train.schedules import learning_rate, scale_learning_rate
 
@@ -96,10 +96,7 @@ def _jsonable(logs):
 
 
 def _write_json(path, obj):
-    tmp = f"{path}.tmp{os.getpid()}"
-    with open(tmp, "w") as f:
-        json.dump(obj, f, indent=2, sort_keys=True)
-    os.replace(tmp, path)
+    write_json_atomic(path, obj, indent=2, sort_keys=True)
 
 
 class NaNGuard(keras.callbacks.Callback):

@@ -75,10 +75,9 @@ def test_loader_exposes_functions_and_uses_stubs_on_new_tf():
         "frechet_classifier_distance_from_activations",
         "kernel_classifier_distance_and_std_from_activations",
         "classifier_score_from_logits",
-        "frechet_classifier_distance_from_activations_streaming",
-        "classifier_score_from_logits_streaming",
     ):
         assert callable(getattr(tfgan, name)), name
+    assert not any(name.endswith("_streaming") for name in dir(tfgan))  # TF1 graph-mode forms: not re-exported
     if tuple(int(p) for p in tf.__version__.split(".")[:2]) >= (2, 16):
         assert tfgan.LOADED_VIA.startswith("stubs")
         root = sys.modules["tensorflow_gan"]
@@ -153,24 +152,3 @@ def test_classifier_score_matches_numpy(rng):
     assert 1.5 < want < 10.0
     np.testing.assert_allclose(got, want, rtol=RTOL)
 
-
-def test_streaming_forms_in_graph_mode_match_all_at_once(acts):
-    """TF-GAN's streaming forms are TF1 metrics (local variables + update op): they run in a v1 Graph."""
-    a, b = acts[0][:300], acts[1][:300]
-    logits = np.random.default_rng(1).normal(size=(300, 10)) * 2
-    graph = tf.Graph()
-    with graph.as_default():
-        pa = tf.compat.v1.placeholder(tf.float64, [None, a.shape[1]])
-        pb = tf.compat.v1.placeholder(tf.float64, [None, b.shape[1]])
-        pl = tf.compat.v1.placeholder(tf.float64, [None, 10])
-        fid_value, fid_update = tfgan.frechet_classifier_distance_from_activations_streaming(pa, pb)
-        is_value, is_update = tfgan.classifier_score_from_logits_streaming(pl)
-        with tf.compat.v1.Session(graph=graph) as sess:
-            sess.run(tf.compat.v1.local_variables_initializer())
-            for i in range(0, 300, 60):  # equal batches, as the streaming IS requires
-                sess.run([fid_update, is_update], {pa: a[i : i + 60], pb: b[i : i + 60], pl: logits[i : i + 60]})
-            streamed_fid, streamed_is = sess.run([fid_value, is_value])
-    np.testing.assert_allclose(streamed_fid, np_fid(a, b), rtol=RTOL)
-    np.testing.assert_allclose(streamed_is, np_inception_score(logits), rtol=RTOL)
-    with pytest.raises(RuntimeError, match="eager"):
-        tfgan.frechet_classifier_distance_from_activations_streaming(tf.constant(a), tf.constant(b))

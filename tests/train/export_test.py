@@ -1,4 +1,4 @@
-"""bin/sample.py on a run's exports; the SavedModel export loads without dat_tf."""
+"""bin/sample.py on a run's exports and on the run folder; the SavedModel export loads without dat_tf."""
 
 import os
 import subprocess
@@ -24,19 +24,38 @@ def run_dir(tmp_path_factory):
     return cfg.run_dir, z, gan.generator(z, training=False).numpy()
 
 
-@pytest.mark.parametrize("export", ["generator_savedmodel", "generator.keras"])
-def test_sample_cli_writes_png_and_npz(run_dir, export, tmp_path):
+def _sample(*args):
+    return subprocess.run([sys.executable, os.path.join(ROOT, "bin", "sample.py"), *args], capture_output=True,
+                          text=True, timeout=180)
+
+
+@pytest.mark.parametrize("source", ["generator_savedmodel", "generator.keras", "run_dir"])
+def test_sample_cli_writes_png_and_npz(run_dir, source, tmp_path):
     run, _, _ = run_dir
     out = tmp_path / "samples"
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "bin", "sample.py"), f"--generator={run}/{export}", "--num=10",
-         f"--out={out}"], capture_output=True, text=True, timeout=180,
-    )
+    flag = f"--run_dir={run}" if source == "run_dir" else f"--generator={run}/{source}"
+    proc = _sample(flag, "--num=10", "--seed=5", f"--out={out}")
     assert proc.returncode == 0, proc.stderr[-2000:]
     npz = np.load(str(out) + ".npz")
-    assert npz["samples"].shape == (10, 8, 8, 1) and npz["z"].shape == (10, 6)
+    assert npz["samples"].shape == (10, 8, 8, 1)
+    # The latents bin/sample.py has always drawn: numpy's default_rng(seed), float64 normals cast to float32.
+    np.testing.assert_array_equal(npz["z"], np.random.default_rng(5).standard_normal((10, 6)).astype("float32"))
     assert np.abs(npz["samples"]).max() <= 1.0
     assert open(str(out) + ".png", "rb").read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_sample_cli_sources_agree_and_steps_are_checked(run_dir, tmp_path):
+    """The run's newest checkpoint (step 2) is the exported generator; an absent step lists the present ones."""
+    run, _, _ = run_dir
+    for name, flag in (("a", f"--run_dir={run}"), ("b", "--step=2"), ("c", f"--generator={run}/generator.keras")):
+        args = [flag] if name != "b" else [f"--run_dir={run}", flag]
+        proc = _sample(*args, "--num=7", f"--out={tmp_path / name}")
+        assert proc.returncode == 0, proc.stderr[-2000:]
+    a, b, c = (np.load(tmp_path / f"{n}.npz")["samples"] for n in "abc")
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, c, rtol=1e-5, atol=1e-6)
+    proc = _sample(f"--run_dir={run}", "--step=1", f"--out={tmp_path / 'd'}")
+    assert proc.returncode == 2 and "checkpoint=1 does not exist" in proc.stderr and "[2]" in proc.stderr
 
 
 def test_savedmodel_loads_without_dat_tf(run_dir, tmp_path):
@@ -53,9 +72,18 @@ def test_savedmodel_loads_without_dat_tf(run_dir, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=1e-5, atol=1e-6)
 
 
-def test_sample_cli_rejects_missing_generator(tmp_path):
-    proc = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "bin", "sample.py"), f"--generator={tmp_path}/nope"],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert proc.returncode != 0 and f"--generator='{tmp_path}/nope' does not exist" in proc.stderr
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--generator={tmp}/nope"], "--generator='{tmp}/nope' does not exist"),
+        ([], "give exactly one of --generator"),
+        (["--generator={tmp}", "--run_dir={tmp}"], "give exactly one of --generator"),
+        (["--run_dir={tmp}"], "--run_dir: run_dir='{tmp}' has no config.json"),
+        (["--generator={tmp}", "--step=3"], "--step only applies with --run_dir"),
+        (["--generator={tmp}", "--num=0"], "--num=0 is not allowed"),
+        (["--generator={tmp}", "--seed=-1"], "--seed=-1 is not allowed"),
+    ],
+)
+def test_sample_cli_rejects_bad_flags(tmp_path, args, message):
+    proc = _sample(*[a.format(tmp=tmp_path) for a in args])
+    assert proc.returncode != 0 and message.format(tmp=tmp_path) in proc.stderr, proc.stderr[-2000:]

@@ -1,0 +1,91 @@
+"""crossed(): the one "every N generator steps" rule, and the three callbacks that act on it."""
+
+import types
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from dat_tf.train.callbacks import TensorBoardLogger, crossed
+from dat_tf.train.checkpoints import CheckpointCallback
+from dat_tf.train.config import TrainConfig
+from dat_tf.train.metrics_callback import MetricsCallback
+
+
+def _brute_force(prev, step, every):
+    return any(k % every == 0 for k in range(prev + 1, step + 1))
+
+
+def test_crossed_matches_brute_force():
+    cases = 0
+    for every in range(1, 8):
+        for prev in range(-3, 30):
+            for step in range(prev, 45):
+                assert crossed(prev, step, every) == _brute_force(prev, step, every), (prev, step, every)
+                cases += 1
+    assert cases > 5000
+    assert crossed(10**12 - 1, 10**12, 10**6) and not crossed(10**12, 10**12 + 10**6 - 1, 10**6)
+
+
+@pytest.mark.parametrize("every", [0, -2, 1.5, True, None])
+def test_crossed_rejects_bad_periods(every):
+    with pytest.raises(ValueError, match=f"every must be an integer >= 1, got {every!r}"):
+        crossed(0, 10, every)
+
+
+# Epoch ends that do not fall on the multiples: resumed at 3, uneven epochs, a jump over two multiples.
+START, EPOCH_ENDS, EVERY = 3, [5, 8, 9, 13, 21, 22, 24], 4
+
+
+def _expected(first_prev):
+    acted, prev = [], first_prev
+    for step in EPOCH_ENDS:
+        if _brute_force(prev, step, EVERY):
+            acted.append(step)
+            prev = step
+    return acted
+
+
+def _drive(callback, model, on_begin=True):
+    model.g_steps.assign(START)
+    callback.set_model(model)
+    if on_begin:
+        callback.on_train_begin()
+    for epoch, step in enumerate(EPOCH_ENDS):
+        model.g_steps.assign(step)
+        callback.on_epoch_end(epoch, {})
+
+
+def _model():
+    g = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+    d = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    return types.SimpleNamespace(generator=g, discriminator=d, latent_dim=2, g_steps=tf.Variable(0, dtype=tf.int64))
+
+
+def test_checkpoint_and_metrics_callbacks_act_at_the_first_epoch_end_past_each_multiple(monkeypatch, tmp_path):
+    model = _model()
+    saved = []
+    checkpointer = types.SimpleNamespace(step=lambda: int(model.g_steps.numpy()), save=lambda: saved.append(
+        int(model.g_steps.numpy())), latest="x")
+    _drive(CheckpointCallback(checkpointer, EVERY), model)
+    assert saved == _expected(START) == [5, 8, 13, 21, 24]
+
+    evaluated = []
+    cb = MetricsCallback(str(tmp_path), EVERY, TrainConfig(dataset="digits"))
+    cb._classifier = object()  # skip loading the classifier: on_train_begin then only reads the step
+    monkeypatch.setattr(cb, "evaluate_now", lambda step, logs=None: evaluated.append(step))
+    _drive(cb, model)
+    assert evaluated == saved
+
+
+def test_tensorboard_logger_samples_at_the_first_epoch_end_and_past_each_multiple(monkeypatch, tmp_path):
+    model = _model()
+    written = []
+    cb = TensorBoardLogger(str(tmp_path), sample_every=EVERY, num_samples=5)
+    monkeypatch.setattr(cb, "write_samples", lambda step: written.append(step))
+    _drive(cb, model)
+    assert written == _expected(-1) == [5, 8, 13, 21, 24]  # the first epoch end always writes
+    # The fixed latent batch: the stateless draw the logger has always used (seed [seed, 0], Philox).
+    want = tf.random.stateless_normal([5, 2], seed=[1234, 0], alg="philox")
+    np.testing.assert_array_equal(cb._z.numpy(), want.numpy())
