@@ -64,7 +64,7 @@ def section_markdown(opts, sec):
         rho = verdicts.spearman(means, PAPER_TABLE3[row])
         cells = [f"{fmt(vals[reg])} (#{rank[i]:g})" for i, reg in enumerate(TABLE3_REGS)]
         lines.append(f"| {ROW_TITLES[row]} | " + " | ".join(cells) + f" | {rho:+.2f} |")
-        lines.append(f"| paper | " + " | ".join(f"{x:.2f}" for x in PAPER_TABLE3[row]) + " | |")
+        lines.append("| paper | " + " | ".join(f"{x:.2f}" for x in PAPER_TABLE3[row]) + " | |")
         outs.append(verdicts.compare(vals["dat"], vals["none"]))
         best_is_dat.append(TABLE3_REGS[int(np.argmin(means))] in ("dat", "datt"))
     lines += ["", "KID (same runs and split; the digits classifier's features are not Inception's, so the scale "
