@@ -19,8 +19,9 @@ Tables (``--tables``):
 
 Every table runs in fresh subprocesses (this script with ``--worker=<table>``):
 one per net for ``step`` and ``xla``, one per configuration for ``memory``, one
-each for ``replicas`` and ``eval``.  The timing code is
-:mod:`benchmarks.step_time`'s (``make_runner``, ``interleaved``).  Raw results
+each for ``replicas`` and ``eval``.  The timing code, and the step table's
+nets, rounds and steps, are :mod:`dat_tf.experiments.cost`'s (``make_runner``,
+``interleaved``, ``time_side_by_side``; the study's cost section uses them too).  Raw results
 go to ``benchmarks/results.json``; the README is rendered from it, so
 ``--tables`` refreshes some tables and keeps the rest (each table states its
 own date, command and wall time).
@@ -43,21 +44,16 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-TABLES = ("step", "xla", "replicas", "memory", "eval")
-REGULARIZERS = ["none", "gp", "zero_gp", "asgan", "dat", "datt"]
-NETS = ["sngan32", "dcgan32"]
-NET_TITLES = {"sngan32": "SNGAN-32", "dcgan32": "DCGAN-32", "mlp": "MLP (2D)"}
+sys.path.insert(0, ROOT)
 
-# Full runs: steps per timing round, warm-up steps, steps of the memory runs.
-STEPS = {"sngan32": 1, "dcgan32": 5, "mlp": 200}
-WARMUP = {"sngan32": 1, "dcgan32": 1, "mlp": 1}  # plus one untimed round (step_time.interleaved)
+from dat_tf.experiments import cost  # noqa: E402
+
+TABLES = ("step", "xla", "replicas", "memory", "eval")
+REGULARIZERS = list(cost.REGULARIZERS)
+NETS = list(cost.STEP_NETS)
+NET_TITLES = {"sngan32": "SNGAN-32", "dcgan32": "DCGAN-32", "mlp": "MLP (2D)"}
+# Steps of the memory runs (steps per timing round, warm-up and --quick's nets: cost.STEPS, WARMUP, QUICK_OVERRIDES).
 MEMORY_STEPS = {"sngan32": 2, "dcgan32": 3, "mlp": 3}
-# --quick: shrunken nets (SNGAN with n_dis 1: tracing five unrolled D steps alone takes ~30 s per model).
-QUICK_OVERRIDES = {
-    "sngan32": dict(width=16, batch_size=16, n_dis=1),
-    "dcgan32": dict(width=8, batch_size=16),
-    "mlp": dict(batch_size=64),
-}
 
 
 # ------------------------------------------------------------------ helpers
@@ -66,7 +62,7 @@ QUICK_OVERRIDES = {
 def _parser():
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--quick", action="store_true",
-                   help="Smoke test: shrunken nets (see QUICK_OVERRIDES), 2 rounds of 1 step, few images. "
+                   help="Smoke test: shrunken nets (cost.QUICK_OVERRIDES), 2 rounds of 1 step, few images. "
                         "Checks that every table runs; its numbers mean nothing.")
     p.add_argument("--tables", default=",".join(TABLES), help=f"Comma-separated subset of {','.join(TABLES)}.")
     p.add_argument("--nets", default=",".join(NETS), help="Nets of the step, xla and memory tables.")
@@ -97,19 +93,19 @@ def _csv(text):
 
 
 def _rounds(args):
-    return args.rounds or (2 if args.quick else 5)
+    return args.rounds or (cost.QUICK_ROUNDS if args.quick else cost.ROUNDS)
 
 
 def _steps(args, net):
-    return args.steps or (1 if args.quick else STEPS[net])
+    return args.steps or (1 if args.quick else cost.STEPS[net])
 
 
 def _warmup(args, net):
-    return 1 if args.quick else WARMUP[net]
+    return 1 if args.quick else cost.WARMUP[net]
 
 
 def _overrides(args, net):
-    return dict(QUICK_OVERRIDES[net]) if args.quick else {}
+    return dict(cost.QUICK_OVERRIDES[net]) if args.quick else {}
 
 
 def _log(msg):
@@ -124,87 +120,47 @@ def _vmrss_kb():
     return 0
 
 
-def _net_settings(cfg):
-    """What the table should say about a config's net."""
-    width = cfg.width or None
-    if cfg.net == "sngan":
-        widths = f"ngf=ndf={width}" if width else "ngf 256, ndf 128 (mimicry)"
-    elif cfg.net == "dcgan":
-        widths = f"width {width or 64}"
-    else:
-        widths = f"width {width or 64}"
-    return {"net": cfg.net, "widths": widths, "batch_size": cfg.batch_size, "n_dis": cfg.n_dis, "loss": cfg.loss,
-            "latent_dim": cfg.latent_dim}
-
-
-def _versions():
-    import keras
-    import tensorflow as tf
-
-    return {"tensorflow": tf.__version__, "keras": keras.__version__,
-            "gpus": len(tf.config.list_physical_devices("GPU"))}
-
-
 # Workers park their models here: destroying TensorFlow functions and graphs takes seconds to minutes,
 # so nothing is freed before the worker process ends with os._exit.
 _KEEP_ALIVE = []
 
 
-def _step_time():
-    sys.path.insert(0, HERE)
-    import step_time  # noqa: PLC0415 - imports TensorFlow; only workers need it
-
-    return step_time
-
-
 # ------------------------------------------------------------------ workers
 
 
-def _time_side_by_side(st, args, net, cfgs, table):
-    """Builds a runner per config of ``cfgs`` (any keys), times them in interleaved rounds.
-
-    Returns ``(runners, steps, results)`` with ``results[key]`` the median, the
-    per-round seconds, and the build and first-call seconds.
-    """
-    runners = {}
-    for key, cfg in cfgs.items():
-        runners[key] = st.make_runner(cfg, warmup=_warmup(args, net))
+def _built(table, net):
+    """Progress line after each model's first steps (``cost.time_side_by_side``'s ``on_built``)."""
+    def log(key, runner):
         name = "/".join(key) if isinstance(key, tuple) else key
-        _log(f"{table}: built {net}/{name} (first steps {runners[key].warmup_s:.1f} s)")
-    _KEEP_ALIVE.append(runners)
-    steps = _steps(args, net)
-    times = st.interleaved(runners, _rounds(args), steps)
-    med = st.medians(times)
-    results = {key: {"median_s": med[key], "round_s": times[key], "build_s": runners[key].build_s,
-                     "warmup_s": runners[key].warmup_s} for key in runners}
-    return runners, steps, results
+        _log(f"{table}: built {net}/{name} (first steps {runner.warmup_s:.1f} s)")
+
+    return log
 
 
 def worker_step(args):
     """Table 1 for one net (``--net``): graph-mode step time per regularizer, timed side by side."""
-    st = _step_time()
-    regs, out = _csv(args.regularizers), {"nets": {}, "rounds": _rounds(args), "versions": _versions()}
+    regs, out = _csv(args.regularizers), {"nets": {}, "rounds": _rounds(args), "versions": cost.versions()}
     net = args.net
-    cfgs = {r: st.gan_config(net, r, **_overrides(args, net)) for r in regs}
-    _, steps, results = _time_side_by_side(st, args, net, cfgs, "step")
-    out["nets"][net] = {"settings": _net_settings(cfgs[regs[0]]), "steps": steps, "results": results}
+    out["nets"][net] = cost.step_entry(net, regs, _rounds(args), _steps(args, net), _warmup(args, net),
+                                       _overrides(args, net), on_built=_built("step", net))
+    results = out["nets"][net]["results"]
     _log(f"step: {net}: " + ", ".join(f"{r} {results[r]['median_s'] * 1e3:.1f} ms" for r in regs))
     return out
 
 
 def worker_xla(args):
     """Table 2 for one net (``--net``): graph vs XLA for none and dat, timed side by side."""
-    st = _step_time()
-    out = {"nets": {}, "rounds": _rounds(args), "versions": _versions()}
+    out = {"nets": {}, "rounds": _rounds(args), "versions": cost.versions()}
     net = args.net
-    cfgs = {(r, mode): st.gan_config(net, r, xla=(mode == "xla"), **_overrides(args, net))
+    cfgs = {(r, mode): cost.gan_config(net, r, xla=(mode == "xla"), **_overrides(args, net))
             for r in ("none", "dat") for mode in ("graph", "xla")}
-    runners, steps, results = _time_side_by_side(st, args, net, cfgs, "xla")
+    steps = _steps(args, net)
+    runners, results = cost.time_side_by_side(cfgs, _rounds(args), steps, _warmup(args, net), _built("xla", net))
     for (r, mode), runner in runners.items():
         if bool(runner.gan.jit_compile) != (mode == "xla"):
             raise RuntimeError(f"{net}/{r}/{mode}: the model's jit_compile is {runner.gan.jit_compile}")
     out["nets"][net] = {
-        "settings": _net_settings(cfgs["none", "graph"]), "steps": steps,
+        "settings": cost.net_settings(cfgs["none", "graph"]), "steps": steps,
         "results": {f"{r}/{m}": res for (r, m), res in results.items()},
     }
     _log(f"xla: {net}: " + ", ".join(f"{k} {res['median_s'] * 1e3:.1f} ms" for k, res in out["nets"][net]["results"].items()))
@@ -214,11 +170,9 @@ def worker_xla(args):
 def worker_replicas(args):
     """Table 3: 1 vs 2 replicas (MirroredStrategy over 2 logical CPUs), same global batch, one process."""
     # Split the CPU into 2 logical devices before anything starts the TensorFlow runtime.
-    sys.path.insert(0, ROOT)
     from dat_tf.train.strategy import make_strategy
 
     mirrored = make_strategy("mirrored", 2)
-    st = _step_time()
     import tensorflow as tf
 
     net, regs = "dcgan32", ("none", "dat")
@@ -226,21 +180,21 @@ def worker_replicas(args):
     for r in regs:
         for n in (1, 2):
             kw = dict(strategy="mirrored", num_devices=2) if n == 2 else dict(strategy="default")
-            cfgs[r, n] = st.gan_config(net, r, **kw, **_overrides(args, net))
-            runners[r, n] = st.make_runner(cfgs[r, n], warmup=_warmup(args, net))
+            cfgs[r, n] = cost.gan_config(net, r, **kw, **_overrides(args, net))
+            runners[r, n] = cost.make_runner(cfgs[r, n], warmup=_warmup(args, net))
             if runners[r, n].replicas != n:
                 raise RuntimeError(f"{r}: expected {n} replicas, the model has {runners[r, n].replicas}")
             _log(f"replicas: built {net}/{r}/{n} replica(s) (first steps {runners[r, n].warmup_s:.1f} s)")
     _KEEP_ALIVE.append(runners)
     steps = _steps(args, net)
-    times = st.interleaved(runners, _rounds(args), steps)
-    med = st.medians(times)
+    times = cost.interleaved(runners, _rounds(args), steps)
+    med = cost.medians(times)
     _log("replicas: " + ", ".join(f"{r}/{n} {med[r, n] * 1e3:.1f} ms" for r, n in runners))
     return {
-        "versions": _versions(), "rounds": _rounds(args), "steps": steps,
+        "versions": cost.versions(), "rounds": _rounds(args), "steps": steps,
         "devices": [d.name for d in tf.config.list_logical_devices("CPU")],
         "mirrored_devices": list(mirrored.extended.worker_devices),
-        "nets": {net: {"settings": _net_settings(cfgs["none", 1]), "steps": steps,
+        "nets": {net: {"settings": cost.net_settings(cfgs["none", 1]), "steps": steps,
                        "results": {f"{r}/{n}": {"median_s": med[r, n], "round_s": times[r, n],
                                                 "warmup_s": runners[r, n].warmup_s} for (r, n) in runners}}},
     }
@@ -250,26 +204,24 @@ def worker_memory(args):
     """Table 4 (one configuration): peak RSS of build + a few steps minus the RSS after importing TF."""
     import resource
 
-    st = _step_time()  # imports TensorFlow, Keras and dat_tf
-    import tensorflow as tf
+    import tensorflow as tf  # already imported with dat_tf (cost)
 
     tf.constant(0.0).numpy()  # start the runtime: part of the baseline, not of the model's cost
     base_kb = _vmrss_kb()
     base_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     net, reg = args.net, args.regularizer
     steps = 1 if args.quick else MEMORY_STEPS[net]
-    cfg = st.gan_config(net, reg, **_overrides(args, net))
-    runner = st.make_runner(cfg, warmup=steps)
+    cfg = cost.gan_config(net, reg, **_overrides(args, net))
+    runner = cost.make_runner(cfg, warmup=steps)
     _KEEP_ALIVE.append(runner)
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"net": net, "regularizer": reg, "steps": steps, "settings": _net_settings(cfg), "base_mib": base_kb / 1024,
+    return {"net": net, "regularizer": reg, "steps": steps, "settings": cost.net_settings(cfg), "base_mib": base_kb / 1024,
             "import_peak_mib": base_peak_kb / 1024, "peak_mib": peak_kb / 1024, "delta_mib": (peak_kb - base_kb) / 1024,
-            "end_mib": _vmrss_kb() / 1024, "wall_s": runner.build_s + runner.warmup_s, "versions": _versions()}
+            "end_mib": _vmrss_kb() / 1024, "wall_s": runner.build_s + runner.warmup_s, "versions": cost.versions()}
 
 
 def worker_eval(args):
     """Table 5: classifier feature cost, seconds per 1k images."""
-    sys.path.insert(0, ROOT)
     import keras
     import numpy as np
 
@@ -293,7 +245,7 @@ def worker_eval(args):
                 "repeats": repeats, "run_s": runs, "median_s": sec, "first_batch_s": first,
                 "s_per_1k": sec / n * 1000, "s_per_50k": sec / n * 50000}
 
-    out = {"versions": _versions()}
+    out = {"versions": cost.versions()}
     digits = get_classifier("digits")
     shape = tuple(int(d) for d in digits.model.inputs[0].shape[1:])
     n = args.digits_images or (1000 if args.quick else 5000)
@@ -456,7 +408,6 @@ def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     args = _parser().parse_args(argv)
     if args.worker:
-        sys.path.insert(0, ROOT)
         result = WORKERS[args.worker](args)
         with open(args.worker_out, "w") as f:
             json.dump(result, f)
@@ -697,8 +648,9 @@ def render(run, results):
         "# dat_tf benchmarks",
         "",
         "Generated by `python benchmarks/run_all.py` (do not edit by hand; raw numbers in "
-        "[results.json](results.json)). Measuring code: [step_time.py](step_time.py) "
-        "(`make_runner`, `interleaved`), used by [run_all.py](run_all.py).",
+        "[results.json](results.json)). Measuring code: "
+        "[dat_tf/experiments/cost.py](../dat_tf/experiments/cost.py) (`make_runner`, `interleaved`), used by "
+        "[run_all.py](run_all.py) and [step_time.py](step_time.py).",
         "",
     ]
     if any(results.get(t, {}).get("quick") for t in TABLES):

@@ -1,1 +1,12 @@
-"""Scripts that rerun the paper's experiments (the library side of ``bin/``)."""
+"""Scripts that rerun the paper's experiments (the library side of ``bin/``).
+
+* :mod:`.paper`: the paper's numbers, experiment grid and claims, typed in once.
+* One module per claim, each with ``run_section`` and ``section_markdown`` for the study:
+  :mod:`.figure3` (2D mixtures; ``bin/figure3.py``), :mod:`.figure1` (the attack
+  diagnostic and the ``docs/attack`` reproduction; ``bin/attack.py``), :mod:`.table3`,
+  :mod:`.figures45`, :mod:`.lipschitz`, :mod:`.cost` (the step-time harness; ``benchmarks/``).
+* :mod:`.study`: the section registry and the driver; :mod:`.render`: the results page
+  (``bin/results.py``).  Imports go one way: sections <- study <- render.
+* Shared: :mod:`.common` (options, section files, formatting), :mod:`.runner` (one
+  training run), :mod:`.parallel` (worker processes), :mod:`.verdicts` (the fixed rules).
+"""

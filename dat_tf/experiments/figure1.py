@@ -41,12 +41,18 @@ Example:
 >>> iters.numpy().tolist(), ok.numpy().tolist()           # each step moves s by 0.05 * ||w||_1 = 0.1
 ([0, 5], [True, True])
 
+The reproduction behind ``docs/attack/`` (:func:`reproduce`: train the
+runs, attack them, write ``results.jsonl``, the PNGs and ``tables.md``) and
+the study's figure1 section (:func:`run_section`) live here too.
+
 Reference: paper Introduction, Figure 1, Eq. (1), (6), (7).
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import json
 import math
 import os
 
@@ -54,11 +60,16 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dat_tf.experiments import paper, verdicts
+from dat_tf.experiments.common import fmt
+from dat_tf.experiments.parallel import limit_threads, map_processes
+from dat_tf.files import write_jsonl_atomic
+
 SCORES = ("auto", "sigmoid", "logit")
 # Loss families whose D is a classifier with a sigmoid output in the paper's DCGAN.
 SIGMOID_LOSSES = ("ns", "minimax")
 DEFAULT_STEP = 2.0 / 255.0  # 1/255 of the [0, 1] pixel range, in the models' [-1, 1] units
-DEFAULT_TOL = 0.02  # paper Eq. (1)
+DEFAULT_TOL = paper.FIGURE1_TOL  # paper Eq. (1): 0.02
 DEFAULT_MAX_ITERS = 200
 
 
@@ -360,3 +371,311 @@ def write_png(image: np.ndarray, path: str):
     if os.path.dirname(path):
         os.makedirs(os.path.dirname(path), exist_ok=True)
     tf.io.write_file(path, tf.image.encode_png(tf.convert_to_tensor(image, tf.uint8)))
+
+
+def attack_line(run_dir: str, checkpoint=None, png: str | None = None, png_columns: int = 16, png_scale: int = 4,
+                **attack_kwargs) -> dict:
+    """One line of ``results.jsonl``: :func:`attack_run`'s summary plus ``run_dir``, and the PNG if asked.
+
+    What ``bin/attack.py`` prints.  With ``png`` (a path) the Figure 1 grid of
+    the first ``png_columns`` pairs is written there and the line gets ``"png"``.
+    ``attack_kwargs`` go to :func:`attack_run` (``num``, ``seed``, ``step``, ...).
+    """
+    result = attack_run(run_dir, checkpoint=checkpoint, return_examples=bool(png), **attack_kwargs)
+    examples = result.pop("examples", None)
+    result["run_dir"] = run_dir
+    if examples is not None:
+        write_png(figure_grid(examples, columns=png_columns, scale=png_scale), png)
+        result["png"] = png
+    return result
+
+
+# ------------------------------------------------------ the reproduction (docs/attack/)
+
+RESULTS = "results.jsonl"
+TABLES = "tables.md"
+STAGES = ("train", "attack", "tables")
+# Both arms train alike (no tuning); --regularizer=dat is the paper variant, epsilon 1.
+TRAIN_FIELDS = dict(dataset="digits", net="dcgan", loss="ns", batch_size=64, width=32, latent_dim=32, lr_d=2e-4,
+                    lr_g=2e-4, beta1=0.5, verbose=2)
+SETTINGS = {
+    # run-folder prefix -> (TrainConfig fields on top of TRAIN_FIELDS, PNG name suffix, PNG upscaling)
+    "attack": ({}, "", 4),  # A: the 8x8 digits as shipped (DCGAN D: one stride-2 conv + dense)
+    "attack32": (dict(resolution=32, checkpoint_every=500, keep_checkpoints=5), "32", 2),  # B: resized to 32x32
+}
+
+
+def _default_checkpoints():
+    return {"attack": ((1000,), (1000,)), "attack32": ((500, 1000, 1500), (1000,))}
+
+
+@dataclasses.dataclass
+class Figure1Options:
+    """What :func:`reproduce` trains and attacks (defaults: the committed ``docs/attack/``, ~35 min + 10 min).
+
+    Args:
+      out_dir: ``results.jsonl``, ``tables.md`` and the PNGs (``"docs/attack"``: the committed ones).
+      runs_dir: the training runs, ``<prefix>_<regularizer>[_s<seed>]`` (a rerun resumes or skips them).
+      settings: keys of :data:`SETTINGS`.
+      checkpoints: per setting, the generator steps attacked before the final
+        model: ``(for training seed 0, for the other seeds)``.
+      eval_seeds: one attack of ``num`` pairs per evaluation seed.
+      workers: processes at once (training: one CPU thread each; attacks:
+        TensorFlow's default threads, as ``bin/attack.py``).
+    """
+
+    out_dir: str = os.path.join("runs", "figure1")
+    runs_dir: str = "runs"
+    settings: tuple = ("attack", "attack32")
+    train_seeds: tuple = (0, 1, 2)
+    regularizers: tuple = ("none", "dat")
+    n_iter: int = 2000
+    checkpoints: dict = dataclasses.field(default_factory=_default_checkpoints)
+    eval_seeds: tuple = (0, 1, 2)
+    num: int = 64
+    workers: int = 2
+
+    def validate(self) -> "Figure1Options":
+        bad = [s for s in self.settings if s not in SETTINGS]
+        if bad:
+            raise ValueError(f"settings {bad} are not allowed; expected some of {list(SETTINGS)}.")
+        missing = [s for s in self.settings if s not in self.checkpoints]
+        if missing:
+            raise ValueError(f"checkpoints has no entry for settings {missing}; give (steps for seed 0, others).")
+        for name in ("n_iter", "num", "workers"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be an integer >= 1, got {v!r}.")
+        if not self.train_seeds or not self.eval_seeds or not self.regularizers:
+            raise ValueError("train_seeds, eval_seeds and regularizers must not be empty.")
+        return self
+
+
+def run_dir_of(opts: Figure1Options, prefix: str, regularizer: str, seed: int) -> str:
+    return os.path.join(opts.runs_dir, f"{prefix}_{regularizer}" + ("" if seed == 0 else f"_s{seed}"))
+
+
+def train_configs(opts: Figure1Options) -> list:
+    """The ``TrainConfig`` fields of every run, in training order."""
+    out = []
+    for seed in opts.train_seeds:
+        for reg in opts.regularizers:
+            for prefix in opts.settings:
+                out.append(dict(TRAIN_FIELDS, **SETTINGS[prefix][0], n_iter=opts.n_iter, regularizer=reg, seed=seed,
+                                run_dir=run_dir_of(opts, prefix, reg, seed)))
+    return out
+
+
+def attack_jobs(opts: Figure1Options) -> list:
+    """The :func:`attack_line` arguments of every line of ``results.jsonl``, in order."""
+    jobs = []
+    for seed in opts.train_seeds:
+        for reg in opts.regularizers:
+            for prefix in opts.settings:
+                _, suffix, scale = SETTINGS[prefix]
+                steps = opts.checkpoints[prefix][0 if seed == 0 else 1]
+                for ck in (*steps, None):  # None: the final model
+                    for eval_seed in opts.eval_seeds:
+                        job = dict(run_dir=run_dir_of(opts, prefix, reg, seed), num=opts.num, seed=eval_seed,
+                                   checkpoint=ck)
+                        if ck is None and seed == opts.train_seeds[0] and eval_seed == opts.eval_seeds[0]:
+                            job.update(png=os.path.join(opts.out_dir, f"{reg}{suffix}.png"), png_scale=scale)
+                        jobs.append(job)
+    return jobs
+
+
+def _train_job(fields):
+    limit_threads()
+    from dat_tf.train.config import TrainConfig
+    from dat_tf.train.loop import train
+
+    train(TrainConfig(**fields).validate())  # resumes a run that has checkpoints; returns at once if finished
+    return fields["run_dir"]
+
+
+def _attack_job(job):
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    return attack_line(**job)
+
+
+def read_results(path: str) -> list:
+    """The JSON lines of a ``results.jsonl``."""
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def reproduce(opts: Figure1Options, stages=STAGES, log=print) -> str:
+    """Runs ``stages`` of the reproduction; returns the tables (markdown; empty without the tables stage).
+
+    ``train`` trains every run of :func:`train_configs`; ``attack`` attacks
+    them (:func:`attack_jobs`) and writes ``out_dir/results.jsonl`` and the
+    PNGs (the final models of the first training seed, first evaluation
+    seed); ``tables`` writes ``out_dir/tables.md`` from ``results.jsonl``.
+    """
+    bad = [s for s in stages if s not in STAGES]
+    if bad:
+        raise ValueError(f"stages {bad} are not allowed; expected some of {list(STAGES)}.")
+    opts.validate()
+    if "train" in stages:
+        configs = train_configs(opts)
+        log(f"figure1: training {len(configs)} runs in {opts.runs_dir} ...")
+        map_processes(_train_job, configs, opts.workers)
+    results = os.path.join(opts.out_dir, RESULTS)
+    if "attack" in stages:
+        jobs = attack_jobs(opts)
+        log(f"figure1: {len(jobs)} attacks -> {results} ...")
+        lines = map_processes(_attack_job, jobs, opts.workers)
+        os.makedirs(opts.out_dir, exist_ok=True)
+        write_jsonl_atomic(results, lines)
+    if "tables" not in stages:
+        return ""
+    if not os.path.isfile(results):
+        raise FileNotFoundError(f"no {results}: run the attack stage first.")
+    text = tables_markdown(read_results(results))
+    with open(os.path.join(opts.out_dir, TABLES), "w") as f:
+        f.write(text)
+    return text
+
+
+def _fmt_runs(values, digits=2):
+    """``mean ± std`` with ddof=1 (a few evaluation or training seeds), None skipped."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
+
+
+def tables_markdown(rows) -> str:
+    """``tables.md`` of ``results.jsonl`` rows.
+
+    Table 1: each training run and checkpoint, mean ± std (ddof=1) over the
+    evaluation seeds.  Table 2: the training seeds pooled: mean ± std (ddof=1)
+    over training seeds of each run's eval-seed mean.
+    """
+    runs = collections.defaultdict(list)
+    for r in rows:
+        runs[(r["resolution"], r["regularizer"], r["train_seed"], r["step_of_model"])].append(r)
+    keys = sorted(runs, key=lambda k: (k[0], k[3], k[2], k[1] != "none"))
+    out = [
+        "Table 1: per training run (mean ± std over evaluation seeds)", "",
+        "| images | D | train seed | G step | K_fake | K_real | success fake | success real | "
+        "initial gap | pairs within tol | gap closed/step fake | gap closed/step real | eval seeds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for k in keys:
+        v = runs[k]
+
+        def col(name, d=2):
+            return _fmt_runs([x[name] for x in v], d)
+
+        out.append(f"| {k[0]}x{k[0]} | {k[1]} | {k[2]} | {k[3]} | {col('k_fake')} | {col('k_real')} | "
+                   f"{col('success_fake', 3)} | {col('success_real', 3)} | {col('initial_gap', 3)} | "
+                   f"{col('initially_within_tol')} | {col('rate_fake', 4)} | {col('rate_real', 4)} | "
+                   f"{sorted(x['seed'] for x in v)} |")
+    pooled = collections.defaultdict(list)
+    for k in keys:
+        pooled[(k[0], k[3], k[1])].append(runs[k])
+    out += [
+        "", "Table 2: training seeds pooled (mean ± std over training seeds of each run's eval-seed mean)", "",
+        "| images | G step | D | train seeds | K_fake | K_real | success fake | success real | initial gap | "
+        "gap closed/step fake | gap closed/step real |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (res, step, reg), group in sorted(pooled.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] != "none")):
+        if len(group) < 2:
+            continue
+
+        def col(name, d=2):
+            per_run = [[x[name] for x in v if x[name] is not None] for v in group]
+            return _fmt_runs([np.mean(vals) for vals in per_run if vals], d)
+
+        seeds = sorted(v[0]["train_seed"] for v in group)
+        out.append(f"| {res}x{res} | {step} | {reg} | {seeds} | {col('k_fake')} | {col('k_real')} | "
+                   f"{col('success_fake', 3)} | {col('success_real', 3)} | {col('initial_gap', 3)} | "
+                   f"{col('rate_fake', 4)} | {col('rate_real', 4)} |")
+    return "\n".join(out) + "\n"
+
+
+# ------------------------------------------------------ the study's section
+
+
+def section_reproduction(opts) -> Figure1Options:
+    """The reproduction the study reruns: the full one, or with ``opts.quick`` 2 short runs on 8x8 digits."""
+    out_dir = os.path.join(opts.out_dir, "attack")
+    if opts.quick:
+        return Figure1Options(out_dir=out_dir, runs_dir=os.path.join(opts.figure1_runs_dir, "figure1"),
+                              settings=("attack",), train_seeds=(0,), n_iter=opts.table3_iters,
+                              checkpoints={"attack": ((), ())}, eval_seeds=(0, 1), workers=opts.workers)
+    return Figure1Options(out_dir=out_dir, runs_dir=opts.figure1_runs_dir, workers=opts.workers)
+
+
+def run_section(opts) -> dict:
+    """Reruns the reproduction (or, with ``opts.figure1_reuse``, reads ``opts.figure1_results``) and summarizes it."""
+    if opts.figure1_reuse:
+        path = opts.figure1_results
+        source = f"{path} as committed (not rerun by this invocation)"
+    else:
+        fo = section_reproduction(opts)
+        reproduce(fo)
+        path = os.path.join(fo.out_dir, RESULTS)
+        source = f"{path}, rerun by this invocation"
+        if opts.quick:
+            source = (f"quick: {len(fo.regularizers)} runs of {fo.n_iter} steps on 8x8 digits, "
+                      f"{len(fo.eval_seeds)} evaluation seeds")
+    return {"source": source, "rows": summarize_attack(read_results(path))}
+
+
+def summarize_attack(rows) -> list:
+    """Per (resolution, regularizer) at each run's final model: K per training seed (mean over eval seeds)."""
+    final_step = collections.defaultdict(int)
+    for r in rows:
+        final_step[(r["resolution"], r["regularizer"], r["train_seed"])] = max(
+            final_step[(r["resolution"], r["regularizer"], r["train_seed"])], r["step_of_model"])
+    per_run = collections.defaultdict(list)
+    for r in rows:
+        key = (r["resolution"], r["regularizer"], r["train_seed"])
+        if r["step_of_model"] == final_step[key]:
+            per_run[key].append(r)
+    out = collections.defaultdict(lambda: {"k_fake": [], "k_real": [], "initial_gap": [], "seeds": []})
+    for (res, reg, seed), group in sorted(per_run.items()):
+        cell = out[(res, reg)]
+        for k in ("k_fake", "k_real", "initial_gap"):
+            cell[k].append(float(np.mean([g[k] for g in group])))
+        cell["seeds"].append(seed)
+        cell["step"] = group[0]["step_of_model"]
+    return [{"resolution": res, "regularizer": reg, **cell} for (res, reg), cell in sorted(out.items())]
+
+
+def section_markdown(opts, sec):
+    rows = sec["data"]["rows"]
+    by = {(r["resolution"], r["regularizer"]): r for r in rows}
+    lines = [
+        f"Source: {sec['data']['source']}. K = mean attack steps until D's score is within 0.02 of the partner's "
+        "(higher = harder to attack); per training seed the mean over evaluation seeds, then mean ± std over "
+        "training seeds. Setting and choices: [docs/attack/README.md](attack/README.md).",
+        "",
+        "| images | D | training seeds | K_fake | K_real | initial score gap |",
+        "|---|---|---|---:|---:|---:|",
+    ]
+    outs = []
+    for r in rows:
+        lines.append(f"| {r['resolution']}x{r['resolution']} | {r['regularizer']} | {r['seeds']} | {fmt(r['k_fake'])} | "
+                     f"{fmt(r['k_real'])} | {fmt(r['initial_gap'], 3)} |")
+    for res in sorted({r["resolution"] for r in rows}):
+        if (res, "dat") in by and (res, "none") in by:
+            for k in ("k_fake", "k_real"):
+                outs.append(verdicts.compare(by[(res, "dat")][k], by[(res, "none")][k], lower_is_better=False))
+    lines += ["", paper.figure1_line()]
+    v = verdicts.verdict(outs) if outs else "inconclusive"
+    return lines, [f"DAT raises K: **{v}** ({verdicts.counts(outs)}; cells = resolution x {{K_fake, K_real}})"], v
+
+
+def wall_time(sec):
+    """A reused reproduction took no time here: say what it took when it was made."""
+    if "not rerun" in sec["data"]["source"]:
+        return None, (" (reused, not rerun: `docs/attack/reproduce.sh` trained its 12 runs in about 35 min when "
+                      "docs/attack was made; `time bash docs/attack/reproduce.sh attack` took 10.3 min on 2026-11-26 "
+                      "and rewrote results.jsonl byte for byte)")
+    return sec["seconds"], ""

@@ -11,17 +11,25 @@ checkpoints 2k, 3k and 10k generator steps.  The script writes
   and KL at each checkpoint, mean and standard deviation over seeds.
 
 Runs are independent processes (``workers`` at a time, one CPU thread each),
-so the whole study uses both cores of a small machine.
+so the whole study uses both cores of a small machine.  Outputs go to
+``runs/figure3`` by default; ``out_dir="docs"`` rewrites the committed figure.
+The study's figure3 section (:func:`run_section`, :func:`section_markdown`)
+reruns it with the reference variant too.
 """
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import json
 import os
 import time
 
 import numpy as np
 
+from dat_tf.experiments import verdicts
+from dat_tf.experiments.common import fmt, minutes, rel
+from dat_tf.experiments.paper import FIGURE3_CHECKPOINTS
 from dat_tf.experiments.parallel import limit_threads, map_processes
 from dat_tf.files import write_json_atomic
 
@@ -37,10 +45,17 @@ MIXTURES = ("balanced", "imbalanced")
 
 @dataclasses.dataclass
 class Figure3Options:
-    out_dir: str = "docs"
+    """What :func:`run` trains and where it writes.
+
+    Args:
+      out_dir: figure3.png, figure3.md and figure3.json (``"docs"``: the committed ones).
+      runs_dir: the training runs, one folder per (mixture, method, seed).
+    """
+
+    out_dir: str = os.path.join("runs", "figure3")
     configs_dir: str = "configs"
     seeds: tuple = (0, 1, 2, 3, 4)
-    checkpoints: tuple = (2000, 3000, 10000)
+    checkpoints: tuple = FIGURE3_CHECKPOINTS
     methods: tuple = ("none", "dat")
     mixture_std: float | None = None  # None: the flagfiles' value
     num_samples: int = 2500
@@ -184,3 +199,70 @@ def run(opts: Figure3Options):
         f.write(markdown(table, std, seconds, opts.workers))
     plot(results, opts, os.path.join(opts.out_dir, "figure3.png"), std)
     return table, seconds
+
+
+# ------------------------------------------------------------------ the study's section
+
+METHOD_TITLES = {"none": "GAN", "dat": "DAT (paper)", "dat_reference": "DAT (reference)"}
+
+
+def run_section(opts) -> dict:
+    """Figure 3 with GAN, DAT (paper) and DAT (reference), once per mixture std of ``opts.figure3_stds``."""
+    variants = []
+    for std in opts.figure3_stds:
+        tag = "figure3" if std is None else f"figure3_std{std:g}"
+        fo = Figure3Options(
+            out_dir=os.path.join(opts.artefacts, tag), configs_dir=opts.configs_dir, seeds=tuple(opts.figure3_seeds),
+            checkpoints=tuple(opts.figure3_checkpoints), methods=("none", "dat", "dat_reference"), mixture_std=std,
+            workers=opts.workers, runs_dir=os.path.join(opts.runs_dir, tag),
+        )
+        table, seconds = run(fo)
+        with open(os.path.join(fo.out_dir, "figure3.json")) as f:
+            std_used = json.load(f)["std"]
+        variants.append({"tag": tag, "std": std_used, "table": table, "seconds": seconds})
+    return {"variants": variants, "seeds": list(opts.figure3_seeds)}
+
+
+def section_markdown(opts, sec):
+    lines = []
+    cells = collections.defaultdict(list)
+    for var in sec["data"]["variants"]:
+        by = {(e["mixture"], e["method"], e["step"]): e for e in var["table"]}
+        steps = sorted({e["step"] for e in var["table"]})
+        lines += [
+            f"**Mixture std {var['std']:.3f}** ({len(sec['data']['seeds'])} seeds, {minutes(var['seconds'])}; "
+            f"[plot]({rel(opts, os.path.join(opts.artefacts, var['tag'], 'figure3.png'))}), "
+            f"[table]({rel(opts, os.path.join(opts.artefacts, var['tag'], 'figure3.md'))}))",
+            "",
+            "| mixture | step | modes: GAN | DAT (paper) | DAT (reference) | KL: GAN | DAT (paper) | DAT (reference) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for mixture in MIXTURES:
+            for step in steps:
+                row = [by[(mixture, m, step)] for m in ("none", "dat", "dat_reference")]
+                modes = " | ".join(fmt(e["modes_covered"]["values"], 1) for e in row)
+                kls = " | ".join(fmt(e["kl"]["values"], 3) for e in row)
+                lines.append(f"| {mixture} | {step} | {modes} | {kls} |")
+                for e in row[1:]:
+                    key = (var["std"], e["method"])
+                    cells[key].append(verdicts.compare(e["kl"]["values"], row[0]["kl"]["values"]))
+                    cells[key].append(verdicts.compare(e["modes_covered"]["values"], row[0]["modes_covered"]["values"],
+                                                       lower_is_better=False))
+        lines.append("")
+    summary = []
+    for (std, method), outs in cells.items():
+        summary.append(f"std {std:.3f}, {METHOD_TITLES[method]} vs GAN: **{verdicts.verdict(outs)}** "
+                       f"({verdicts.counts(outs)}; cells = mixture x step x {{KL, modes}})")
+    lines.append(
+        "DAT (reference) is the authors' released code (DESIGN.md s. 2): its step is the gradient of a *batch "
+        "mean* of D, about 1/B of a per-sample gradient (clipped to [-1, 1]), so at the mixtures' batch of 256 "
+        "its perturbations are far smaller than DAT (paper)'s, which steps by the full per-sample gradient.")
+    if not any(var["std"] < 0.2 for var in sec["data"]["variants"]) and os.path.isfile(
+            os.path.join(opts.out_dir, "figure3_std0.1", "figure3.md")):
+        lines.append(
+            "Not regenerated by this command (add `--figure3_stds=default,0.1`, about 11 min): an earlier run at std "
+            "0.1 (narrow, well separated modes), GAN vs DAT (paper) only, made by `python bin/figure3.py "
+            "--mixture_std=0.1 --out_dir=docs/figure3_std0.1`, is in [figure3_std0.1/figure3.md](figure3_std0.1/figure3.md).")
+    lines.append("")
+    overall = verdicts.verdict([o for outs in cells.values() for o in outs])
+    return lines, summary, overall

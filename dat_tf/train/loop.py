@@ -7,7 +7,6 @@ experiment scripts call these functions directly.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 import time
@@ -16,6 +15,7 @@ import keras
 
 from dat_tf.data.registry import get_dataset
 from dat_tf.nets.registry import get_net
+from dat_tf.files import write_json_atomic
 from dat_tf.train.callbacks import TensorBoardLogger
 from dat_tf.train.checkpoints import CheckpointCallback, RunCheckpointer
 from dat_tf.train.config import TrainConfig
@@ -142,8 +142,7 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
     cfg.validate()
     out_dir = worker_dir(cfg.run_dir)  # run_dir, or run_dir/.worker<i> for non-chief workers
     os.makedirs(out_dir, exist_ok=True)
-    with open(os.path.join(out_dir, "config.json"), "w") as f:
-        json.dump(cfg.to_dict(), f, indent=2, sort_keys=True)
+    write_json_atomic(os.path.join(out_dir, "config.json"), cfg.to_dict(), indent=2, sort_keys=True)
     fresh = gan is None
     gan = gan or build_gan(cfg)
     checkpointer = RunCheckpointer(gan, os.path.join(out_dir, "checkpoints"), keep=cfg.keep_checkpoints)

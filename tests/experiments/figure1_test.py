@@ -254,3 +254,100 @@ def test_cli_rejects_bad_flags(digits_run, tmp_path, args, message):
     out = _cli([a.format(run=digits_run, empty=tmp_path) for a in args], timeout=60)
     assert out.returncode != 0
     assert message in out.stderr, out.stderr[-2000:]
+
+
+# ------------------------------------------------------ the docs/attack reproduction
+
+
+def _committed_lines():
+    from dat_tf.experiments.figure1 import read_results
+
+    return read_results(os.path.join(ROOT, "docs", "attack", "results.jsonl"))
+
+
+def test_reproduction_plan_is_the_committed_one():
+    from dat_tf.experiments.figure1 import Figure1Options, attack_jobs, train_configs
+
+    opts = Figure1Options(out_dir=os.path.join("docs", "attack"))
+    lines, jobs = _committed_lines(), attack_jobs(opts)
+    assert len(jobs) == len(lines) == 84
+    configs = {c["run_dir"]: TrainConfig(**c).validate() for c in train_configs(opts)}
+    assert len(configs) == 12
+    for job, line in zip(jobs, lines):  # same runs, checkpoints, evaluation seeds and PNGs, in the same order
+        assert (job["run_dir"], job["seed"], job["num"]) == (line["run_dir"], line["seed"], line["num"])
+        assert line["step_of_model"] == (job["checkpoint"] or opts.n_iter)
+        assert job.get("png") == line.get("png")
+        cfg = configs[job["run_dir"]]
+        assert (cfg.image_resolution(), cfg.regularizer, cfg.seed, cfg.loss) == (
+            line["resolution"], line["regularizer"], line["train_seed"], line["loss"])
+
+
+def test_tables_are_the_committed_tables():
+    from dat_tf.experiments.figure1 import tables_markdown
+
+    with open(os.path.join(ROOT, "docs", "attack", "tables.md")) as f:
+        assert tables_markdown(_committed_lines()) == f.read()
+
+
+def test_reproduce_trains_attacks_and_writes_what_the_cli_prints(tmp_path):
+    from dat_tf.experiments.figure1 import Figure1Options, read_results, reproduce
+
+    opts = Figure1Options(out_dir=str(tmp_path / "out"), runs_dir=str(tmp_path / "runs"), settings=("attack",),
+                          train_seeds=(0,), regularizers=("dat",), n_iter=20, checkpoints={"attack": ((), ())},
+                          eval_seeds=(0, 1), num=4, workers=1)
+    text = reproduce(opts, log=lambda msg: None)
+    lines = read_results(tmp_path / "out" / "results.jsonl")
+    assert [(line["seed"], line["step_of_model"], line["regularizer"]) for line in lines] == [(0, 20, "dat"), (1, 20, "dat")]
+    png = tmp_path / "out" / "dat.png"
+    assert lines[0]["png"] == str(png) and "png" not in lines[1]
+    assert tf.io.decode_png(tf.io.read_file(str(png))).numpy().shape == (4 * 8 * 4, 4 * 8 * 4, 1)  # 4 pairs, scale 4
+    assert (tmp_path / "out" / "tables.md").read_text() == text and "| 8x8 | dat | 0 | 20 |" in text
+    # Each line is what bin/attack.py prints for the same run and seed (what reproduce.sh collected).
+    out = _cli([f"--run_dir={lines[1]['run_dir']}", "--num=4", "--seed=1"])
+    assert out.returncode == 0, out.stderr[-3000:]
+    cli = json.loads(next(line for line in out.stdout.splitlines() if line.startswith("{")))
+    assert cli.keys() == lines[1].keys()
+    for key, value in cli.items():
+        if isinstance(value, float):
+            assert lines[1][key] == pytest.approx(value, rel=1e-5), key
+        else:
+            assert lines[1][key] == value, key
+
+
+def test_reproduce_refuses_bad_options_before_work(tmp_path):
+    from dat_tf.experiments.figure1 import Figure1Options, reproduce
+
+    with pytest.raises(ValueError, match=r"stages \['plot'\]"):
+        reproduce(Figure1Options(out_dir=str(tmp_path)), stages=("plot",))
+    with pytest.raises(ValueError, match=r"settings \['attack64'\]"):
+        reproduce(Figure1Options(out_dir=str(tmp_path), settings=("attack64",)))
+    with pytest.raises(ValueError, match="n_iter must be an integer >= 1, got 0"):
+        reproduce(Figure1Options(out_dir=str(tmp_path), n_iter=0))
+    with pytest.raises(FileNotFoundError, match="run the attack stage first"):
+        reproduce(Figure1Options(out_dir=str(tmp_path)), stages=("tables",))
+    assert not os.listdir(tmp_path)
+
+
+def test_cli_reproduce_stages_are_the_library_stages():
+    import ast
+
+    from dat_tf.experiments.figure1 import STAGES
+
+    tree = ast.parse(open(SCRIPT).read())
+    value = next(n.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "REPRODUCE")
+    mapping = ast.literal_eval(value)
+    assert mapping["all"] == STAGES and all(set(v) <= set(STAGES) for v in mapping.values())
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--reproduce=plot"], "--reproduce='plot' is not allowed"),
+        (["--reproduce=all", "--run_dir=runs/x"], "--reproduce trains and attacks its own runs"),
+        (["--reproduce=tables", "--out_dir={empty}"], "run the attack stage first"),
+    ],
+)
+def test_cli_reproduce_rejects_bad_flags(tmp_path, args, message):
+    out = _cli([a.format(empty=tmp_path) for a in args], timeout=120)
+    assert out.returncode != 0
+    assert message in out.stderr, out.stderr[-2000:]

@@ -1,4 +1,4 @@
-"""The reproduction study: run specs, one real miniature run, the stored results and the rendered page."""
+"""The reproduction study: the section registry, run specs, one real miniature run, the stored results and the page."""
 
 import json
 import os
@@ -8,23 +8,15 @@ import numpy as np
 import pytest
 
 from dat_tf.train.config import TrainConfig
-from dat_tf.experiments import render, runner, study
+from dat_tf.experiments import common, figure1, lipschitz, paper, render, runner, study, table3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def test_cli_sections_match_the_library():
-    import ast
-
-    tree = ast.parse(open(os.path.join(ROOT, "bin", "results.py")).read())
-    value = next(n.value for n in tree.body if isinstance(n, ast.Assign) and n.targets[0].id == "SECTIONS")
-    assert tuple(ast.literal_eval(value)) == study.SECTIONS
 
 
 @pytest.mark.parametrize("opts", [study.StudyOptions(), study.quick_options()], ids=["full", "quick"])
 def test_every_run_spec_is_a_valid_config(opts):
     opts.configs_dir = os.path.join(ROOT, "configs")
-    specs = list(study._table3_specs(opts).values())
+    specs = list(table3.run_specs(opts).values())
     assert len(specs) == 3 * 9 * len(opts.table3_seeds)
     for spec in specs:
         cfg = TrainConfig.from_flagfile(spec.flagfile, **dict(spec.overrides)).validate()
@@ -32,10 +24,10 @@ def test_every_run_spec_is_a_valid_config(opts):
                                                                          opts.table3_iters)
         assert cfg.log_gradient_norms
     # the miniature keeps each flagfile's objective and optimizer: spot-check one
-    wgan_dat = study._table3_specs(opts)[("wgan", "dat", opts.table3_seeds[0])]
+    wgan_dat = table3.run_specs(opts)[("wgan", "dat", opts.table3_seeds[0])]
     cfg = TrainConfig.from_flagfile(wgan_dat.flagfile, **dict(wgan_dat.overrides))
     assert (cfg.loss, cfg.regularizer, cfg.lr_d, cfg.beta1, cfg.latent_dim) == ("wgan", "dat", 1e-4, 0.5, 128)
-    for _, stem in study.FIGURE45_SETTINGS:
+    for _, stem in paper.FIGURES45_SETTINGS:
         for sfx in ("", "_dat"):
             assert os.path.isfile(os.path.join(ROOT, "configs", stem + sfx + ".flags"))
 
@@ -94,7 +86,7 @@ def test_summarize_attack_takes_final_models_and_averages_eval_seeds():
         row("none", 1, 2000, 0, 6.0, 8.0),
         row("dat", 0, 2000, 0, 1.0, 1.0),
     ]
-    out = {(r["regularizer"]): r for r in study.summarize_attack(rows)}
+    out = {(r["regularizer"]): r for r in figure1.summarize_attack(rows)}
     assert out["none"]["k_fake"] == [3.0, 6.0] and out["none"]["k_real"] == [5.0, 8.0]
     assert out["none"]["seeds"] == [0, 1] and out["none"]["step"] == 2000
     assert out["dat"]["k_fake"] == [1.0]
@@ -103,8 +95,8 @@ def test_summarize_attack_takes_final_models_and_averages_eval_seeds():
 def _fake_sections(opts):
     """Section files shaped like the real ones, with DAT built to win table3 and lose figures45."""
     t3_runs = []
-    for row in study.TABLE3_LOSSES:
-        for i, reg in enumerate(study.TABLE3_REGS):
+    for row in paper.TABLE3_LOSSES:
+        for i, reg in enumerate(paper.TABLE3_REGS):
             for seed in (0, 1, 2):
                 fid = 10.0 + i if reg not in ("dat", "datt") else 1.0 + (reg == "datt")
                 logs = [{"step": s, "grad_norm_real": (0.1 if reg == "dat" else 1.0) + 0.01 * seed,
@@ -112,7 +104,7 @@ def _fake_sections(opts):
                 t3_runs.append({"row": row, "reg": reg, "seed": seed, "logs": logs, "curve": [],
                                 "final": {"fid_train": fid + 0.1 * seed, "kid_train": 0.01}, "diverged_at": None})
     f45 = []
-    for _, stem in study.FIGURE45_SETTINGS:
+    for _, stem in paper.FIGURES45_SETTINGS:
         for arm in ("none", "dat"):
             for seed in (0, 1):
                 fid = 5.0 if arm == "none" else 50.0
@@ -135,21 +127,21 @@ def _fake_sections(opts):
              "initial_gap": [0.2, 0.2], "seeds": [0, 1], "step": 2000}]},
         "table3": {"runs": t3_runs},
         "figures45": {"runs": f45},
-        "lipschitz": {"runs": [r for r in t3_runs if r["reg"] in study.LIPSCHITZ_REGS]},
+        "lipschitz": {"runs": [r for r in t3_runs if r["reg"] in lipschitz.LIPSCHITZ_REGS]},
         "cost": {"source": "x", "date": "today", "command": "python benchmarks/run_all.py", "wall_s": 600.0,
                  "quick": False, "nets": {"sngan32": {"settings": {"batch_size": 64, "n_dis": 5, "loss": "hinge"},
                                                       "seconds": {"none": 2.0, "gp": 3.0, "dat": 2.5},
                                                       "ratio": {"none": 1.0, "gp": 1.5, "dat": 1.25}}}},
     }
     for name, data in sections.items():
-        study._write_json(opts, name, {"section": name, "seconds": 120.0, "date": "today", "quick": False,
-                                       "machine": "test machine", "data": data})
+        common.write_section(opts, name, {"section": name, "seconds": 120.0, "date": "today", "quick": False,
+                                          "machine": "test machine", "data": data})
 
 
 def test_render_page_has_six_sections_and_mechanical_verdicts(tmp_path):
     opts = study.StudyOptions(out_dir=str(tmp_path), runs_dir=str(tmp_path / "runs"))
     _fake_sections(opts)
-    page = open(study.render(opts)).read()
+    page = open(render.render_page(opts)).read()
     headers = re.findall(r"^## (\d)\. ", page, re.M)
     assert headers == ["1", "2", "3", "4", "5", "6"]
     assert page.count("*Verdict:*") == 6 and page.count("*Wall time:*") == 6
@@ -171,8 +163,9 @@ def test_render_page_has_six_sections_and_mechanical_verdicts(tmp_path):
 
 def test_render_without_sections_says_not_run(tmp_path):
     opts = study.StudyOptions(out_dir=str(tmp_path))
-    page = open(study.render(opts)).read()
+    page = open(render.render_page(opts)).read()
     assert page.count("Not run yet.") == 6
+    assert f"`python bin/results.py --out_dir={tmp_path} --sections=table3`" in page  # the command that writes it
 
 
 def test_unknown_section_is_refused(tmp_path):
@@ -182,15 +175,15 @@ def test_unknown_section_is_refused(tmp_path):
 
 def test_section_time_json_roundtrip(tmp_path):
     opts = study.StudyOptions(out_dir=str(tmp_path))
-    study._write_json(opts, "cost", {"seconds": 1.5})
-    assert study.load_section(opts, "cost") == {"seconds": 1.5}
+    common.write_section(opts, "cost", {"seconds": 1.5})
+    assert common.load_section(opts, "cost") == {"seconds": 1.5}
     assert json.load(open(tmp_path / "results" / "cost.json")) == {"seconds": 1.5}
 
 
 @pytest.mark.parametrize(
     "flag, message",
     [
-        ("--sections=table3,table4", "['table4'] not allowed"),
+        ("--sections=table3,table4", f"['table4'] not allowed; expected some of {list(study.SECTIONS)}"),
         ("--figure3_stds=default,-1", "--figure3_stds=default,-1 is not allowed"),
         ("--figure3_stds=wide", "--figure3_stds=wide is not allowed"),
         ("--workers=0", "--workers=0 is not allowed"),
@@ -205,3 +198,119 @@ def test_cli_refuses_bad_flags_before_any_work(flag, message, tmp_path):
     assert proc.returncode != 0
     assert message in proc.stderr
     assert not os.path.exists(tmp_path / "results")  # nothing was run or written
+
+
+# ------------------------------------------------------ the registry and the package's shape
+
+
+def test_a_section_added_to_the_registry_is_run_and_rendered(tmp_path, monkeypatch):
+    ran = []
+
+    def run(opts):
+        ran.append(opts.out_dir)
+        return {"value": 3}
+
+    def markdown(opts, sec):
+        return [f"extra body {sec['data']['value']}"], ["extra verdict line"], "reproduced"
+
+    extra = study.Section(title="Extra claim", claim="Something the paper says.", command="{results} --sections=extra",
+                          full_command="python bin/extra.py", run=run, markdown=markdown)
+    monkeypatch.setitem(study.SECTIONS, "extra", extra)
+    opts = study.StudyOptions(out_dir=str(tmp_path), runs_dir=str(tmp_path / "runs"))
+    study.run_sections(opts, ["extra"], log=lambda msg: None)
+    assert ran == [str(tmp_path)]
+    assert json.load(open(tmp_path / "results" / "extra.json"))["data"] == {"value": 3}
+    page = open(render.render_page(opts)).read()
+    assert "## 7. Extra claim" in page and "*Claim:* Something the paper says." in page
+    assert f"*Here:* `python bin/results.py --out_dir={tmp_path} --sections=extra`" in page
+    assert "extra body 3" in page and "- extra verdict line" in page
+    assert "| 7 | Extra claim | reproduced |" in page
+    assert page.count("Not run yet.") == 6  # the six real sections, not run here
+    monkeypatch.undo()
+    assert "Extra claim" not in open(render.render_page(opts)).read()
+    with pytest.raises(ValueError, match="'extra'"):
+        study.run_sections(opts, ["extra"])
+
+
+def test_registry_points_at_the_section_modules():
+    from dat_tf.experiments import cost, figure3, figures45
+
+    modules = {"figure3": figure3, "figure1": figure1, "table3": table3, "figures45": figures45,
+               "lipschitz": lipschitz, "cost": cost}
+    assert list(study.SECTIONS) == list(modules)  # page order
+    for name, section in study.SECTIONS.items():
+        assert section.run is modules[name].run_section and section.markdown is modules[name].section_markdown
+        assert section.claim == paper.CLAIMS[name]
+
+
+def _experiments_imports():
+    """``{module: {experiments modules it imports}}`` over every import statement, lazy ones included."""
+    import ast
+
+    folder = os.path.join(ROOT, "dat_tf", "experiments")
+    names = {f[:-3] for f in os.listdir(folder) if f.endswith(".py") and f != "__init__.py"}
+    graph = {}
+    for name in names:
+        deps = set()
+        for node in ast.walk(ast.parse(open(os.path.join(folder, name + ".py")).read())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                if node.module == "dat_tf.experiments" or (node.level == 1 and not node.module):
+                    deps |= {a.name for a in node.names}
+                elif node.module.startswith("dat_tf.experiments."):
+                    deps.add(node.module.split(".")[2])
+                elif node.level == 1:
+                    deps.add(node.module.split(".")[0])
+            elif isinstance(node, ast.Import):
+                deps |= {a.name.split(".")[2] for a in node.names if a.name.startswith("dat_tf.experiments.")}
+        graph[name] = deps & names
+    return graph
+
+
+def test_experiments_package_has_no_import_cycle_and_imports_one_way():
+    graph = _experiments_imports()
+    assert graph["render"] >= {"study"} and "render" not in set().union(*(graph[m] for m in graph if m != "render"))
+    assert all("study" not in deps for m, deps in graph.items() if m != "render")  # sections never import the driver
+    state = {}
+
+    def visit(m, path):
+        state[m] = "open"
+        for d in sorted(graph[m]):
+            assert state.get(d) != "open", f"import cycle: {' -> '.join(path + [m, d])}"
+            if d not in state:
+                visit(d, path + [m])
+        state[m] = "done"
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m, [])
+
+
+def test_defaults_write_under_runs_not_docs():
+    for opts in (study.StudyOptions(), study.quick_options()):
+        assert opts.out_dir.split(os.sep)[0] == "runs" and opts.runs_dir.split(os.sep)[0] == "runs"
+    from dat_tf.experiments.figure3 import Figure3Options
+
+    assert Figure3Options().out_dir == os.path.join("runs", "figure3")
+    assert figure1.Figure1Options().out_dir == os.path.join("runs", "figure1")
+
+
+def test_the_study_reruns_the_figure1_reproduction_into_its_own_folder():
+    full = figure1.section_reproduction(study.StudyOptions(out_dir="docs"))
+    assert (full.out_dir, full.runs_dir) == (os.path.join("docs", "attack"), "runs")
+    assert full == figure1.Figure1Options(out_dir=os.path.join("docs", "attack"))  # the committed reproduction
+    quick = figure1.section_reproduction(study.quick_options()).validate()
+    assert quick.out_dir == os.path.join(common.QUICK_OUT_DIR, "attack")
+    runs = [c["run_dir"] for c in figure1.train_configs(quick)]
+    assert len(runs) == 2 and all(r.startswith(os.path.join("runs", "results_quick")) for r in runs)
+    assert len(figure1.attack_jobs(quick)) == 2 * 2  # 2 runs x 2 evaluation seeds, final models only
+
+
+@pytest.mark.parametrize("script, default", [("figure3.py", "runs/figure3"), ("attack.py", "runs/figure1")])
+def test_cli_output_defaults_are_under_runs(script, default):
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, os.path.join(ROOT, "bin", script), "--helpshort"], capture_output=True,
+                          text=True, timeout=120)
+    text = " ".join((proc.stdout + proc.stderr).split())
+    assert re.search(r"--out_dir: .*?\(default: '" + re.escape(default) + "'\)", text), text[-2000:]

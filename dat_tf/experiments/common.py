@@ -1,0 +1,183 @@
+"""What the study's sections share: the options, the section files, number formatting and plot helpers.
+
+A section is a module with ``run_section(opts) -> dict`` and ``section_markdown(opts, stored)``;
+the driver (:mod:`.study`) stores what ``run_section`` returns in
+``<out_dir>/results/<name>.json`` (:func:`write_section`), the page
+(:mod:`.render`) reads it back (:func:`load_section`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+
+from dat_tf.experiments import paper
+from dat_tf.files import write_json_atomic
+
+RESULTS_CLI = "python bin/results.py"
+DEFAULT_OUT_DIR = os.path.join("runs", "results", "docs")  # --out_dir=docs regenerates the committed page
+QUICK_OUT_DIR = os.path.join("runs", "results_quick", "docs")
+
+
+@dataclasses.dataclass
+class StudyOptions:
+    """Sizes of the miniature study (defaults: the full run, under 3 h on 2 cores).
+
+    Args:
+      out_dir: results.md here, plots and section JSON in ``out_dir/results/``,
+        the Figure 1 reproduction in ``out_dir/attack/``.  Under the ignored
+        ``runs/`` by default; ``"docs"`` rewrites the committed page.
+      runs_dir: the training runs (a rerun reuses the finished ones).
+    """
+
+    out_dir: str = DEFAULT_OUT_DIR
+    runs_dir: str = os.path.join("runs", "results")
+    configs_dir: str = "configs"
+    workers: int = 2
+    quick: bool = False
+    # figure3
+    figure3_seeds: tuple = (0, 1, 2, 3, 4)
+    figure3_checkpoints: tuple = paper.FIGURE3_CHECKPOINTS
+    figure3_stds: tuple = (None,)  # None: the flagfiles' sqrt(0.1); add 0.1 for the narrow-mode reading (+11 min)
+    # figure1
+    figure1_reuse: bool = False  # summarize figure1_results as it is instead of rerunning the reproduction
+    figure1_results: str = os.path.join("docs", "attack", "results.jsonl")  # read with figure1_reuse
+    figure1_runs_dir: str = "runs"  # the reproduction's training runs: runs/attack_none, runs/attack32_dat_s1, ...
+    # image studies on digits
+    resolution: int = 16
+    width: int = 32
+    eval_samples: int = 2000
+    table3_seeds: tuple = (0, 1, 2)
+    table3_iters: int = 1000
+    figures45_seeds: tuple = (0, 1)
+    figures45_iters: int = 1000
+    figures45_curve_every: int = 200
+    log_every: int = 100
+    # cost
+    cost_reuse: bool = False  # read cost_results as it is instead of measuring the step table again
+    cost_results: str = os.path.join("benchmarks", "results.json")  # benchmarks/run_all.py's raw results
+
+    @property
+    def artefacts(self) -> str:
+        return os.path.join(self.out_dir, "results")
+
+
+def quick_options(**overrides) -> StudyOptions:
+    """A smoke run of every section in a few minutes (numbers meaningless)."""
+    runs = os.path.join("runs", "results_quick", "runs")
+    kw = dict(
+        out_dir=QUICK_OUT_DIR, runs_dir=runs, figure1_runs_dir=runs,
+        quick=True, figure3_seeds=(0, 1), figure3_checkpoints=(100, 200, 400), figure3_stds=(None,),
+        resolution=8, width=8, eval_samples=300, table3_seeds=(0,), table3_iters=60, figures45_seeds=(0,),
+        figures45_iters=60, figures45_curve_every=30, log_every=30,
+    )
+    kw.update(overrides)
+    return StudyOptions(**kw)
+
+
+def results_command(opts: StudyOptions) -> str:
+    """The ``bin/results.py`` command line that writes this page (its mode and output folder)."""
+    cmd = RESULTS_CLI + (" --quick" if opts.quick else "")
+    if os.path.normpath(opts.out_dir) != (QUICK_OUT_DIR if opts.quick else DEFAULT_OUT_DIR):
+        cmd += f" --out_dir={opts.out_dir}"
+    return cmd
+
+
+# ------------------------------------------------------------------ section files
+
+
+def write_section(opts: StudyOptions, name: str, obj) -> str:
+    """Writes ``<artefacts>/<name>.json`` atomically; returns its path."""
+    os.makedirs(opts.artefacts, exist_ok=True)
+    path = os.path.join(opts.artefacts, f"{name}.json")
+    return write_json_atomic(path, obj, indent=1)
+
+
+def load_section(opts: StudyOptions, name: str) -> dict | None:
+    """The stored ``<artefacts>/<name>.json``, or None if the section has not run."""
+    path = os.path.join(opts.artefacts, f"{name}.json")
+    if not os.path.isfile(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+# ------------------------------------------------------------------ runs
+
+
+def digits_overrides(opts: StudyOptions, run_dir, seed, n_iter) -> dict:
+    """``TrainConfig`` fields that turn a full-scale flagfile into the study's digits miniature."""
+    return dict(
+        dataset="digits", resolution=opts.resolution, width=opts.width, n_iter=n_iter, seed=seed, run_dir=run_dir,
+        log_every=opts.log_every, sample_every=0, checkpoint_every=0, keep_checkpoints=1, verbose=0,
+        log_gradient_norms=True,
+    )
+
+
+def slim(result) -> dict:
+    """What a section keeps of a run's result."""
+    return {k: result[k] for k in ("config", "logs", "curve", "final", "diverged_at", "seconds", "reused")}
+
+
+# ------------------------------------------------------------------ numbers
+
+
+def mean_std(values):
+    v = np.asarray(values, np.float64)
+    return float(np.mean(v)), float(np.std(v))
+
+
+def fmt(values, digits=2):
+    """``"mean ± std"`` over seeds (``"diverged"`` if any run diverged)."""
+    v = np.asarray(values, np.float64)
+    if not np.all(np.isfinite(v)):
+        return f"diverged ({int(np.sum(~np.isfinite(v)))}/{v.size})"
+    m, s = mean_std(v)
+    return f"{m:.{digits}f}" if v.size == 1 else f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def minutes(seconds):
+    return "-" if seconds is None else f"{seconds / 60:.1f} min"
+
+
+def rel(opts: StudyOptions, path):
+    """``path`` relative to the page's folder (for links)."""
+    return os.path.relpath(path, opts.out_dir)
+
+
+def tail_mean(logs, key, fraction=0.25):
+    """Mean of ``key`` over the last ``fraction`` of the logged epochs (NaN if absent)."""
+    vals = [row.get(key) for row in logs]
+    vals = [np.nan if v is None else v for v in vals]
+    if not vals:
+        return float("nan")
+    n = max(1, int(round(len(vals) * fraction)))
+    return float(np.mean(vals[-n:]))
+
+
+# ------------------------------------------------------------------ plots
+
+
+def pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def band(ax, steps, vals, color, label):
+    """Mean over seeds (rows of ``vals``) as a line, ± one std as a shaded band."""
+    m, s = vals.mean(0), vals.std(0)
+    ax.plot(steps, m, color=color, label=label)
+    ax.fill_between(steps, m - s, m + s, color=color, alpha=0.2)
+
+
+def finish_axes(ax, title):
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("generator step", fontsize=8)
+    ax.legend(fontsize=7)

@@ -1,0 +1,279 @@
+"""Per-iteration time of each regularizer relative to ``none``, measured side by side.
+
+One iteration = one ``GAN.train_step`` (``n_dis`` D steps and one G step) run
+through the model's own compiled train function (the one ``fit`` calls, with
+``steps_per_execution=1``), built by :func:`dat_tf.train.loop.build_gan` from a
+:class:`dat_tf.train.config.TrainConfig`: graph mode (``tf.function``) by default,
+XLA with ``xla=True``, replicated with ``strategy="mirrored"``.  Diagnostics
+(gradient-norm logging) are off so that only the regularizer's own cost
+differs.  All configurations of a comparison are built first, then timed in
+interleaved rounds (A B C A B C ...), so that machine-load drift hits every
+one alike; the reported time is the median over rounds and ratios are taken
+within the same run.
+
+This is the measuring code of ``benchmarks/step_time.py`` and
+``benchmarks/run_all.py`` (:func:`gan_config`, :func:`make_runner`,
+:func:`interleaved`, :func:`time_side_by_side`, :func:`step_entry`) and of the
+study's cost section (:func:`run_section`: the step table, each net in a fresh
+process, like ``run_all.py --tables=step``).
+
+Example (a minute on a CPU)::
+
+    times = measure("mlp", ["none", "dat"], rounds=3, steps=20)
+    print(times["dat"] / times["none"])   # DAT's cost relative to no regularization
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import time
+
+import numpy as np
+
+from dat_tf.experiments.paper import REG_TITLES
+from dat_tf.experiments.parallel import call_in_fresh_process
+
+REGULARIZERS = ("none", "gp", "zero_gp", "asgan", "dat", "datt")
+
+# name: TrainConfig fields of the benchmarked setting (nets at their default widths).
+NETS = {
+    # 2D toy: 4x64 MLPs, batch 256.
+    "mlp": dict(dataset="mixture_balanced", net="mlp", latent_dim=2, batch_size=256, n_dis=1, loss="ns"),
+    # DCGAN-32 (width 64, BatchNorm D), 32x32x3, batch 64, n_dis 1, non-saturating loss.
+    "dcgan32": dict(dataset="cifar10", net="dcgan", latent_dim=100, batch_size=64, n_dis=1, loss="ns"),
+    # mimicry's SNGAN-32 (ngf 256, ndf 128), batch 64, n_dis 5, hinge loss.
+    "sngan32": dict(dataset="cifar10", net="sngan", latent_dim=128, batch_size=64, n_dis=5, loss="hinge"),
+}
+# The step table (benchmarks/README.md table 1, the study's cost section): nets, rounds, steps per round, warm-up.
+STEP_NETS = ("sngan32", "dcgan32")
+ROUNDS, QUICK_ROUNDS = 5, 2
+STEPS = {"sngan32": 1, "dcgan32": 5, "mlp": 200}
+WARMUP = {"sngan32": 1, "dcgan32": 1, "mlp": 1}  # plus one untimed round (interleaved)
+# --quick: shrunken nets (SNGAN with n_dis 1: tracing five unrolled D steps alone takes ~30 s per model).
+QUICK_OVERRIDES = {
+    "sngan32": dict(width=16, batch_size=16, n_dis=1),
+    "dcgan32": dict(width=8, batch_size=16),
+    "mlp": dict(batch_size=64),
+}
+
+# Timed models are parked here: destroying TensorFlow functions and graphs takes seconds to minutes, so a
+# timing process keeps them until it ends (with os._exit, see parallel.call_in_fresh_process).
+_KEEP_ALIVE = []
+
+
+def gan_config(net: str, regularizer: str, **overrides):
+    """The benchmark's :class:`TrainConfig` for ``net`` (a key of :data:`NETS`) and ``regularizer``."""
+    from dat_tf.train.config import TrainConfig
+
+    if net not in NETS:
+        raise ValueError(f"net={net!r} is not a benchmarked net; expected one of {sorted(NETS)}.")
+    fields = dict(NETS[net], regularizer=regularizer, log_gradient_norms=False, steps_per_execution=1, verbose=0,
+                  seed=0)
+    fields.update(overrides)
+    return TrainConfig(**fields).validate()
+
+
+class Runner:
+    """A built and warmed-up GAN; ``runner(n)`` runs ``n`` train steps and returns the last ``d_loss``.
+
+    Attributes: ``cfg``, ``gan``, ``build_s`` (building and compiling the
+    model), ``warmup_s`` (the first steps: tracing, and XLA compilation).
+    """
+
+    def __init__(self, cfg, strategy=None, warmup: int = 2):
+        import tensorflow as tf
+
+        from dat_tf.train.loop import build_gan, data_shape
+
+        self.cfg = cfg
+        t = time.perf_counter()
+        self.gan = build_gan(cfg, strategy) if strategy is not None else build_gan(cfg)
+        self.build_s = time.perf_counter() - t
+        shape = data_shape(cfg)
+        x = np.random.default_rng(0).uniform(-1, 1, (cfg.n_dis * cfg.batch_size, *shape)).astype("float32")
+        dataset = tf.data.Dataset.from_tensors(x).repeat()  # one global batch of n_dis * batch_size, forever
+        self._iterator = iter(self.gan.distribute_strategy.experimental_distribute_dataset(dataset))
+        self.gan.make_train_function()
+        self._step = self.gan.train_function
+        t = time.perf_counter()
+        self(warmup)
+        self.warmup_s = time.perf_counter() - t
+
+    @property
+    def replicas(self) -> int:
+        return int(self.gan.distribute_strategy.num_replicas_in_sync)
+
+    def __call__(self, n: int) -> float:
+        for _ in range(n):
+            out = self._step(self._iterator)
+        return float(out["d_loss"])  # forces completion
+
+
+def make_runner(cfg, strategy=None, warmup: int = 2) -> Runner:
+    return Runner(cfg, strategy, warmup)
+
+
+def interleaved(runners: dict, rounds: int, steps: int, untimed_rounds: int = 1) -> dict:
+    """Seconds per step of each runner in each round: ``{key: [s_round1, s_round2, ...]}``.
+
+    Each round runs every runner ``steps`` times, one runner after the other.
+    ``untimed_rounds`` rounds of one step each run first: building a model
+    (``keras.utils.set_random_seed``, i.e. ``tf.random.set_seed``) clears
+    TensorFlow's kernel caches, so every model built before the last one pays
+    its function instantiation (Grappler, XLA) again on its next step.
+    """
+    for _ in range(untimed_rounds):
+        for run in runners.values():
+            run(1)
+    times = {k: [] for k in runners}
+    for _ in range(rounds):
+        for k, run in runners.items():
+            t = time.perf_counter()
+            run(steps)
+            times[k].append((time.perf_counter() - t) / steps)
+    return times
+
+
+def medians(times: dict) -> dict:
+    return {k: float(np.median(v)) for k, v in times.items()}
+
+
+def measure(net, regs, rounds, steps, **overrides):
+    """Median seconds per step of each regularizer in ``regs`` on ``net``, timed side by side."""
+    runners = {r: make_runner(gan_config(net, r, **overrides)) for r in regs}
+    return medians(interleaved(runners, rounds, steps))
+
+
+def time_side_by_side(cfgs: dict, rounds: int, steps: int, warmup: int, on_built=None):
+    """Builds a runner per config of ``cfgs`` (any keys), times them in interleaved rounds.
+
+    The runners are kept alive for the rest of the process (see ``_KEEP_ALIVE``).
+
+    Args:
+      on_built: called as ``on_built(key, runner)`` after each model's first steps (for progress lines).
+
+    Returns:
+      ``(runners, results)`` with ``results[key]`` the median, the per-round
+      seconds, and the build and first-call seconds.
+    """
+    runners = {}
+    for key, cfg in cfgs.items():
+        runners[key] = make_runner(cfg, warmup=warmup)
+        if on_built is not None:
+            on_built(key, runners[key])
+    _KEEP_ALIVE.append(runners)
+    times = interleaved(runners, rounds, steps)
+    med = medians(times)
+    results = {key: {"median_s": med[key], "round_s": times[key], "build_s": runners[key].build_s,
+                     "warmup_s": runners[key].warmup_s} for key in runners}
+    return runners, results
+
+
+def net_settings(cfg) -> dict:
+    """What a table says about a config's net."""
+    width = cfg.width or None
+    if cfg.net == "sngan":
+        widths = f"ngf=ndf={width}" if width else "ngf 256, ndf 128 (mimicry)"
+    else:
+        widths = f"width {width or 64}"
+    return {"net": cfg.net, "widths": widths, "batch_size": cfg.batch_size, "n_dis": cfg.n_dis, "loss": cfg.loss,
+            "latent_dim": cfg.latent_dim}
+
+
+def versions() -> dict:
+    import keras
+    import tensorflow as tf
+
+    return {"tensorflow": tf.__version__, "keras": keras.__version__,
+            "gpus": len(tf.config.list_physical_devices("GPU"))}
+
+
+def step_entry(net, regs, rounds, steps, warmup, overrides=None, on_built=None) -> dict:
+    """One net of the step table: ``{"settings", "steps", "results": {reg: {...}}}``, timed side by side."""
+    regs = list(regs)
+    cfgs = {r: gan_config(net, r, **(overrides or {})) for r in regs}
+    _, results = time_side_by_side(cfgs, rounds, steps, warmup, on_built)
+    return {"settings": net_settings(cfgs[regs[0]]), "steps": steps, "results": results}
+
+
+def step_table(quick: bool = False, nets=STEP_NETS, regs=REGULARIZERS) -> dict:
+    """The step table (``{"nets", "rounds", "versions"}``, as in benchmarks/results.json), each net in a fresh process.
+
+    CPU only (GPUs hidden), TensorFlow's default thread pools, one net at a
+    time; ``quick`` shrinks the nets and rounds (numbers meaningless).
+    """
+    rounds = QUICK_ROUNDS if quick else ROUNDS
+    out = {"nets": {}, "rounds": rounds, "versions": None}
+    for net in nets:
+        job = (net, tuple(regs), rounds, 1 if quick else STEPS[net], 1 if quick else WARMUP[net],
+               dict(QUICK_OVERRIDES[net]) if quick else {})
+        entry, out["versions"] = call_in_fresh_process(_step_job, job, env={"CUDA_VISIBLE_DEVICES": "-1"})
+        out["nets"][net] = entry
+    return out
+
+
+def _step_job(job):
+    net, regs, rounds, steps, warmup, overrides = job
+    return step_entry(net, regs, rounds, steps, warmup, overrides), versions()
+
+
+# ------------------------------------------------------------------ the study's section
+
+
+def run_section(opts) -> dict:
+    """The step table: measured now, or with ``opts.cost_reuse`` read from ``opts.cost_results``."""
+    if opts.cost_reuse:
+        with open(opts.cost_results) as f:
+            table = json.load(f)["tables"]["step"]
+        return section_data(table, source=opts.cost_results)
+    start = time.time()
+    data = step_table(quick=opts.quick)
+    table = {"date": _now(), "command": "python bin/results.py --sections=cost" + (" --quick" if opts.quick else ""),
+             "quick": opts.quick, "data": data, "wall_s": time.time() - start}
+    return section_data(table, source="measured by this invocation (dat_tf/experiments/cost.py)")
+
+
+def section_data(table, source) -> dict:
+    """What the section keeps of a step table entry (``benchmarks/results.json``'s ``tables.step``)."""
+    nets = {}
+    for net, entry in table["data"]["nets"].items():
+        base = entry["results"]["none"]["median_s"]
+        nets[net] = {
+            "settings": entry["settings"],
+            "seconds": {reg: r["median_s"] for reg, r in entry["results"].items()},
+            "ratio": {reg: r["median_s"] / base for reg, r in entry["results"].items()},
+        }
+    return {"source": source, "date": table["date"], "command": table["command"], "wall_s": table.get("wall_s"),
+            "quick": table.get("quick", False), "nets": nets}
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def section_markdown(opts, sec):
+    d = sec["data"]
+    regs = [r for r in REGULARIZERS if any(r in n["ratio"] for n in d["nets"].values())]
+    lines = [f"From `{d['command']}` ({d['date']}{', --quick: numbers meaningless' if d['quick'] else ''}); "
+             "graph mode, median of interleaved rounds in one process, ratio to `none`. Full tables (XLA, "
+             "replicas, memory): [benchmarks/README.md](../benchmarks/README.md).", "",
+             "| net | setting | none (s/iteration) | " + " | ".join(REG_TITLES.get(r, r) for r in regs[1:]) + " |",
+             "|---|---|---:|" + "---:|" * (len(regs) - 1)]
+    summary = []
+    for net, n in d["nets"].items():
+        st = n["settings"]
+        setting = f"batch {st.get('batch_size')}, n_dis {st.get('n_dis')}, {st.get('loss')} loss"
+        lines.append(f"| {net} | {setting} | {n['seconds']['none']:.3f} | "
+                     + " | ".join(f"{n['ratio'][r]:.2f}x" for r in regs[1:]) + " |")
+        if "dat" in n["ratio"] and "gp" in n["ratio"]:
+            summary.append(f"{net}: DAT {n['ratio']['dat']:.2f}x none, {n['ratio']['dat'] / n['ratio']['gp']:.2f}x GP")
+    return lines, summary, "no claim"
+
+
+def wall_time(sec):
+    """A reused table took no time here: show the benchmark's own wall time."""
+    seconds = sec["seconds"]
+    if sec["data"].get("wall_s") and seconds < 60:
+        return sec["data"]["wall_s"], " (the benchmark's own run)"
+    return seconds, ""
