@@ -1,8 +1,8 @@
 """The package's import graph, lazy (function-level) imports included, has no cycle.
 
 Edges are read from the source with ``ast`` (nothing is imported): ``import a.b``
-and ``from a.b import c`` give an edge to ``a.b`` and, where ``c`` is a module, to
-``a.b.c``.  The root ``dat_tf/__init__.py`` is the public facade and is left out
+gives an edge to ``a.b``; ``from a.b import c`` to ``a.b.c`` where ``c`` is a
+module, else to ``a.b``.  The root ``dat_tf/__init__.py`` is the public facade and is left out
 as a target (every ``dat_tf.x`` import runs it first, which Python handles).
 """
 
@@ -43,7 +43,10 @@ def import_graph():
                     source = ".".join(base + ([node.module] if node.module else []))
                 else:
                     source = node.module or ""
-                targets = [source] + [f"{source}.{a.name}" for a in node.names]
+                subs = [f"{source}.{a.name}" for a in node.names if f"{source}.{a.name}" in mods]
+                # ``from pkg import submodule`` needs the submodule, not pkg's __init__ (which a parent
+                # package has run already); importing a plain name needs ``source`` itself.
+                targets = subs + ([source] if len(subs) < len(node.names) else [])
             for t in targets:
                 if t in mods and t != "dat_tf" and t != mod:
                     edges.add(t)

@@ -254,7 +254,7 @@ def section_markdown(opts, sec):
         summary.append(f"std {std:.3f}, {METHOD_TITLES[method]} vs GAN: **{verdicts.verdict(outs)}** "
                        f"({verdicts.counts(outs)}; cells = mixture x step x {{KL, modes}})")
     lines.append(
-        "DAT (reference) is the authors' released code (DESIGN.md s. 2): its step is the gradient of a *batch "
+        "DAT (reference) is the authors' released code (docs/design.md, 'DAT'): its step is the gradient of a *batch "
         "mean* of D, about 1/B of a per-sample gradient (clipped to [-1, 1]), so at the mixtures' batch of 256 "
         "its perturbations are far smaller than DAT (paper)'s, which steps by the full per-sample gradient.")
     if not any(var["std"] < 0.2 for var in sec["data"]["variants"]) and os.path.isfile(
