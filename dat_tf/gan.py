@@ -19,6 +19,9 @@ Reference: paper Algorithm 1.
 
 from __future__ import annotations
 
+import inspect
+import math
+
 import keras
 import numpy as np
 import tensorflow as tf
@@ -153,27 +156,57 @@ class GAN(keras.Model):
     # ------------------------------------------------------------------ setup
 
     def _check_nets(self):
+        """Checks that G takes ``latent_dim`` and that G's output feeds D.
+
+        Functional and ``Sequential`` nets with an ``Input`` are checked from
+        their symbolic shapes, without running them.  Subclassed or unbuilt
+        nets have no symbolic shapes: G is built by calling it on a zeros
+        batch of latents and D on a zeros batch shaped like G's output, and
+        the shapes are read from those outputs.  Sets ``self._real_shape``, the
+        per-example shape D takes, which real batches must have.
+        """
         for role, net in (("generator", self.generator), ("discriminator", self.discriminator)):
             if not isinstance(net, keras.Model):
                 raise ValueError(f"{role} must be a keras.Model, got {type(net).__name__}.")
-            if not net.built:
-                raise ValueError(f"{role} {net.name!r} is not built; build it (e.g. give it a keras.Input).")
-        g_in = self.generator.input_shape
-        if g_in is not None and g_in[-1] is not None and g_in[-1] != self.latent_dim:
+        g, d = self.generator, self.discriminator
+        g_shapes = _symbolic_shapes(g)
+        if g_shapes is not None:
+            g_in, g_out = g_shapes
+            if g_in[-1] is not None and g_in[-1] != self.latent_dim:
+                raise ValueError(f"latent_dim={self.latent_dim} does not match the generator's input shape {g_in}.")
+            g_out = g_out[1:]
+        else:
+            probe = (_PROBE_BATCH, self.latent_dim)
+            g_out = tuple(_build_by_calling(g, "generator", probe, f"latent_dim={self.latent_dim}").shape[1:])
+        d_shapes = _symbolic_shapes(d)
+        if d_shapes is not None:
+            d_in, d_out = d_shapes[0][1:], d_shapes[1][1:]
+            known_differ = any(a is not None and b is not None and a != b for a, b in zip(g_out, d_in))
+            if len(d_in) != len(g_out) or known_differ:
+                raise ValueError(f"The generator outputs shape {g_out} but the discriminator expects {d_in}.")
+        elif any(dim is None for dim in g_out):
+            if not d.built:
+                raise ValueError(
+                    f"The generator's output shape {g_out} has unknown dimensions, so the discriminator "
+                    f"{d.name!r} cannot be built from it; build the discriminator first (call it on a batch)."
+                )
+            d_in, d_out = g_out, ()  # a built subclassed D and no full shape to probe it with: trust it
+        else:
+            probe, source = (_PROBE_BATCH, *g_out), f"the generator's output shape {g_out}"
+            d_out = tuple(_build_by_calling(d, "discriminator", probe, source).shape[1:])
+            d_in = g_out
+        if all(dim is not None for dim in d_out) and int(np.prod(d_out)) != 1:
             raise ValueError(
-                f"latent_dim={self.latent_dim} does not match the generator's input shape {g_in}."
+                f"The discriminator must output one logit per example (shape [B] or [B, 1]); "
+                f"it outputs per-example shape {d_out}."
             )
-        g_out, d_in = tuple(self.generator.output_shape[1:]), tuple(self.discriminator.input_shape[1:])
-        if g_out != d_in:
-            raise ValueError(
-                f"The generator outputs shape {g_out} but the discriminator expects {d_in}."
-            )
+        self._real_shape = tuple(d_in)
 
     def call(self, z, training=False):
         """Generates images from latents ``z`` (the generator's forward pass)."""
         return self.generator(z, training=training)
 
-    def compile(self, d_optimizer, g_optimizer, **kwargs):
+    def compile(self, d_optimizer, g_optimizer, jit_compile=False, **kwargs):
         """Sets and builds both optimizers.
 
         Building them here (rather than lazily on the first step) matters:
@@ -183,7 +216,12 @@ class GAN(keras.Model):
         Args:
           d_optimizer, g_optimizer: ``keras.optimizers.Optimizer`` instances (or
             identifiers accepted by ``keras.optimizers.get``).
-          **kwargs: passed to ``keras.Model.compile`` (e.g. ``jit_compile``,
+          jit_compile: compile the train step with XLA.  Off by default, as in
+            the command line (``--xla``): Keras's ``"auto"`` would turn XLA on
+            when a GPU is present, and XLA's stateless random ops give other
+            numbers, so the same seed would give another run.  ``True`` (or
+            ``"auto"``) is accepted.
+          **kwargs: passed to ``keras.Model.compile`` (e.g. ``run_eagerly``,
             ``steps_per_execution``); ``optimizer``, ``loss`` and ``metrics``
             are not accepted.
         """
@@ -192,7 +230,7 @@ class GAN(keras.Model):
                 raise ValueError(
                     f"GAN.compile() takes d_optimizer and g_optimizer; {bad}={kwargs[bad]!r} is not supported."
                 )
-        super().compile(optimizer=None, **kwargs)
+        super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
         self.d_optimizer = keras.optimizers.get(d_optimizer)
         self.g_optimizer = keras.optimizers.get(g_optimizer)
         if self.d_optimizer is self.g_optimizer:
@@ -245,42 +283,140 @@ class GAN(keras.Model):
 
     # ---------------------------------------------------------------- training
 
+    def fit(self, *args, **kwargs):
+        """``keras.Model.fit`` (same arguments), with the GAN's rule for batches.
+
+        Each batch feeds one generator step.  A batch of ``b`` examples trains
+        on its first ``n_dis * (b // n_dis)`` examples, the ``k``-th
+        discriminator step on examples ``k, k + n_dis, ...`` of those; the
+        ``b % n_dis`` left over are dropped (under a ``tf.distribute``
+        strategy, the rule applies to each replica's slice of the batch).  So the last batch of 17 examples
+        with ``n_dis=2`` trains two D steps on 8 examples each and drops one.
+        A batch must hold at least ``n_dis`` examples, and ``fit`` checks what
+        it can before training:
+
+        - arrays: ``batch_size`` and the number of examples must be at least
+          ``n_dis`` (else ``ValueError``); if the last batch would hold fewer
+          than ``n_dis`` examples, the array's last ``len(x) % batch_size``
+          examples (and the same rows of ``y``, ``sample_weight``) are left
+          out, so every step trains;
+        - a ``tf.data.Dataset`` with a known batch size below ``n_dis``:
+          ``ValueError``.  With an unknown batch size a smaller batch fails
+          when it arrives (``InvalidArgumentError`` naming ``n_dis``), also
+          under ``jit_compile`` (XLA drops in-graph asserts, so the check then
+          runs in the input pipeline).
+
+        Example:
+
+        >>> import keras, numpy as np
+        >>> from dat_tf.gan import GAN
+        >>> G = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+        >>> D = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        >>> gan = GAN(G, D, latent_dim=2, n_dis=2)
+        >>> gan.compile(keras.optimizers.Adam(), keras.optimizers.Adam())
+        >>> _ = gan.fit(np.zeros((37, 2), "float32"), batch_size=16, verbose=0)  # 16, 16, 5 -> 4
+        >>> int(gan.g_steps.numpy()), int(gan.d_optimizer.iterations.numpy())
+        (3, 6)
+        """
+        arguments = _FIT_SIGNATURE.bind(self, *args, **kwargs).arguments
+        del arguments["self"]
+        if self.n_dis > 1:
+            self._check_fit_data(arguments)
+        return super().fit(**arguments)
+
+    def _check_fit_data(self, arguments):
+        """The before-training half of :meth:`fit`'s batch rule; edits ``arguments`` in place."""
+        n, x = self.n_dis, arguments.get("x")
+        if isinstance(x, tf.data.Dataset):
+            spec = _first_leaf(x.element_spec)
+            if not isinstance(spec, tf.TensorSpec) or spec.shape.rank in (None, 0):
+                return  # left to train_step, which names what it expected
+            static = spec.shape[0]
+            if static is not None and static < n:
+                raise ValueError(
+                    f"The dataset's batches hold {static} examples, fewer than n_dis={n}: a generator step "
+                    f"needs n_dis * B examples (B >= 1). Batch the data by {n} * B (see dat_tf.data.batch_for_gan)."
+                )
+            if static is None and self.jit_compile:
+                arguments["x"] = x.map(self._assert_holds_a_group)
+            return
+        if not _is_array(x):
+            return  # generators, PyDatasets, distributed datasets: checked in train_step
+        total = int(x.shape[0])
+        batch_size = arguments.get("batch_size")
+        if batch_size is None:
+            steps = arguments.get("steps_per_epoch")
+            batch_size = int(math.ceil(total / steps)) if steps else _KERAS_DEFAULT_BATCH
+        if not isinstance(batch_size, (int, np.integer)) or isinstance(batch_size, bool):
+            return  # left to Keras, which names what it accepts
+        if batch_size < n:
+            raise ValueError(
+                f"batch_size={batch_size} is smaller than n_dis={n}: a generator step needs n_dis * B "
+                f"examples (B >= 1). Use batch_size={n} * B."
+            )
+        if total < n:
+            raise ValueError(
+                f"The data holds {total} examples, fewer than n_dis={n}: a generator step needs n_dis * B "
+                f"examples (B >= 1)."
+            )
+        left = total % batch_size
+        if 0 < left < n:
+            keep = total - left
+            for key in ("x", "y", "sample_weight"):
+                v = arguments.get(key)
+                if _is_array(v) and int(v.shape[0]) == total:
+                    arguments[key] = v[:keep]
+
+    def _assert_holds_a_group(self, *element):
+        """Input-pipeline check that a batch holds at least ``n_dis`` examples (runs outside XLA)."""
+        size = tf.shape(_first_leaf(element))[0]
+        check = tf.debugging.Assert(size >= self.n_dis, [_too_small_message(self.n_dis), size])
+        with tf.control_dependencies([check]):
+            element = tf.nest.map_structure(tf.identity, element)
+        return element if len(element) > 1 else element[0]
+
     def _real_batches(self, data):
+        """Splits a real batch into the ``n_dis`` D steps' batches (rule in :meth:`fit`)."""
         if isinstance(data, (tuple, list)):
             data = data[0]
         if isinstance(data, dict):
             raise ValueError(f"GAN.fit expects image tensors, got a dict with keys {sorted(data)}.")
         x = tf.convert_to_tensor(data)
-        expected = tuple(self.discriminator.input_shape[1:])
+        expected = self._real_shape
         got = tuple(x.shape[1:])
         if len(got) != len(expected) or any(e is not None and g is not None and e != g for g, e in zip(got, expected)):
             raise ValueError(
                 f"Real batch has per-example shape {got} (batch shape {tuple(x.shape)}), "
                 f"but the discriminator expects {expected}."
             )
-        x = tf.cast(x, self.discriminator.inputs[0].dtype if hasattr(self.discriminator, "inputs") else tf.float32)
-        if self.n_dis == 1:
+        inputs = getattr(self.discriminator, "inputs", None)
+        x = tf.cast(x, inputs[0].dtype if inputs else tf.float32)
+        n = self.n_dis
+        if n == 1:
             return [x]
         static = x.shape[0]
-        if static is not None and static % self.n_dis:
-            raise ValueError(
-                f"With n_dis={self.n_dis} each batch must hold n_dis * B examples; got a batch of {static}. "
-                f"Batch the data by {self.n_dis} * B (see dat_tf.data.batch_for_gan)."
-            )
-        # Unknown static batch size (graph mode): the check must run before the
-        # reshape, or the reshape fails first with an opaque size mismatch.
-        check = tf.debugging.Assert(
-            tf.equal(tf.shape(x)[0] % self.n_dis, 0),
-            [f"With n_dis={self.n_dis} each batch must hold n_dis * B examples; got a batch of", tf.shape(x)[0]],
-        )
-        with tf.control_dependencies([check] if check is not None else []):
-            x = tf.identity(x)
-        if static is not None and all(d is not None for d in x.shape[1:]):
-            grouped = tf.reshape(x, [static // self.n_dis, self.n_dis, *x.shape[1:]])  # static shapes (XLA)
+        if static is not None:
+            if static < n:
+                raise ValueError(f"{_too_small_message(n)} {static}.")
+            if static % n:
+                x = x[: static - static % n]  # the remainder is dropped
+            static = x.shape[0]
         else:
-            b = tf.shape(x)[0] // self.n_dis
-            grouped = tf.reshape(x, tf.concat([[b, self.n_dis], tf.shape(x)[1:]], 0))
-        return [grouped[:, k] for k in range(self.n_dis)]
+            # Unknown static batch size (graph mode): the check must run before the
+            # slicing, or a too-small batch trains on empty groups.  XLA drops Asserts:
+            # fit() then checks in the input pipeline; for other inputs, at least one
+            # group is kept, so that the reshape below fails rather than train on nothing.
+            size = tf.shape(x)[0]
+            check = tf.debugging.Assert(size >= n, [_too_small_message(n), size])
+            with tf.control_dependencies([check]):
+                x = tf.identity(x)
+            x = x[: tf.maximum(size // n, 1) * n]  # the remainder is dropped
+        if static is not None and all(d is not None for d in x.shape[1:]):
+            grouped = tf.reshape(x, [static // n, n, *x.shape[1:]])  # static shapes (XLA)
+        else:
+            b = tf.shape(x)[0] // n
+            grouped = tf.reshape(x, tf.concat([[b, n], tf.shape(x)[1:]], 0))
+        return [grouped[:, k] for k in range(n)]
 
     def _discriminator_step(self, x_real, k):
         """One D update of Algorithm 1: perturb, then D's loss plus the penalty, then the update."""
@@ -396,3 +532,50 @@ class GAN(keras.Model):
             d_optimizer=keras.saving.deserialize_keras_object(config["d_optimizer"]),
             g_optimizer=keras.saving.deserialize_keras_object(config["g_optimizer"]),
         )
+
+
+# ------------------------------------------------------------------ helpers
+
+_FIT_SIGNATURE = inspect.signature(keras.Model.fit)
+_KERAS_DEFAULT_BATCH = 32  # keras.Model.fit's batch_size for arrays when neither it nor steps_per_epoch is given
+_PROBE_BATCH = 2  # batch size of the zeros batches that build subclassed nets
+
+
+def _too_small_message(n_dis):
+    return f"With n_dis={n_dis} a batch must hold at least n_dis examples (n_dis * B, B >= 1); got a batch of"
+
+
+def _first_leaf(structure):
+    while isinstance(structure, (tuple, list)) and structure:
+        structure = structure[0]
+    return structure
+
+
+def _is_array(x):
+    """Whether Keras batches ``x`` itself (a numpy array or a tensor, not a dataset)."""
+    return hasattr(x, "shape") and hasattr(x, "__getitem__") and not isinstance(x, tf.data.Dataset) and len(x.shape) > 0
+
+
+def _symbolic_shapes(net):
+    """``(input_shape, output_shape)`` of a functional or built ``Sequential`` net; ``None`` otherwise."""
+    try:
+        shapes = net.input_shape, net.output_shape
+    except (AttributeError, ValueError):  # subclassed, or a Sequential without an Input
+        return None
+    if not all(isinstance(s, tuple) and all(d is None or isinstance(d, int) for d in s) for s in shapes):
+        return None  # several inputs or outputs: let the probe call decide
+    return shapes
+
+
+def _build_by_calling(net, role, shape, source):
+    """Builds ``net`` by calling it on zeros of ``shape``; returns the output."""
+    try:
+        out = net(tf.zeros(shape), training=False)
+    except Exception as e:  # the net's own error, whatever its type, with what we fed it
+        raise ValueError(
+            f"The {role} {net.name!r} could not be built on a zeros batch of shape {shape} "
+            f"(from {source}): {type(e).__name__}: {e}"
+        ) from e
+    if isinstance(out, (tuple, list, dict)) or not hasattr(out, "shape"):
+        raise ValueError(f"The {role} {net.name!r} must return one tensor, got {type(out).__name__}.")
+    return out

@@ -290,23 +290,31 @@ def test_image_batch_of_wrong_shape(run_eagerly):
 
 
 @pytest.mark.parametrize("run_eagerly", [True, False])
-def test_batch_not_divisible_by_n_dis(run_eagerly):
+def test_batch_smaller_than_n_dis(run_eagerly):
+    """A batch with no full group of n_dis examples fails before training (remainders: gan_keras_path_test)."""
     gan = make_gan(n_dis=3, compile_kwargs={"run_eagerly": run_eagerly})
-    x = np.zeros((10, 2), np.float32)
+    x = np.zeros((2, 2), np.float32)
     with pytest.raises(ValueError) as info:
         gan.fit(tf.data.Dataset.from_tensors(x), verbose=0)
-    assert "10" in str(info.value) and "n_dis=3" in str(info.value)
+    assert "2 examples" in str(info.value) and "n_dis=3" in str(info.value)
+    assert int(gan.g_steps.numpy()) == 0 and int(gan.d_optimizer.iterations.numpy()) == 0
 
 
-def test_batch_not_divisible_by_n_dis_with_unknown_static_size():
+def test_batch_smaller_than_n_dis_with_unknown_static_size():
     """Graph mode with a batch dimension of unknown size (``batch`` without
     ``drop_remainder``) can only fail at run time; the message still names both."""
     gan = make_gan(n_dis=3)
-    ds = tf.data.Dataset.from_tensor_slices(np.zeros((10, 2), np.float32)).batch(10)
+    ds = tf.data.Dataset.from_tensor_slices(np.zeros((5, 2), np.float32)).batch(3)  # batches of 3 and 2
     assert ds.element_spec.shape[0] is None
     with pytest.raises(tf.errors.InvalidArgumentError) as info:
         gan.fit(ds, verbose=0)
-    assert "n_dis=3" in str(info.value) and "[10]" in str(info.value)
+    assert "n_dis=3" in str(info.value) and "[2]" in str(info.value)
+    # The batch of 3 trained; the batch of 2 stopped fit before changing any weight.
+    first_only = make_gan(n_dis=3)
+    first_only.fit(ds.take(1), verbose=0)
+    for u, v in zip(weights(first_only.generator) + weights(first_only.discriminator),
+                    weights(gan.generator) + weights(gan.discriminator)):
+        np.testing.assert_array_equal(u, v)
 
 
 def test_compile_rejects_keras_arguments_and_shared_optimizer():
