@@ -12,7 +12,7 @@ from dat_tf.gan import GAN
 from dat_tf.losses import LOSSES
 
 LOSS_NAMES = sorted(LOSSES)
-REG_NAMES = sorted(regularizers.REGULARIZERS)
+REG_NAMES = sorted(n for n, e in regularizers.REGULARIZERS.items() if e.cls.__module__.startswith("dat_tf."))
 B = 8
 PERTURBING = {"dat", "datt", "asgan", "ar", "rfm"}
 PENALISING = {"gp", "zero_gp", "r1", "ar", "rfm"}  # lp is 0 while ||grad D|| <= 1
