@@ -2,7 +2,10 @@
 
 A checkpoint holds everything a run needs to continue as if never stopped:
 generator, discriminator, the auxiliary heads, both optimizers (Adam moments,
-iteration counts, a float learning rate) and ``GAN.g_steps``.  ``g_steps`` is
+iteration counts, a float learning rate), the scale of a scheduled learning
+rate (``d_lr_scale``/``g_lr_scale``: :class:`RunCheckpointer` wraps a
+schedule in :class:`dat_tf.train.schedules.ScaledSchedule`, which the NaN
+guard lowers) and ``GAN.g_steps``.  ``g_steps`` is
 also the random state: latents and regularizer draws are stateless functions
 of (seed, g_steps), and the training data stream is skipped to the same
 position on resume (:func:`dat_tf.train.loop.train`), so an interrupted and
@@ -81,6 +84,8 @@ import sys
 import keras
 import tensorflow as tf
 
+from dat_tf.train.schedules import ScaledSchedule, make_scalable
+
 _CKPT_FILE = re.compile(r"^ckpt-(\d+)\.(index|data-\d{5}-of-\d{5})$")
 
 
@@ -96,11 +101,25 @@ class CheckpointRestoreError(RuntimeError):
         self.tried = list(tried)
 
 
+def lr_scales(gan) -> dict:
+    """``{"d_lr_scale": variable, "g_lr_scale": variable}`` of the optimizers
+    whose learning rate is a :class:`dat_tf.train.schedules.ScaledSchedule`
+    (a float rate is an optimizer variable already)."""
+    out = {}
+    for role in ("d", "g"):
+        opt = getattr(gan, f"{role}_optimizer")
+        rate = getattr(getattr(opt, "inner_optimizer", opt), "_learning_rate", None)
+        if isinstance(rate, ScaledSchedule):
+            out[f"{role}_lr_scale"] = rate.scale
+    return out
+
+
 def state_variables(gan) -> list:
     """Every variable a checkpoint restores: the GAN's weights (``g_steps``
-    included) and both optimizers' variables, without duplicates."""
+    included), both optimizers' variables and the learning-rate scales
+    (:func:`lr_scales`), without duplicates."""
     seen, out = set(), []
-    for v in [*gan.weights, *gan.d_optimizer.variables, *gan.g_optimizer.variables]:
+    for v in [*gan.weights, *gan.d_optimizer.variables, *gan.g_optimizer.variables, *lr_scales(gan).values()]:
         if id(v) not in seen:
             seen.add(id(v))
             out.append(v)
@@ -164,6 +183,11 @@ def _fsync_path(path: str, directory: bool = False):
 class RunCheckpointer:
     """Saves and restores one :class:`dat_tf.gan.GAN` under ``directory``.
 
+    A learning-rate schedule of ``gan``'s optimizers is wrapped in a
+    :class:`dat_tf.train.schedules.ScaledSchedule` (scale 1: the same rates)
+    whose scale the checkpoints hold; a checkpoint written before scales were
+    saved restores with scale 1.
+
     Args:
       gan: a compiled GAN (optimizers built).
       directory: where checkpoints go (created).
@@ -181,7 +205,14 @@ class RunCheckpointer:
             raise ValueError(f"keep must be an integer >= 1, got {keep!r}.")
         self.gan = gan
         self.directory = os.fspath(directory)
-        self.checkpoint = tf.train.Checkpoint(model=gan, d_optimizer=gan.d_optimizer, g_optimizer=gan.g_optimizer)
+        with gan.distribute_strategy.scope():  # the scale variables are mirrored like the model's
+            wrapped = [make_scalable(opt) for opt in (gan.d_optimizer, gan.g_optimizer)]
+        if any(wrapped):
+            gan.train_function = None  # one traced before holds the unwrapped schedule
+        self.lr_scales = lr_scales(gan)
+        self.checkpoint = tf.train.Checkpoint(
+            model=gan, d_optimizer=gan.d_optimizer, g_optimizer=gan.g_optimizer, **self.lr_scales
+        )
         self._state_note = ""
         try:
             self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=keep)
@@ -286,7 +317,18 @@ class RunCheckpointer:
         if not tf.io.gfile.glob(path + ".data-*"):
             raise FileNotFoundError(f"no data file {path}.data-* (the index is there)")
         status = self.checkpoint.restore(path)
-        status.assert_existing_objects_matched()
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError:
+            names = {name for name, _ in tf.train.list_variables(path)}
+            if not self.lr_scales or any(f"{k}/.ATTRIBUTES/VARIABLE_VALUE" in names for k in self.lr_scales):
+                raise
+            # Written before learning-rate scales were saved: everything else must match; the scale is 1.
+            gan = self.gan
+            older = tf.train.Checkpoint(model=gan, d_optimizer=gan.d_optimizer, g_optimizer=gan.g_optimizer)
+            older.restore(path).assert_existing_objects_matched()
+            for v in self.lr_scales.values():
+                v.assign(1.0)
         return self.step()
 
     def restore_latest(self) -> int:

@@ -1,0 +1,168 @@
+#!/usr/bin/env python
+"""Per-step cost of the NaN guard (``--on_nan``), measured side by side through ``fit``.
+
+For each net, two copies of the same compiled GAN (built by
+:func:`dat_tf.train.loop.build_gan`, graph mode, gradient-norm logging off)
+train through ``GAN.fit`` on one fixed synthetic batch, one with
+:class:`dat_tf.train.nan_guard.NaNGuard` (policy ``stop``, as the CLI
+default) and one without, in interleaved rounds (A B, B A, ...) so that
+machine-load drift hits both alike.  A round is one ``fit`` of ``steps``
+generator steps; the time per step is taken from the first callback's
+``on_train_begin`` after the guard's to ``on_train_end`` (the guard's
+one-off set-up at the start of each ``fit``, tracing its snapshot function,
+is reported apart as "set-up").  Reported: the median seconds per step
+over rounds and their ratio, for ``steps_per_execution`` 50 (the CLI
+default: the guard checks once per execution) and 1 (once per step).
+
+    python benchmarks/nan_guard_cost.py                        # mlp and dcgan32, 5 rounds, to stdout
+    python benchmarks/nan_guard_cost.py --nets=mlp --rounds=3 --spe=50
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+
+from dat_tf.train.checkpoints import RunCheckpointer  # noqa: E402
+from dat_tf.train.config import TrainConfig  # noqa: E402
+from dat_tf.train.loop import build_gan, data_shape  # noqa: E402
+from dat_tf.train.nan_guard import NaNGuard  # noqa: E402
+
+# The settings of benchmarks/step_time.py (nets at their default widths).
+NETS = {
+    "mlp": dict(dataset="mixture_balanced", net="mlp", latent_dim=2, batch_size=256, n_dis=1, loss="ns"),
+    "dcgan32": dict(dataset="cifar10", net="dcgan", latent_dim=100, batch_size=64, n_dis=1, loss="ns"),
+    "sngan32": dict(dataset="cifar10", net="sngan", latent_dim=128, batch_size=64, n_dis=5, loss="hinge"),
+}
+DEFAULT_STEPS = {"mlp": 1000, "dcgan32": 50, "sngan32": 50}  # per round; a multiple of every spe timed
+
+
+class _Clock(keras.callbacks.Callback):
+    """Times ``fit`` from its ``on_train_begin`` to ``on_train_end`` (no batch hooks: it adds no host sync)."""
+
+    def on_train_begin(self, logs=None):
+        self.begin = time.perf_counter()
+
+    def on_train_end(self, logs=None):
+        self.end = time.perf_counter()
+
+
+class Variant:
+    """One compiled GAN and its callbacks; ``run(steps)`` returns ``(seconds per step, guard set-up seconds)``."""
+
+    def __init__(self, cfg: TrainConfig, guarded: bool, workdir: str):
+        self.gan = build_gan(cfg)
+        shape = data_shape(cfg)
+        x = np.random.default_rng(0).uniform(-1, 1, (cfg.n_dis * cfg.batch_size, *shape)).astype("float32")
+        self.data = tf.data.Dataset.from_tensors(x).repeat()  # one batch of n_dis * batch_size, forever
+        self.guard = NaNGuard(RunCheckpointer(self.gan, os.path.join(workdir, "checkpoints")), workdir) if guarded else None
+
+    def run(self, steps: int):
+        before, after = _Clock(), _Clock()
+        callbacks = [before, self.guard, after] if self.guard else [before, after]
+        self.gan.fit(self.data, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False, callbacks=callbacks)
+        return (after.end - after.begin) / steps, after.begin - before.begin
+
+
+def measure(net: str, spe: int, rounds: int, steps: int) -> dict:
+    """Median seconds per step without and with the guard, timed in interleaved rounds."""
+    if steps % spe:
+        raise ValueError(f"steps ({steps}) must be a multiple of steps_per_execution ({spe}).")
+    cfg = TrainConfig(**NETS[net], steps_per_execution=spe, log_gradient_norms=False, verbose=0, seed=0).validate()
+    with tempfile.TemporaryDirectory() as tmp:
+        variants = {"without": Variant(cfg, False, tmp), "with": Variant(cfg, True, tmp)}
+        for v in variants.values():  # an untimed round: traces, and warms the caches (building clears them)
+            v.run(steps)
+        times = {k: [] for k in variants}
+        setup = []
+        for r in range(rounds):
+            order = ["without", "with"] if r % 2 == 0 else ["with", "without"]
+            for k in order:
+                per_step, guard_setup = variants[k].run(steps)
+                times[k].append(per_step)
+                if k == "with":
+                    setup.append(guard_setup)
+    base, guarded = float(np.median(times["without"])), float(np.median(times["with"]))
+    paired = [w / wo for w, wo in zip(times["with"], times["without"])]
+    return dict(net=net, spe=spe, steps=steps, without=base, with_=guarded, ratio=guarded / base,
+                paired_min=min(paired), paired_max=max(paired), setup=float(np.median(setup)))
+
+
+def _uptime() -> str:
+    try:
+        return subprocess.run(["uptime"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except OSError:
+        return "uptime unavailable"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--nets", default="mlp,dcgan32", help=f"Comma-separated, from {sorted(NETS)}.")
+    parser.add_argument("--spe", default="50,1", help="Comma-separated steps_per_execution values.")
+    parser.add_argument("--rounds", type=int, default=5, help="Interleaved timing rounds (>= 1).")
+    parser.add_argument("--steps", type=int, default=0, help="Steps per round (0: 1000 for mlp, 50 otherwise).")
+    parser.add_argument("--out", default="-", help="Markdown report path, or - for stdout only.")
+    args = parser.parse_args(argv)
+    nets = [n for n in args.nets.split(",") if n]
+    bad = [n for n in nets if n not in NETS]
+    if bad:
+        parser.error(f"unknown net(s) {bad}; allowed: {sorted(NETS)}")
+    try:
+        spes = [int(s) for s in args.spe.split(",") if s]
+    except ValueError:
+        parser.error(f"--spe must be comma-separated integers >= 1, got {args.spe!r}")
+    if not spes or min(spes) < 1:
+        parser.error(f"--spe must be comma-separated integers >= 1, got {args.spe!r}")
+    if args.rounds < 1 or args.steps < 0:
+        parser.error(f"--rounds must be >= 1 and --steps >= 0, got {args.rounds} and {args.steps}")
+
+    load_before = _uptime()
+    start = time.time()
+    rows = []
+    for net in nets:
+        for spe in spes:
+            steps = args.steps or DEFAULT_STEPS[net]
+            row = measure(net, spe, args.rounds, steps)
+            rows.append(row)
+            print(f"{net} spe={spe}: {row['without'] * 1e3:.3f} ms -> {row['with_'] * 1e3:.3f} ms per step "
+                  f"({row['ratio']:.3f}x)", flush=True)
+    lines = [
+        "# NaN guard cost per step (`fit` with and without `NaNGuard`, side by side)",
+        "",
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPU cores; TensorFlow {tf.__version__}, "
+        f"Keras {keras.__version__}; graph mode; median of {args.rounds} interleaved rounds; "
+        f"{time.time() - start:.0f} s in all.",
+        f"Load before: `{load_before}`; after: `{_uptime()}`.",
+        "",
+        "Regenerate: `python benchmarks/nan_guard_cost.py`",
+        "",
+        "| net | steps_per_execution | steps/round | without | with guard | ratio | paired ratios (min-max) "
+        "| guard set-up per fit |",
+        "|---|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for r in rows:
+        lines.append(
+            f"| {r['net']} | {r['spe']} | {r['steps']} | {r['without'] * 1e3:.3f} ms | {r['with_'] * 1e3:.3f} ms "
+            f"| {r['ratio']:.3f}x | {r['paired_min']:.3f}-{r['paired_max']:.3f} | {r['setup'] * 1e3:.0f} ms |"
+        )
+    report = "\n".join(lines) + "\n"
+    if args.out != "-":
+        with open(args.out, "w") as f:
+            f.write(report)
+    print(report)
+
+
+if __name__ == "__main__":
+    main()
