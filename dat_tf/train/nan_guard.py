@@ -1,24 +1,29 @@
 """NaN/Inf guard for GAN training (``--on_nan``).
 
-:class:`NaNGuard` is a Keras callback that checks, at every batch end, the
-GAN's ``d_loss`` and ``g_loss`` and whether all weights and optimizer
-variables are finite.
+:class:`NaNGuard` is a Keras callback that checks the GAN's ``d_loss`` and
+``g_loss`` at every batch end, and at every Keras epoch end (every
+``log_every`` generator steps in :func:`dat_tf.train.loop.train`) takes a
+snapshot of the state and checks that it is finite.
 
 Granularity: Keras calls batch-end callbacks once per *execution*, i.e. every
-``steps_per_execution`` generator steps, so a non-finite value is caught at
-the end of the execution in which it arose, and "the last finite state" is
-the state at the previous execution end (one generator step earlier with
-``steps_per_execution=1``).  The logged losses are the running means of the
-current Keras epoch, so one non-finite step makes them non-finite.  Finite
-losses with non-finite weights (an overflowing update) count as a NaN too
-(reported as ``weights``): the state saved as "last finite" is always finite.
+``steps_per_execution`` generator steps, so a non-finite loss is caught at
+the end of the execution in which it arose.  The logged losses are the
+running means of the current Keras epoch, so one non-finite step makes them
+non-finite.  "The last finite state" is the snapshot taken at the newest
+epoch end (or at the start of ``fit``) before the NaN.  Finite losses with
+non-finite weights (an overflowing update) count as a NaN too, reported as
+``weights``: at the next execution the losses are non-finite, or the epoch-end
+snapshot finds it (before that epoch's checkpoint is written: the guard comes
+first among the callbacks); the state saved as "last finite" is always finite.
 
-Cost: at every execution end one compiled call copies every variable the
-checkpoint holds (G, D, auxiliary heads, ``g_steps``, both optimizers' slots)
-on its device and checks them for finiteness (about 3x the parameter memory
-held once more; a few MB for our nets, ~50 MB for SNGAN-48), and the logs are
-read on the host (a device sync per execution).  With the default
-``steps_per_execution=50`` this is negligible.
+Cost: the loss check reads logs the host has already (Keras syncs them once
+per execution when any callback has batch hooks, as the progress bar does);
+the snapshot, one compiled call that copies every variable the checkpoint
+holds (G, D, auxiliary heads, ``g_steps``, both optimizers' slots) on its
+device and checks them, runs once per epoch.  Snapshotting at every execution
+instead cost ~1-2 ms per check (53 variables of the toy MLP: dispatch, not
+bytes), several percent of the toy MLP's step at ``steps_per_execution=50``
+(``benchmarks/nan_guard_cost.py`` measures it).
 
 Policies:
 
@@ -179,31 +184,42 @@ class NaNGuard(keras.callbacks.Callback):
         step = self.checkpointer.step()
         self._start = (values, step) if finite else None
         self._last = (values, step, None) if finite else None
+        self._checked = step  # the generator step of the last finite losses
+        self._epoch_start = step
         self._spe = int(getattr(self.model, "steps_per_execution", 1) or 1)
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = self.checkpointer.step()
+
     def on_train_batch_end(self, batch, logs=None):
+        # The losses only: the host has them already (no device work, no extra sync).
         logs = logs or {}
         bad = [k for k in self.monitor if k in logs and not _is_finite(logs[k])]
-        if not bad:
-            values, finite = self._snap.take()
-            if finite:
-                self._last = (values, self.checkpointer.step(), dict(logs))
-                return
-            bad = ["weights"]
-        self._non_finite(bad, logs)
+        if bad:
+            self._non_finite(bad, logs, since=self._checked, every=f"every {self._spe} steps")
+        self._checked = self._epoch_start + batch + 1  # Keras passes the execution's last step in the epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        # First in the callback list: runs before a checkpoint of this state is written.
+        values, finite = self._snap.take()
+        step = self.checkpointer.step()
+        if finite:
+            self._last = (values, step, dict(logs or {}))
+            return
+        since = self._last[1] if self._last else None
+        self._non_finite(["weights"], logs or {}, since=since, every="at each epoch end")
 
     # ------------------------------------------------------------------ handling
 
-    def _non_finite(self, bad, logs):
+    def _non_finite(self, bad, logs, since, every):
         event = {
             "generator_step": self.checkpointer.step(),
             "non_finite": bad,
             "logs": _jsonable(logs),
         }
-        last = self._last[1] if self._last else None
         where = f"at generator step {event['generator_step']}"
-        if self._spe > 1 and last is not None and event["generator_step"] - last > 1:
-            where += f" (checked every {self._spe} steps: it arose in steps {last + 1}..{event['generator_step']})"
+        if since is not None and event["generator_step"] - since > 1:
+            where += f" (checked {every}: it arose in steps {since + 1}..{event['generator_step']})"
         if self.policy == "restore" and self.restores < self.max_restores:
             try:
                 self._restore(event, where)  # raises RolledBack

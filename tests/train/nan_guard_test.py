@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dat_tf.train.checkpoints import RunCheckpointer, state_variables
+from dat_tf.train.checkpoints import CheckpointCallback, RunCheckpointer, state_variables
 from dat_tf.train.config import TrainConfig
 from dat_tf.train.nan_guard import NaNGuard, NonFiniteLossError, RolledBack
 from dat_tf.train.schedules import learning_rate, scale_learning_rate
@@ -59,7 +59,8 @@ def test_stop_saves_last_finite_state_reports_and_keeps_exports(tmp_path):
     saved_model = _sha(os.path.join(run, "generator_savedmodel", "saved_model.pb"))
 
     # Continue it to 10 on a stream whose 4th batch is NaN: steps 5, 6 (ckpt-6), 7 are fine, step 8 is not.
-    longer = _cfg(tmp_path / "run", n_iter=10)
+    # log_every=1: an epoch end, so a snapshot of the state, after every step.
+    longer = _cfg(tmp_path / "run", n_iter=10, log_every=1)
     with pytest.raises(NonFiniteLossError) as err:
         train(longer, dataset=_poisoned(longer, 3))
     state_path = os.path.join(run, "nan_state", "ckpt-7")
@@ -108,6 +109,19 @@ def test_granularity_is_one_execution(tmp_path):
     assert report["steps_per_execution"] == 2 and report["last_finite_step"] == 4
 
 
+def test_last_finite_state_is_the_newest_epoch_end(tmp_path):
+    # Losses are checked after every step; the state is snapshotted at epoch ends (every log_every=3 steps).
+    cfg = _cfg(tmp_path / "run", n_iter=9, log_every=3, checkpoint_every=0)
+    with pytest.raises(NonFiniteLossError, match=re.escape(
+        "NaN/Inf in d_loss, g_loss at generator step 5; last finite state (generator step 3) saved to"
+    )):
+        train(cfg, dataset=_poisoned(cfg, 4))
+    report = json.load(open(os.path.join(cfg.run_dir, "nan_report.json")))
+    assert report["last_finite_step"] == 3 and report["nan_state"].endswith("ckpt-3")
+    saved = build_gan(cfg)
+    assert RunCheckpointer(saved, tmp_path / "unused").restore(report["nan_state"]) == 3
+
+
 def test_finite_losses_with_nonfinite_weights_count_and_are_never_saved(tmp_path):
     cfg = _cfg(tmp_path / "run")
     gan = build_gan(cfg)
@@ -121,8 +135,10 @@ def test_finite_losses_with_nonfinite_weights_count_and_are_never_saved(tmp_path
 
     guard = NaNGuard(checkpointer, cfg.run_dir)
     expected = r"NaN/Inf in weights at generator step 3; last finite state \(generator step 2\)"
-    with pytest.raises(NonFiniteLossError, match=expected):
-        gan.fit(build_dataset(cfg), steps_per_epoch=6, epochs=1, verbose=0, callbacks=[Poison(), guard])
+    with pytest.raises(NonFiniteLossError, match=expected):  # found by the snapshot at the epoch end of step 3
+        gan.fit(build_dataset(cfg), steps_per_epoch=1, epochs=6, verbose=0,
+                callbacks=[Poison(), guard, CheckpointCallback(checkpointer, 1)])
+    assert checkpointer.latest.endswith("ckpt-2")  # the guard acts before the checkpoint of step 3 is written
     saved = build_gan(cfg)
     RunCheckpointer(saved, tmp_path / "unused").restore(os.path.join(cfg.run_dir, "nan_state", "ckpt-2"))
     assert all(np.isfinite(v).all() for v in _state(saved) if v.dtype.kind == "f")
@@ -244,8 +260,8 @@ def test_restore_policy_gives_up_after_max_restores(tmp_path):
                  r"(\d+); last finite state \(generator step (\d+)\) saved to ", str(err.value))
     assert m, str(err.value)
     step, last = int(m.group(1)), int(m.group(2))
-    assert step >= 1 and last == step - 1  # steps_per_execution=1: the state one step before the NaN
     report = json.load(open(os.path.join(cfg.run_dir, "nan_report.json")))
+    assert 0 <= last < step and report["last_finite_step"] == last and report["generator_step"] == step
     assert [e["action"] for e in report["events"]] == ["restored"] * 3 + ["stopped"]
     # Each restore went back to a step before its NaN; the rates halve each time.
     assert all(e["restored_step"] < e["generator_step"] for e in report["events"][:3])
@@ -279,7 +295,7 @@ def test_cli_exits_nonzero_with_the_message(tmp_path):
                   r"last finite state \(generator step (\d+)\) saved to (\S+); report (\S+)$", out.stderr, re.M)
     assert m, out.stderr[-3000:]  # bin/train.py prints the message (no traceback) and exits 1
     step, last = int(m.group(1)), int(m.group(2))
-    assert 1 <= step <= 6 and last == step - 1
+    assert 1 <= step <= 6 and 0 <= last < step and last % 2 == 0  # the newest epoch end (log_every=2) before it
     assert m.group(3) == f"{run}/nan_state/ckpt-{last}" and m.group(4) == f"{run}/nan_report.json"
     assert os.path.exists(m.group(3) + ".index")  # the last finite state is on disk
     assert "Traceback" not in out.stderr
