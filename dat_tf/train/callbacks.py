@@ -23,32 +23,8 @@ import tensorflow as tf
 
 from dat_tf import latents
 from dat_tf.metrics.lipschitz import spectral_norm_product
+from dat_tf.train.schedules import crossed
 from dat_tf.viz import image_grid, scatter_png
-
-
-def crossed(prev_step: int, step: int, every: int) -> bool:
-    """Whether a multiple of ``every`` lies in ``(prev_step, step]``: "is it time" for every-N-steps work.
-
-    Keras calls callbacks at epoch ends, which need not fall on the multiples
-    (with epochs of 700 steps and ``every=1000`` they end at 700, 1400,
-    2100, ...; an epoch longer than ``every`` passes several multiples).  The
-    callbacks that act "every N generator steps" act at the first epoch end
-    at or past each multiple, once per epoch end: they call this with the
-    step they last acted at (or started from) and the current step.
-
-    Args:
-      prev_step: the step last acted at (exclusive); ``-1`` makes step 0 count.
-      step: the current step (inclusive).
-      every: the period, an integer >= 1.
-
-    Example:
-
-    >>> crossed(900, 1000, 1000), crossed(1000, 1500, 1000), crossed(1500, 2300, 1000)
-    (True, False, True)
-    """
-    if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-        raise ValueError(f"every must be an integer >= 1, got {every!r}.")
-    return step // every > prev_step // every
 
 
 class TensorBoardLogger(keras.callbacks.Callback):

@@ -12,7 +12,7 @@ import sys
 import keras
 import tensorflow as tf
 
-from dat_tf.train.callbacks import crossed
+from dat_tf.train.schedules import ScaledSchedule, crossed, make_scalable
 
 _CKPT_FILE = re.compile(r"^ckpt-(\d+)\.(index|data-\d{5}-of-\d{5})$")
 
@@ -29,11 +29,25 @@ class CheckpointRestoreError(RuntimeError):
         self.tried = list(tried)
 
 
+def lr_scales(gan) -> dict:
+    """``{"d_lr_scale": variable, "g_lr_scale": variable}`` of the optimizers
+    whose learning rate is a :class:`dat_tf.train.schedules.ScaledSchedule`
+    (a float rate is an optimizer variable already)."""
+    out = {}
+    for role in ("d", "g"):
+        opt = getattr(gan, f"{role}_optimizer")
+        rate = getattr(getattr(opt, "inner_optimizer", opt), "_learning_rate", None)
+        if isinstance(rate, ScaledSchedule):
+            out[f"{role}_lr_scale"] = rate.scale
+    return out
+
+
 def state_variables(gan) -> list:
     """Every variable a checkpoint restores: the GAN's weights (``g_steps``
-    included) and both optimizers' variables, without duplicates."""
+    included), both optimizers' variables and the learning-rate scales
+    (:func:`lr_scales`), without duplicates."""
     seen, out = set(), []
-    for v in [*gan.weights, *gan.d_optimizer.variables, *gan.g_optimizer.variables]:
+    for v in [*gan.weights, *gan.d_optimizer.variables, *gan.g_optimizer.variables, *lr_scales(gan).values()]:
         if id(v) not in seen:
             seen.add(id(v))
             out.append(v)
@@ -97,6 +111,11 @@ def _fsync_path(path: str, directory: bool = False):
 class RunCheckpointer:
     """Saves and restores one :class:`dat_tf.gan.GAN` under ``directory``.
 
+    A learning-rate schedule of ``gan``'s optimizers is wrapped in a
+    :class:`dat_tf.train.schedules.ScaledSchedule` (scale 1: the same rates)
+    whose scale the checkpoints hold; a checkpoint written before scales were
+    saved restores with scale 1.
+
     Args:
       gan: a compiled GAN (optimizers built).
       directory: where checkpoints go (created).
@@ -114,7 +133,14 @@ class RunCheckpointer:
             raise ValueError(f"keep must be an integer >= 1, got {keep!r}.")
         self.gan = gan
         self.directory = os.fspath(directory)
-        self.checkpoint = tf.train.Checkpoint(model=gan, d_optimizer=gan.d_optimizer, g_optimizer=gan.g_optimizer)
+        with gan.distribute_strategy.scope():  # the scale variables are mirrored like the model's
+            wrapped = [make_scalable(opt) for opt in (gan.d_optimizer, gan.g_optimizer)]
+        if any(wrapped):
+            gan.train_function = None  # one traced before holds the unwrapped schedule
+        self.lr_scales = lr_scales(gan)
+        self.checkpoint = tf.train.Checkpoint(
+            model=gan, d_optimizer=gan.d_optimizer, g_optimizer=gan.g_optimizer, **self.lr_scales
+        )
         self._state_note = ""
         try:
             self.manager = tf.train.CheckpointManager(self.checkpoint, self.directory, max_to_keep=keep)
@@ -219,7 +245,18 @@ class RunCheckpointer:
         if not tf.io.gfile.glob(path + ".data-*"):
             raise FileNotFoundError(f"no data file {path}.data-* (the index is there)")
         status = self.checkpoint.restore(path)
-        status.assert_existing_objects_matched()
+        try:
+            status.assert_existing_objects_matched()
+        except AssertionError:
+            names = {name for name, _ in tf.train.list_variables(path)}
+            if not self.lr_scales or any(f"{k}/.ATTRIBUTES/VARIABLE_VALUE" in names for k in self.lr_scales):
+                raise
+            # Written before learning-rate scales were saved: everything else must match; the scale is 1.
+            gan = self.gan
+            older = tf.train.Checkpoint(model=gan, d_optimizer=gan.d_optimizer, g_optimizer=gan.g_optimizer)
+            older.restore(path).assert_existing_objects_matched()
+            for v in self.lr_scales.values():
+                v.assign(1.0)
         return self.step()
 
     def restore_latest(self) -> int:

@@ -22,7 +22,7 @@ from dat_tf.train.config import TrainConfig
 from dat_tf.train.strategy import make_strategy, worker_dir
 from dat_tf.gan import GAN
 from dat_tf.train.export import export
-from dat_tf.train.nan_guard import NaNGuard
+from dat_tf.train.nan_guard import NaNGuard, RolledBack
 from dat_tf.train.schedules import LinearDecay
 
 
@@ -136,8 +136,16 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
     TensorFlow SavedModel with a ``serve(z)`` endpoint that loads without
     ``dat_tf`` or Keras: ``tf.saved_model.load(path).serve(z)``).
 
+    With ``cfg.on_nan="restore"`` a NaN/Inf rolls the model back and lowers
+    the learning rates (:class:`dat_tf.train.nan_guard.NaNGuard`), and ``fit``
+    is called again from the restored step on the data stream skipped to it,
+    until ``until`` is reached or the guard gives up (as ``"stop"``).  A given
+    ``dataset`` (positioned at the model's step) is then iterated again and
+    skipped, so it must yield the same stream every time it is iterated.
+
     Returns:
-      ``(gan, history_dict)``.
+      ``(gan, history_dict)``: the Keras epochs' logs of every ``fit``, in the
+      order they ran (a rolled-back fit's included), and ``wall_time_s``.
     """
     cfg.validate()
     out_dir = worker_dir(cfg.run_dir)  # run_dir, or run_dir/.worker<i> for non-chief workers
@@ -154,24 +162,25 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
         restore_from.restore_latest()  # skips unreadable checkpoints; raises if none loads
         print(f"Resuming {cfg.run_dir}: {restore_from.restore_summary}.", flush=True)
     done = int(keras.ops.convert_to_numpy(gan.g_steps))
-    if dataset is None:
-        dataset = build_dataset(cfg)
-        if done:
-            dataset = dataset.skip(done)  # the stream is deterministic: continue where the run stopped
     until = cfg.n_iter if until is None else until
     if until <= done:
         return gan, {}
-    if (until - done) % cfg.log_every:
-        steps_per_epoch = until - done
-        epochs = 1
-    else:
-        steps_per_epoch = cfg.log_every
-        epochs = (until - done) // cfg.log_every
-    # Keras runs whole executions: one longer than the epoch would overshoot the step count.
-    spe = math.gcd(cfg.steps_per_execution, steps_per_epoch)
-    if gan.steps_per_execution != spe:
-        gan.steps_per_execution = spe
-        gan.train_function = None  # rebuilt by fit with the new execution length
+    # The stream is deterministic: a fit from generator step s reads it from position s, so a resumed or
+    # rolled-back run sees the data an uninterrupted one would.  It is built afresh for each fit: iterating a
+    # dataset again would reshuffle it (reshuffle_each_iteration).  A given dataset starts at step `given_at`.
+    given_at = done
+
+    def stream_from(step):
+        if dataset is None:
+            return build_dataset(cfg).skip(step) if step else build_dataset(cfg)
+        if step < given_at:
+            raise RuntimeError(
+                f"the NaN guard restored generator step {step}, before the given dataset's first step "
+                f"{given_at}; pass dataset=None so that train() builds the stream from its start."
+            )
+        return dataset.skip(step - given_at) if step > given_at else dataset
+
+    stream = stream_from(done)
     logger = TensorBoardLogger(
         os.path.join(out_dir, "logs"), sample_every=cfg.sample_every, real_data=real_sample(cfg),
         kind=cfg.sample_kind,
@@ -186,17 +195,43 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
                 num_samples=cfg.metrics_num_samples,
             )
         )
+    # One guard for every fit below: its restores count towards max_restores together.
+    guard = NaNGuard(checkpointer, out_dir, policy=cfg.on_nan, lr_factor=cfg.nan_lr_factor)
+    merged = {}
     start = time.time()
-    history = gan.fit(
-        dataset, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=cfg.verbose, shuffle=False,
-        callbacks=[
-            # First, so that on a NaN it acts (raises or restores) before any other callback sees the state.
-            NaNGuard(checkpointer, out_dir, policy=cfg.on_nan, lr_factor=cfg.nan_lr_factor),
-            logger, *extra, CheckpointCallback(checkpointer, cfg.checkpoint_every), *callbacks,
-        ],
-    )
-    history.history["wall_time_s"] = [time.time() - start]
+    while done < until:  # one fit, plus one more after each NaN restore (--on_nan=restore)
+        if (until - done) % cfg.log_every:
+            steps_per_epoch = until - done
+            epochs = 1
+        else:
+            steps_per_epoch = cfg.log_every
+            epochs = (until - done) // cfg.log_every
+        # Keras runs whole executions: one longer than the epoch would overshoot the step count.
+        spe = math.gcd(cfg.steps_per_execution, steps_per_epoch)
+        if gan.steps_per_execution != spe:
+            gan.steps_per_execution = spe
+            gan.train_function = None  # rebuilt by fit with the new execution length
+        history = keras.callbacks.History()  # ours, so that a fit ended by RolledBack keeps its epochs
+        rolled_back = False
+        try:
+            gan.fit(
+                stream, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=cfg.verbose, shuffle=False,
+                callbacks=[
+                    # First, so that on a NaN it acts (raises or restores) before any other callback sees the state.
+                    guard, history, logger, *extra, CheckpointCallback(checkpointer, cfg.checkpoint_every),
+                    *callbacks,
+                ],
+            )
+        except RolledBack:
+            rolled_back = True
+        for k, v in history.history.items():
+            merged.setdefault(k, []).extend(v)
+        done = int(keras.ops.convert_to_numpy(gan.g_steps))
+        if not rolled_back:
+            break  # reached `until`, or a callback stopped training
+        stream = stream_from(done)
+    merged["wall_time_s"] = [time.time() - start]
     export(gan, out_dir)
-    return gan, history.history
+    return gan, merged
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 import tensorflow as tf
 
-from dat_tf.train.callbacks import crossed
+from dat_tf.train.schedules import crossed
 from dat_tf.train.config import TrainConfig
 
 

@@ -1,67 +1,20 @@
 """NaN/Inf guard for GAN training (``--on_nan``).
 
-:class:`NaNGuard` is a Keras callback that checks, at every batch end, the
-GAN's ``d_loss`` and ``g_loss`` and whether all weights and optimizer
-variables are finite.
-
-Granularity: Keras calls batch-end callbacks once per *execution*, i.e. every
-``steps_per_execution`` generator steps, so a non-finite value is caught at
-the end of the execution in which it arose, and "the last finite state" is
-the state at the previous execution end (one generator step earlier with
-``steps_per_execution=1``).  The logged losses are the running means of the
-current Keras epoch, so one non-finite step makes them non-finite.  Finite
-losses with non-finite weights (an overflowing update) count as a NaN too
-(reported as ``weights``): the state saved as "last finite" is always finite.
-
-Cost: at every execution end one compiled call copies every variable the
-checkpoint holds (G, D, auxiliary heads, ``g_steps``, both optimizers' slots)
-on its device and checks them for finiteness (about 3x the parameter memory
-held once more; a few MB for our nets, ~50 MB for SNGAN-48), and the logs are
-read on the host (a device sync per execution).  With the default
-``steps_per_execution=50`` this is negligible.
-
-Policies:
-
-* ``"stop"``: sets ``model.stop_training``, writes the last finite state
-  (weights and optimizer variables, loaded back into the live model too) as a
-  checkpoint ``run_dir/nan_state/ckpt-<step>`` (outside ``run_dir/checkpoints``,
-  so never resumed from), writes ``run_dir/nan_report.json`` (the generator
-  step, which values were non-finite, the last finite step and logs, the
-  state's path) and raises :class:`NonFiniteLossError` with the message
-  ``NaN/Inf in d_loss at generator step N; last finite state (generator step
-  M) saved to ...; report ...``.  Raising from the batch end means nothing
-  after it runs: no epoch-end checkpoint of the NaN model, and
-  :func:`dat_tf.train.loop.train` does not export it over earlier exports;
-  ``bin/train.py`` exits non-zero with the message.
-* ``"restore"``: reloads the newest readable checkpoint
-  (:meth:`dat_tf.train.checkpoints.RunCheckpointer.restore_latest`; before the
-  first checkpoint, the state at the start of ``fit``), multiplies both
-  optimizers' current learning rates by ``lr_factor``, resets the running
-  losses, logs it (stderr and ``nan_report.json``) and lets ``fit`` continue.
-  A float learning rate is an optimizer variable: it is set to (rate before
-  the restore) * factor and saved in later checkpoints.  A schedule (e.g.
-  :class:`dat_tf.train.schedules.LinearDecay`) is wrapped in :class:`ScaledSchedule`
-  (``factor * schedule(step)``, factors multiply on repeated events) and the
-  train function is retraced; the wrapper is saved in ``gan.keras`` but not
-  in TF checkpoints, so a *new process* resuming such a run starts from the
-  unscaled schedule again.  After ``max_restores`` restores the next NaN stops
-  as with ``"stop"``.  The data stream is not rewound and ``fit``'s step
-  budget is fixed when it starts, so the steps rolled back are not redone in
-  this ``fit``: the run ends short of its target step (a warning says so) and
-  rerunning the command trains the rest.
+Design notes (granularity, cost, the two policies): docs/design.md, "NaN guard".
 """
 
 from __future__ import annotations
 
 import math
 import os
+import re
 import sys
 
 import keras
 
 from dat_tf.files import write_json_atomic
 from dat_tf.train.checkpoints import CheckpointRestoreError, StateSnapshot, state_variables
-from dat_tf.train.schedules import learning_rate, scale_learning_rate
+from dat_tf.train.schedules import learning_rate, scale_learning_rate, scale_variable
 
 POLICIES = ("stop", "restore")
 
@@ -75,6 +28,19 @@ class NonFiniteLossError(RuntimeError):
         self.non_finite = list(non_finite)
         self.report_path = report_path
         self.state_path = state_path
+
+
+class RolledBack(RuntimeError):
+    """Raised by ``NaNGuard(policy="restore")`` after a restore: call ``fit``
+    again on the data stream at generator step ``step`` (as
+    :func:`dat_tf.train.loop.train` does)."""
+
+    def __init__(self, message, step):
+        super().__init__(message)
+        self.step = step
+
+
+_CKPT_NAME = re.compile(r"ckpt-(\d+)$")
 
 
 def _is_finite(value) -> bool:
@@ -101,6 +67,11 @@ def _write_json(path, obj):
 
 class NaNGuard(keras.callbacks.Callback):
     """Stops, or rolls back and lowers the learning rates, on a NaN/Inf (see the module docstring).
+
+    Raises :class:`NonFiniteLossError` out of ``fit`` when it stops, and
+    :class:`RolledBack` when it restored (:func:`dat_tf.train.loop.train`
+    then calls ``fit`` again; keep one guard over those calls so that
+    ``max_restores`` counts them all).
 
     Args:
       checkpointer: the run's :class:`dat_tf.train.checkpoints.RunCheckpointer`
@@ -133,7 +104,6 @@ class NaNGuard(keras.callbacks.Callback):
         self._snap = None
         self._start = None
         self._last = None
-        self._target = None
 
     @property
     def report_path(self) -> str:
@@ -142,91 +112,106 @@ class NaNGuard(keras.callbacks.Callback):
     # ---------------------------------------------------------------- keras hooks
 
     def on_train_begin(self, logs=None):
+        if self.policy == "restore":
+            for role in ("d", "g"):
+                opt = getattr(self.checkpointer.gan, f"{role}_optimizer")
+                if scale_variable(opt) is None:
+                    raise ValueError(
+                        f"on_nan='restore' scales the learning rates, but {role}_optimizer's is a "
+                        f"{type(getattr(opt, 'inner_optimizer', opt)._learning_rate).__name__}; allowed: a float "
+                        "or a LearningRateSchedule (RunCheckpointer wraps it in a ScaledSchedule)."
+                    )
         self._snap = StateSnapshot(state_variables(self.checkpointer.gan))
         values, finite = self._snap.take()
         step = self.checkpointer.step()
         self._start = (values, step) if finite else None
         self._last = (values, step, None) if finite else None
+        self._checked = step  # the generator step of the last finite losses
+        self._epoch_start = step
         self._spe = int(getattr(self.model, "steps_per_execution", 1) or 1)
-        params = self.params or {}
-        steps, epochs = params.get("steps"), params.get("epochs")
-        self._target = step + steps * epochs if steps and epochs else None
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_start = self.checkpointer.step()
 
     def on_train_batch_end(self, batch, logs=None):
+        # The losses only: the host has them already (no device work, no extra sync).
         logs = logs or {}
         bad = [k for k in self.monitor if k in logs and not _is_finite(logs[k])]
-        if not bad:
-            values, finite = self._snap.take()
-            if finite:
-                self._last = (values, self.checkpointer.step(), dict(logs))
-                return
-            bad = ["weights"]
-        self._non_finite(bad, logs)
+        if bad:
+            self._non_finite(bad, logs, since=self._checked, every=f"every {self._spe} steps")
+        self._checked = self._epoch_start + batch + 1  # Keras passes the execution's last step in the epoch
 
-    def on_train_end(self, logs=None):
+    def on_epoch_end(self, epoch, logs=None):
+        # First in the callback list: runs before a checkpoint of this state is written.
+        values, finite = self._snap.take()
         step = self.checkpointer.step()
-        if self.restores and self._target is not None and step < self._target:
-            print(
-                f"NaNGuard: after {self.restores} restore(s) this run stopped at generator step {step}, "
-                f"short of {self._target} (rolled-back steps are not redone in the same fit); "
-                "rerun the same command to train the remaining steps.",
-                file=sys.stderr, flush=True,
-            )
+        if finite:
+            self._last = (values, step, dict(logs or {}))
+            return
+        since = self._last[1] if self._last else None
+        self._non_finite(["weights"], logs or {}, since=since, every="at each epoch end")
 
     # ------------------------------------------------------------------ handling
 
-    def _non_finite(self, bad, logs):
+    def _non_finite(self, bad, logs, since, every):
         event = {
             "generator_step": self.checkpointer.step(),
             "non_finite": bad,
             "logs": _jsonable(logs),
         }
-        last = self._last[1] if self._last else None
         where = f"at generator step {event['generator_step']}"
-        if self._spe > 1 and last is not None and event["generator_step"] - last > 1:
-            where += f" (checked every {self._spe} steps: it arose in steps {last + 1}..{event['generator_step']})"
+        if since is not None and event["generator_step"] - since > 1:
+            where += f" (checked {every}: it arose in steps {since + 1}..{event['generator_step']})"
         if self.policy == "restore" and self.restores < self.max_restores:
             try:
-                self._restore(event, where)
-                return
+                self._restore(event, where)  # raises RolledBack
             except CheckpointRestoreError as e:
                 event["restore_error"] = str(e)
         self._stop(event, where)
+
+    def _newest_checkpoint_step(self):
+        """The step of the checkpoint ``restore_latest`` tries first (``None``: no checkpoint)."""
+        candidates = self.checkpointer.candidates()
+        if not candidates:
+            return None
+        m = _CKPT_NAME.search(os.path.basename(os.path.normpath(candidates[0])))
+        return int(m.group(1)) if m else None
+
+    def _put_back(self, now):
+        """Restores the newest finite state known; returns its description."""
+        newest = self._newest_checkpoint_step()
+        if newest is not None and newest > now:
+            newest = None  # ahead of this run (e.g. left by an earlier run in this run_dir): not its past
+        if self._start is not None and (newest is None or self._start[1] >= newest):
+            self._snap.assign(self._start[0])
+            return f"back to the state at the start of this fit (generator step {self._start[1]})"
+        if newest is None:
+            raise CheckpointRestoreError("no checkpoint to restore and the starting state is not finite", [])
+        self.checkpointer.restore_latest()
+        return self.checkpointer.restore_summary
 
     def _restore(self, event, where):
         gan = self.checkpointer.gan
         optimizers = {"lr_d": gan.d_optimizer, "lr_g": gan.g_optimizer}
         before = {k: learning_rate(opt) for k, opt in optimizers.items()}
-        if self.checkpointer.has_checkpoints():
-            self.checkpointer.restore_latest()
-            source = self.checkpointer.restore_summary
-        elif self._start is not None:
-            self._snap.assign(self._start[0])
-            source = f"no checkpoint yet: back to the state at the start of training (generator step {self._start[1]})"
-        else:
-            raise CheckpointRestoreError("no checkpoint to restore and the starting state is not finite", [])
-        retrace = False
+        # The restored state holds an older scale: scale the one in use now.
+        scales = {k: float(keras.ops.convert_to_numpy(scale_variable(opt))) for k, opt in optimizers.items()}
+        source = self._put_back(event["generator_step"])
         for k, opt in optimizers.items():
-            retrace |= scale_learning_rate(opt, self.lr_factor, current=before[k])
-        if retrace:
-            self.model.make_train_function(force=True)
-        for m in self.model.metrics:
-            m.reset_state()
+            scale_learning_rate(opt, self.lr_factor, current=scales[k])
         self.restores += 1
+        step = self.checkpointer.step()
         after = {k: learning_rate(opt) for k, opt in optimizers.items()}
-        values, finite = self._snap.take()
-        if finite:
-            self._last = (values, self.checkpointer.step(), None)
         lrs = ", ".join(f"{k} {before[k]:.4g} -> {after[k]:.4g}" for k in optimizers)
         message = (
             f"NaN/Inf in {', '.join(event['non_finite'])} {where}; {source}; "
             f"learning rates x{self.lr_factor:g}: {lrs} (restore {self.restores} of at most {self.max_restores})."
         )
-        event.update(action="restored", restored_step=self.checkpointer.step(), learning_rates=after,
-                     message=message)
+        event.update(action="restored", restored_step=step, learning_rates=after, message=message)
         self.events.append(event)
         self._report({"policy": self.policy, "action": "restored", "events": self.events})
         print(message, file=sys.stderr, flush=True)
+        raise RolledBack(message, step)
 
     def _stop(self, event, where):
         self.model.stop_training = True

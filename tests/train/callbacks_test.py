@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dat_tf.train.callbacks import TensorBoardLogger, crossed
+from dat_tf.train.callbacks import TensorBoardLogger
+from dat_tf.train.schedules import crossed
 from dat_tf.train.checkpoints import CheckpointCallback
 from dat_tf.train.config import TrainConfig
 from dat_tf.train.metrics_callback import MetricsCallback

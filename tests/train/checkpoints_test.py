@@ -1,13 +1,17 @@
-"""Checkpoints: an interrupted and resumed run equals an uninterrupted one."""
+"""Checkpoints: an interrupted and resumed run equals an uninterrupted one; the LR scale is saved."""
 
 import glob
 import os
 
+import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
+from dat_tf.train.checkpoints import RunCheckpointer, lr_scales, state_variables
 from dat_tf.train.config import TrainConfig
-from dat_tf.train.loop import train
+from dat_tf.train.loop import build_gan, train
+from dat_tf.train.schedules import LinearDecay, ScaledSchedule, learning_rate
 
 
 def _cfg(run_dir, **kw):
@@ -60,3 +64,35 @@ def test_no_resume_starts_over(tmp_path):
     train(cfg)
     gan, _ = train(cfg, resume=False, until=1)
     assert int(gan.g_steps.numpy()) == 1
+
+
+def test_schedule_scale_is_checkpointed_and_older_checkpoints_restore_with_scale_1(tmp_path):
+    cfg = _cfg(tmp_path / "run", lr_decay="linear", n_dis=2)
+    gan = build_gan(cfg)
+    assert isinstance(gan.d_optimizer.get_config()["learning_rate"], dict)
+    checkpointer = RunCheckpointer(gan, tmp_path / "a")
+    scales = lr_scales(gan)
+    assert sorted(scales) == ["d_lr_scale", "g_lr_scale"] and all(float(v.numpy()) == 1.0 for v in scales.values())
+    assert all(any(v is s for s in state_variables(gan)) for v in scales.values())
+    assert isinstance(gan.d_optimizer._learning_rate, ScaledSchedule)
+    gan.d_optimizer.iterations.assign(2 * 6)  # generator step 6
+    scales["d_lr_scale"].assign(0.3)
+    path = checkpointer.save()
+
+    fresh = build_gan(cfg)
+    RunCheckpointer(fresh, tmp_path / "b").restore(path)
+    assert float(lr_scales(fresh)["d_lr_scale"].numpy()) == pytest.approx(0.3)
+    assert float(lr_scales(fresh)["g_lr_scale"].numpy()) == 1.0
+    expected = 0.3 * float(LinearDecay(cfg.lr_d, cfg.n_iter, updates_per_step=2)(12))
+    assert learning_rate(fresh.d_optimizer) == pytest.approx(expected, rel=1e-6)
+
+    # A checkpoint written without scales (before they were saved) restores everything else, scale 1.
+    older = tf.train.Checkpoint(model=gan, d_optimizer=gan.d_optimizer, g_optimizer=gan.g_optimizer)
+    old_path = older.save(str(tmp_path / "old" / "ckpt"))
+    other = build_gan(cfg)
+    other_ckpt = RunCheckpointer(other, tmp_path / "c")
+    lr_scales(other)["d_lr_scale"].assign(0.7)
+    other_ckpt.restore(old_path)
+    assert float(lr_scales(other)["d_lr_scale"].numpy()) == 1.0
+    for a, b in zip(gan.weights + gan.d_optimizer.variables, other.weights + other.d_optimizer.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))

@@ -1,11 +1,14 @@
-"""LinearDecay: closed form, zero at n_iter, counted in generator steps."""
+"""LinearDecay: closed form, zero at n_iter, counted in generator steps; ScaledSchedule and the LR helpers."""
 
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from dat_tf.train.config import TrainConfig
-from dat_tf.train.schedules import LinearDecay
+from dat_tf.train.schedules import (
+    LinearDecay, ScaledSchedule, learning_rate, make_scalable, scale_learning_rate, scale_variable,
+)
 from dat_tf.train.loop import build_dataset, build_gan
 
 
@@ -47,3 +50,51 @@ def test_both_players_decay_per_generator_step_in_fit(tmp_path):
     gan.fit(build_dataset(cfg), steps_per_epoch=2, epochs=1, verbose=0)
     assert float(keras.ops.convert_to_numpy(gan.d_optimizer.learning_rate)) == 0.0
     assert float(keras.ops.convert_to_numpy(gan.g_optimizer.learning_rate)) == 0.0
+
+
+def test_scaled_schedule_reads_its_scale_variable_without_retracing():
+    inner = LinearDecay(1e-3, 100)
+    s = ScaledSchedule(inner, 0.5)
+    assert float(s(50)) == pytest.approx(0.5 * 1e-3 * 0.5, rel=1e-6)
+    traces = []
+
+    @tf.function
+    def rate(step):
+        traces.append(1)
+        return s(step)
+
+    assert float(rate(tf.constant(20))) == pytest.approx(0.5 * 1e-3 * 0.8, rel=1e-6)
+    s.scale.assign(0.125)
+    assert float(rate(tf.constant(20))) == pytest.approx(0.125 * 1e-3 * 0.8, rel=1e-6)
+    assert len(traces) == 1
+    assert s.get_config()["factor"] == 0.125  # the value now: what gan.keras saves
+    back = keras.optimizers.schedules.deserialize(keras.optimizers.schedules.serialize(s))
+    assert isinstance(back, ScaledSchedule) and back.scale is not s.scale
+    assert float(back(20)) == pytest.approx(0.125 * 1e-3 * 0.8, rel=1e-6)
+    for bad in (0, -1.0, float("inf"), True):
+        with pytest.raises(ValueError, match="factor must be a finite number > 0"):
+            ScaledSchedule(inner, bad)
+    with pytest.raises(ValueError, match="schedule must be a LearningRateSchedule, got float"):
+        ScaledSchedule(1e-3)
+
+
+def test_scale_learning_rate_float_schedule_and_loss_scaled():
+    plain = keras.optimizers.Adam(1e-3)
+    assert make_scalable(plain) is False and scale_variable(plain) is plain._learning_rate
+    assert scale_learning_rate(plain, 0.1) == pytest.approx(1e-4) and learning_rate(plain) == pytest.approx(1e-4)
+
+    opt = keras.optimizers.Adam(LinearDecay(1e-3, 100))
+    assert scale_variable(opt) is None
+    with pytest.raises(ValueError, match="cannot scale a learning rate of type LinearDecay"):
+        scale_learning_rate(opt, 0.5)
+    assert make_scalable(opt) is True and make_scalable(opt) is False  # wrapped once
+    opt.iterations.assign(50)
+    scale_learning_rate(opt, 0.5)
+    scale_learning_rate(opt, 0.5)
+    assert learning_rate(opt) == pytest.approx(0.25 * 1e-3 * 0.5, rel=1e-6)  # factors multiply, not nest
+    assert scale_learning_rate(opt, 0.5, current=1.0) == 0.5  # from a value read earlier, e.g. before a restore
+
+    wrapped = keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(LinearDecay(1e-3, 100)))
+    assert make_scalable(wrapped) is True
+    scale_learning_rate(wrapped, 0.5)
+    assert learning_rate(wrapped) == pytest.approx(5e-4, rel=1e-6)
