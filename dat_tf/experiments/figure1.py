@@ -1,51 +1,6 @@
 """Figure 1's diagnostic: how many targeted attack steps it takes to fool D.
 
-The paper's Introduction attacks a trained DCGAN discriminator: a fake
-``x_f = G(z)`` is pushed until D scores it like a real ``x_r``, and a real
-until D scores it like a fake (Eq. 1)::
-
-    |D(x_f_adv) - D(x_r)| <= 0.02,      |D(x_r_adv) - D(x_f)| <= 0.02
-
-with the targeted PGD of Eq. (7)::
-
-    x <- clip(x - alpha * sign(grad_x |s(x) - s(x_other)|), -1, 1)
-
-and reports the mean number of steps, ``K_fake`` and ``K_real`` (3.2 and 3.88
-without DAT, 37.36 and 7.44 with it, on MNIST).  What the paper leaves open,
-fixed here:
-
-* **Score** ``s``.  The paper's DCGAN D ends in a sigmoid, so for the ``ns``
-  and ``minimax`` families ``score="auto"`` attacks ``sigmoid(logit)`` and the
-  0.02 tolerance is a probability gap; for ``wgan``/``hinge``/``lsgan`` (no
-  probability) it attacks the raw logit.  ``"sigmoid"``/``"logit"`` force one.
-* **Step** ``alpha``: not given in the paper.  The default is 1/255 of the
-  ``[0, 1]`` pixel range (one grey level), i.e. ``2/255`` in the ``[-1, 1]``
-  range the models use; ``step`` is always in the models' units.
-* **Counting**: ``K`` of one example is the number of steps taken until the
-  gap is ``<= tol`` (0 if it already is).  Examples not within ``tol`` after
-  ``max_iters`` steps count as ``max_iters`` and are reported separately
-  through the success rate; the paper does not say what it did with them.
-* **Pairs**: fake ``i`` is attacked towards the clean score of real ``i`` and
-  real ``i`` towards the clean score of fake ``i`` (targets fixed at the start).
-* **Mode**: D runs in inference mode (``training=False``): BatchNorm uses its
-  moving statistics (so examples do not interact) and neither they nor
-  spectral-norm vectors change.
-
-Example:
-
->>> import numpy as np, tensorflow as tf
->>> w = tf.constant([[1.0], [-1.0]])
->>> score = lambda x: tf.reshape(x @ w, [-1])            # s(x) = x0 - x1
->>> x = np.zeros((2, 2), np.float32)
->>> x_adv, iters, ok = targeted_attack(score, x, [0.01, 0.5], step=0.05, tol=0.02, clip=None)
->>> iters.numpy().tolist(), ok.numpy().tolist()           # each step moves s by 0.05 * ||w||_1 = 0.1
-([0, 5], [True, True])
-
-The reproduction behind ``docs/attack/`` (:func:`reproduce`: train the
-runs, attack them, write ``results.jsonl``, the PNGs and ``tables.md``) and
-the study's figure1 section (:func:`run_section`) live here too.
-
-Reference: paper Introduction, Figure 1, Eq. (1), (6), (7).
+Design notes: docs/design.md, "Figure 1: the targeted attack".
 """
 
 from __future__ import annotations

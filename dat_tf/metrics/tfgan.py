@@ -1,41 +1,6 @@
 """Loads TF-GAN's evaluation functions (``tfgan.eval``), also on TensorFlow >= 2.16.
 
-Why this module exists
-----------------------
-``import tensorflow_gan`` fails on TensorFlow >= 2.16: the package root
-(``tensorflow_gan/__init__.py``) imports ``tensorflow_gan.python.estimator`` and
-``tensorflow_gan.python.train``, which subclass ``tf.estimator.SessionRunHook``,
-and ``tf.estimator`` was removed from TensorFlow.  The evaluation code the
-project needs (``tensorflow_gan/python/eval/classifier_metrics.py``) uses none of
-that: it only needs ``tensorflow``, ``tensorflow_probability`` and its sibling
-``eval_utils``.
-
-So this loader first tries the ordinary ``import tensorflow_gan as tfgan``
-(which works on old TensorFlow, or if TF-GAN ever fixes its root).  If that
-fails, it registers *stub* parent packages ``tensorflow_gan`` and
-``tensorflow_gan.python`` in ``sys.modules``: empty ``types.ModuleType``
-objects whose ``__path__`` points at the real installed folders (found with
-``importlib.util.find_spec``, which locates a package without executing it, or
-by scanning site-packages).  Python then finds ``tensorflow_gan.python.eval``
-in the real folder without ever running the broken root ``__init__``.  If the
-whole ``eval`` package cannot be imported either (its ``__init__`` also pulls
-in ``inception_metrics`` -> ``tensorflow_hub``), ``tensorflow_gan.python.eval``
-is stubbed as well and only ``classifier_metrics`` is imported.
-
-Only the ``*_from_activations`` / ``*_from_logits`` functions are exposed:
-TF-GAN's own classifier-running paths call ``tf.compat.v1.layers.flatten``,
-which does not exist with Keras 3, so the project computes activations and
-logits with its own Keras/TF code (:mod:`dat_tf.metrics.activations`).  Its
-``*_streaming`` forms are TF1 graph-mode metrics that raise in eager mode and
-are not re-exported.
-
-Exposed names: ``frechet_classifier_distance_from_activations``,
-``kernel_classifier_distance_from_activations``,
-``kernel_classifier_distance_and_std_from_activations``,
-``classifier_score_from_logits``, plus ``eval`` (the ``tfgan.eval``
-namespace, or just ``classifier_metrics`` in the last-resort mode),
-``classifier_metrics`` and ``LOADED_VIA`` (``"package"``, ``"stubs"`` or
-``"stubs+classifier_metrics"``).
+Design notes: docs/design.md, "Loading TF-GAN on TensorFlow >= 2.16".
 """
 
 from __future__ import annotations

@@ -6,22 +6,23 @@ import keras
 import tensorflow as tf
 
 from dat_tf.train.schedules import crossed
+from dat_tf.data.registry import get_dataset
 from dat_tf.train.config import TrainConfig
 
 
 def real_sources(cfg: TrainConfig, splits=("train", "test")) -> dict | None:
-    """``{split: source}`` for ``cfg.dataset``; ``None`` for digits (the metrics know them)."""
-    if cfg.dataset == "digits":
-        return None
-    if cfg.dataset.startswith("mixture_"):
-        raise ValueError(f"FID/KID/IS need image data, not --dataset={cfg.dataset!r}.")
-    from dat_tf.data.images import image_dataset
+    """``{split: source}`` of ``cfg.dataset``'s real images (A.2's splits), unshuffled, one pass each.
 
+    ``None`` for a dataset bundled with a package (digits): :func:`dat_tf.metrics.evaluate` loads it itself.
+    """
+    data = get_dataset(cfg.dataset)
+    if data.kind != "images":
+        raise ValueError(f"FID/KID/IS need image data, not --dataset={cfg.dataset!r}.")
+    if data.source == "bundled":
+        return None
     return {
-        split: image_dataset(
-            cfg.dataset, split, 500, data_dir=cfg.data_dir or None, shuffle=False, repeat=False, cache=False,
-            download=False, resolution=cfg.resolution or None, drop_remainder=False,
-        )
+        split: data.load(split, 500, resolution=cfg.resolution, data_dir=cfg.data_dir, download=False,
+                         shuffle=False, repeat=False)
         for split in splits
     }
 
