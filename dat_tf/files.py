@@ -59,11 +59,12 @@ def dumps(obj, *, indent=None, sort_keys=False) -> str:
     return json.dumps(strict(obj), indent=indent, sort_keys=sort_keys, allow_nan=False)
 
 
-def _fsync_dir(folder: str):
+def fsync_path(path: str, directory: bool = False):
+    """Best-effort ``fsync`` of a file, or of a folder (its entries) with ``directory=True``."""
     try:
-        fd = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
     except OSError:
-        return  # e.g. Windows: directories cannot be opened; the rename is still atomic
+        return  # e.g. Windows: directories cannot be opened; a rename is still atomic
     try:
         os.fsync(fd)
     except OSError:
@@ -102,7 +103,7 @@ def atomic_writer(path, mode: str = "w"):
         with contextlib.suppress(OSError):
             os.remove(tmp)
         raise
-    _fsync_dir(folder)
+    fsync_path(folder, directory=True)
 
 
 def write_text_atomic(path, text: str) -> str:

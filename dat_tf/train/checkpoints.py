@@ -12,6 +12,7 @@ import sys
 import keras
 import tensorflow as tf
 
+from dat_tf.files import fsync_path
 from dat_tf.train.schedules import ScaledSchedule, crossed, make_scalable
 
 _CKPT_FILE = re.compile(r"^ckpt-(\d+)\.(index|data-\d{5}-of-\d{5})$")
@@ -95,19 +96,6 @@ def _is_local(path: str) -> bool:
     return "://" not in path
 
 
-def _fsync_path(path: str, directory: bool = False):
-    try:
-        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0))
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 class RunCheckpointer:
     """Saves and restores one :class:`dat_tf.gan.GAN` under ``directory``.
 
@@ -177,16 +165,16 @@ class RunCheckpointer:
             return self.manager.save(checkpoint_number=self.step())
         options = tf.train.CheckpointOptions(experimental_write_callbacks=[self._make_durable])
         path = self.manager.save(checkpoint_number=self.step(), options=options)
-        _fsync_path(os.path.join(self.directory, "checkpoint"))
-        _fsync_path(self.directory, directory=True)
+        fsync_path(os.path.join(self.directory, "checkpoint"))
+        fsync_path(self.directory, directory=True)
         return path
 
     @staticmethod
     def _make_durable(save_path):
         prefix = os.fspath(save_path)
         for name in tf.io.gfile.glob(prefix + ".data-*") + [prefix + ".index"]:
-            _fsync_path(name)
-        _fsync_path(os.path.dirname(prefix) or ".", directory=True)
+            fsync_path(name)
+        fsync_path(os.path.dirname(prefix) or ".", directory=True)
 
     # --------------------------------------------------------------- restoring
 
