@@ -1,16 +1,10 @@
-"""Data pipelines available offline: the 2D Gaussian mixtures and the digits.
+"""The 2D Gaussian mixtures of the paper's Figure 3, generated (no data needed).
 
-Every pipeline yields float32 batches of ``n_dis * batch_size`` examples, the
-unit :class:`dat_tf.gan.GAN` consumes per generator step, repeats forever and
-is deterministic given its seed.
-
-* :func:`gaussian_mixture` — the nine Gaussians of the paper's Figure 3, means
-  on ``{-1, 0, 1}^2``; ``"balanced"`` or ``"imbalanced"`` (column weights 0.15,
-  0.05, 0.8 from left to right).  The paper says "variance 0.1", so the default
-  std is ``sqrt(0.1)`` ~ 0.316; ``std=0.1`` is the other reading common in the
-  mode-collapse literature.
-* :func:`digits` — scikit-learn's bundled 8x8 handwritten digits (1,797
-  images, shipped inside its wheel) in ``[-1, 1]``, optionally resized.
+:func:`gaussian_mixture` streams ``[n_dis * batch_size, 2]`` batches forever,
+deterministic given its seed: nine Gaussians with means on ``{-1, 0, 1}^2``,
+``"balanced"`` or ``"imbalanced"`` (column weights 0.15, 0.05, 0.8 from left to
+right).  The paper says "variance 0.1", so the default std is ``sqrt(0.1)`` ~
+0.316; ``std=0.1`` is the other reading common in the mode-collapse literature.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Keras callbacks for GAN runs: TensorBoard scalars and samples, and :func:`crossed`.
+"""Keras callbacks for GAN runs: TensorBoard scalars and samples.
 
 :class:`TensorBoardLogger` writes, at the end of every Keras epoch (every
 ``log_every`` generator steps in ``bin/train.py``), the model's logs as
