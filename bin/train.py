@@ -12,11 +12,16 @@ import sys
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from absl import app, logging  # noqa: E402
+from absl import app, flags, logging  # noqa: E402
 
 from dat_tf.train.cli import config_from_flags, define_flags  # noqa: E402
 
 FLAG_NAMES = define_flags()
+flags.DEFINE_bool("overwrite", False, "Delete what an earlier run wrote into --run_dir (config, checkpoints, logs, "
+                  "exports) and start over; without it a run folder with another configuration is refused.")
+
+# Exit codes: 0 trained or already finished, 1 a NaN/Inf stopped the run, 2 bad flags (absl),
+# 3 the run folder was refused (another configuration, or another process holds it).
 
 
 def main(argv):
@@ -29,15 +34,21 @@ def main(argv):
         raise app.UsageError(str(e)) from None
     from dat_tf.train.loop import train
     from dat_tf.train.nan_guard import NonFiniteLossError
+    from dat_tf.train.run_identity import RunConfigMismatch, RunLockedError
 
     try:
-        gan, history = train(cfg)
+        gan, history = train(cfg, overwrite=flags.FLAGS.overwrite)
     except NonFiniteLossError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(1)
+    except (RunConfigMismatch, RunLockedError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        sys.exit(3)
     step = int(gan.g_steps.numpy())
     last = {k: round(float(v[-1]), 4) for k, v in history.items()}
-    if step < cfg.n_iter:
+    if not history and step >= cfg.n_iter:
+        print(f"{cfg.run_dir} already finished at generator step {step} (--n_iter={cfg.n_iter}); nothing to train.")
+    elif step < cfg.n_iter:
         print(f"stopped at generator step {step} of {cfg.n_iter} in {cfg.run_dir}; rerun the command to continue: {last}")
     else:
         print(f"finished {step} generator steps in {cfg.run_dir}: {last}")

@@ -85,9 +85,46 @@ def write_samples(samples, z, out: str):
     return png_path, npz_path
 
 
-def export(gan, run_dir: str):
-    """Writes ``gan.keras``, ``generator.keras`` and ``generator_savedmodel`` into ``run_dir``."""
-    gan.save(os.path.join(run_dir, "gan.keras"))
-    gan.generator.save(os.path.join(run_dir, "generator.keras"))
-    gan.generator.export(os.path.join(run_dir, "generator_savedmodel"), format="tf_saved_model", verbose=False)
+EXPORTS = ("gan.keras", "generator.keras", "generator_savedmodel")
 
+
+def export(gan, run_dir: str):
+    """Writes ``gan.keras``, ``generator.keras`` and ``generator_savedmodel`` into ``run_dir``.
+
+    Each is written under a temporary name and renamed into place, so a crash
+    leaves the old file or the new one, never half of one.
+    """
+    import shutil
+
+    def replace(tmp, final):
+        if os.path.isdir(final):
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+
+    for name, save in (("gan.keras", gan.save), ("generator.keras", gan.generator.save)):
+        tmp = os.path.join(run_dir, f".tmp-{name}")
+        save(tmp)
+        replace(tmp, os.path.join(run_dir, name))
+    tmp = os.path.join(run_dir, ".tmp-generator_savedmodel")
+    if os.path.isdir(tmp):
+        shutil.rmtree(tmp)
+    gan.generator.export(tmp, format="tf_saved_model", verbose=False)
+    replace(tmp, os.path.join(run_dir, "generator_savedmodel"))
+
+
+def exports_ok(run_dir: str) -> bool:
+    """Whether the three exports exist and are whole (readable zip archives; a SavedModel with its variables)."""
+    import zipfile
+
+    for name in ("gan.keras", "generator.keras"):
+        path = os.path.join(run_dir, name)
+        try:
+            with zipfile.ZipFile(path) as z:
+                if z.testzip() is not None:
+                    return False
+        except (OSError, zipfile.BadZipFile):
+            return False
+    saved = os.path.join(run_dir, "generator_savedmodel")
+    return os.path.isfile(os.path.join(saved, "saved_model.pb")) and os.path.isfile(
+        os.path.join(saved, "variables", "variables.index")
+    )

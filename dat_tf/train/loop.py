@@ -15,14 +15,14 @@ import keras
 
 from dat_tf.data.registry import get_dataset
 from dat_tf.nets.registry import get_net
-from dat_tf.files import write_json_atomic
 from dat_tf.train.callbacks import TensorBoardLogger
 from dat_tf.train.checkpoints import CheckpointCallback, RunCheckpointer
 from dat_tf.train.config import TrainConfig
 from dat_tf.train.strategy import make_strategy, worker_dir
 from dat_tf.gan import GAN
-from dat_tf.train.export import export
+from dat_tf.train.export import export, exports_ok
 from dat_tf.train.nan_guard import NaNGuard, RolledBack
+from dat_tf.train.run_identity import RunLock, claim_run
 from dat_tf.train.schedules import LinearDecay
 
 
@@ -123,7 +123,7 @@ def real_sample(cfg: TrainConfig, num: int = 2000):
 
 
 def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | None = None, dataset=None,
-          resume: bool = True):
+          resume: bool = True, overwrite: bool = False):
     """Trains ``cfg`` (up to generator step ``until``, default ``cfg.n_iter``).
 
     With ``resume`` (default) and a fresh model, the newest checkpoint in
@@ -143,14 +143,26 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
     ``dataset`` (positioned at the model's step) is then iterated again and
     skipped, so it must yield the same stream every time it is iterated.
 
+    The run folder belongs to one run (:mod:`dat_tf.train.run_identity`): the
+    chief holds a lock on it for the whole call, ``config.json`` is written
+    when the run starts and a rerun with another config is refused (only
+    how long / how often may change) unless ``overwrite``, which starts the
+    folder over.  A run already at ``until`` trains nothing and repairs
+    missing or broken exports from its newest checkpoint.
+
     Returns:
       ``(gan, history_dict)``: the Keras epochs' logs of every ``fit``, in the
-      order they ran (a rolled-back fit's included), and ``wall_time_s``.
+      order they ran (a rolled-back fit's included), and ``wall_time_s``
+      (an empty dict when there was nothing to train).
     """
     cfg.validate()
     out_dir = worker_dir(cfg.run_dir)  # run_dir, or run_dir/.worker<i> for non-chief workers
-    os.makedirs(out_dir, exist_ok=True)
-    write_json_atomic(os.path.join(out_dir, "config.json"), cfg.to_dict(), indent=2, sort_keys=True)
+    with RunLock(out_dir) if out_dir == cfg.run_dir else contextlib.nullcontext():
+        claim_run(cfg, out_dir, overwrite=overwrite)
+        return _train(cfg, out_dir, callbacks, until, gan, dataset, resume)
+
+
+def _train(cfg, out_dir, callbacks, until, gan, dataset, resume):
     fresh = gan is None
     gan = gan or build_gan(cfg)
     checkpointer = RunCheckpointer(gan, os.path.join(out_dir, "checkpoints"), keep=cfg.keep_checkpoints)
@@ -164,6 +176,10 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
     done = int(keras.ops.convert_to_numpy(gan.g_steps))
     until = cfg.n_iter if until is None else until
     if until <= done:
+        if out_dir == cfg.run_dir and not exports_ok(out_dir):
+            print(f"{cfg.run_dir}: already at generator step {done}; rewriting its missing or broken exports.",
+                  flush=True)
+            export(gan, out_dir)
         return gan, {}
     # The stream is deterministic: a fit from generator step s reads it from position s, so a resumed or
     # rolled-back run sees the data an uninterrupted one would.  It is built afresh for each fit: iterating a
