@@ -67,8 +67,9 @@ class TensorBoardLogger(keras.callbacks.Callback):
             kind = "scatter" if len(out_shape) == 1 and out_shape[0] == 2 else "grid"
         self._kind = kind
         n = self.num_samples or (1000 if kind == "scatter" else 64)
+        if self._z is None:  # the first fit of a run: its first epoch end writes samples
+            self._last_sample_step = -1
         self._z = latents.stateless([self.seed, 0], n, self.model.latent_dim)
-        self._last_sample_step = -1  # the first epoch end writes samples
 
     def _step(self):
         return int(keras.ops.convert_to_numpy(self.model.g_steps))

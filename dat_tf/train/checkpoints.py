@@ -289,14 +289,19 @@ class RunCheckpointer:
 
 
 class CheckpointCallback(keras.callbacks.Callback):
-    """Saves at the first epoch end at or past every ``every`` generator steps, and at the end."""
+    """Saves at the first epoch end at or past every ``every`` generator steps, and at the end.
 
-    def __init__(self, checkpointer: RunCheckpointer, every: int):
+    ``save_at_end=False`` (a ``fit`` that is one piece of a longer run) saves at the end only if a
+    callback stopped training there.
+    """
+
+    def __init__(self, checkpointer: RunCheckpointer, every: int, save_at_end: bool = True):
         super().__init__()
         if not isinstance(every, int) or every < 0:
             raise ValueError(f"every must be an integer >= 0, got {every!r}.")
         self.checkpointer = checkpointer
         self.every = every
+        self.save_at_end = save_at_end
         self._last = None
 
     def on_train_begin(self, logs=None):
@@ -309,6 +314,8 @@ class CheckpointCallback(keras.callbacks.Callback):
             self._last = step
 
     def on_train_end(self, logs=None):
+        if not (self.save_at_end or getattr(self.model, "stop_training", False)):
+            return
         if self.checkpointer.step() != self._last or self.checkpointer.latest is None:
             self.checkpointer.save()
             self._last = self.checkpointer.step()

@@ -122,6 +122,21 @@ def real_sample(cfg: TrainConfig, num: int = 2000):
     return None if sample is None else sample(num, seed=cfg.seed + 10_000, mixture_std=cfg.mixture_std)
 
 
+def epoch_plan(done: int, until: int, every: int) -> tuple[int, int]:
+    """``(steps_per_epoch, epochs)`` of the next ``fit`` from generator step ``done`` towards ``until``.
+
+    Epochs end on the multiples of ``every`` and at ``until``: a run resumed off a multiple first gets
+    the short epoch up to the next one, and a remainder at the end gets its own last epoch.
+
+    >>> epoch_plan(0, 1010, 100), epoch_plan(1000, 1010, 100), epoch_plan(1003, 1300, 100)
+    ((100, 10), (10, 1), (97, 1))
+    """
+    to_next = min(until, (done // every + 1) * every) - done
+    if done % every or to_next < every:
+        return to_next, 1
+    return every, (until - done) // every
+
+
 def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | None = None, dataset=None,
           resume: bool = True, overwrite: bool = False):
     """Trains ``cfg`` (up to generator step ``until``, default ``cfg.n_iter``).
@@ -215,13 +230,11 @@ def _train(cfg, out_dir, callbacks, until, gan, dataset, resume):
     guard = NaNGuard(checkpointer, out_dir, policy=cfg.on_nan, lr_factor=cfg.nan_lr_factor)
     merged = {}
     start = time.time()
-    while done < until:  # one fit, plus one more after each NaN restore (--on_nan=restore)
-        if (until - done) % cfg.log_every:
-            steps_per_epoch = until - done
-            epochs = 1
-        else:
-            steps_per_epoch = cfg.log_every
-            epochs = (until - done) // cfg.log_every
+    # Epochs end on multiples of log_every (and at `until`), whatever `until` and the step resumed from are:
+    # one fit per run of equal epochs, one more after each NaN restore (--on_nan=restore).
+    while done < until:
+        steps_per_epoch, epochs = epoch_plan(done, until, cfg.log_every)
+        last = done + steps_per_epoch * epochs >= until
         # Keras runs whole executions: one longer than the epoch would overshoot the step count.
         spe = math.gcd(cfg.steps_per_execution, steps_per_epoch)
         if gan.steps_per_execution != spe:
@@ -234,17 +247,17 @@ def _train(cfg, out_dir, callbacks, until, gan, dataset, resume):
                 stream, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=cfg.verbose, shuffle=False,
                 callbacks=[
                     # First, so that on a NaN it acts (raises or restores) before any other callback sees the state.
-                    guard, history, logger, *extra, CheckpointCallback(checkpointer, cfg.checkpoint_every),
-                    *callbacks,
+                    guard, history, logger, *extra,
+                    CheckpointCallback(checkpointer, cfg.checkpoint_every, save_at_end=last), *callbacks,
                 ],
             )
         except RolledBack:
             rolled_back = True
         for k, v in history.history.items():
             merged.setdefault(k, []).extend(v)
-        done = int(keras.ops.convert_to_numpy(gan.g_steps))
-        if not rolled_back:
-            break  # reached `until`, or a callback stopped training
+        before, done = done, int(keras.ops.convert_to_numpy(gan.g_steps))
+        if not rolled_back and (last or gan.stop_training or done <= before):
+            break  # reached `until`, or a callback stopped training (its CheckpointCallback saved)
         stream = stream_from(done)
     merged["wall_time_s"] = [time.time() - start]
     export(gan, out_dir)
