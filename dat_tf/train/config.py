@@ -169,6 +169,10 @@ class TrainConfig:
         if self.metrics_every and data.kind != "images":
             out.append(f"--metrics_every={self.metrics_every} is not allowed with --dataset={self.dataset!r}: "
                        "FID needs images")
+        if self.strategy == "mirrored" and self.num_devices and self.batch_size % self.num_devices:
+            out.append(f"--batch_size={self.batch_size} is not allowed with --strategy=mirrored "
+                       f"--num_devices={self.num_devices}: each replica takes an equal share of the batch; "
+                       f"expected a multiple of {self.num_devices}")
         if self.mock_data and data.source != "tfds":
             out.append(f"--mock_data is only for the tfds datasets, not --dataset={self.dataset!r}")
         return out

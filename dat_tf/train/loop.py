@@ -67,6 +67,12 @@ def build_gan(cfg: TrainConfig, strategy=None) -> GAN:
     cfg.validate()
     if strategy is None:
         strategy = make_strategy(cfg.strategy, cfg.num_devices)
+    replicas = strategy.num_replicas_in_sync
+    if cfg.batch_size % replicas:
+        raise ValueError(
+            f"--batch_size={cfg.batch_size} is not divisible by the {replicas} replicas of --strategy={cfg.strategy}: "
+            f"each replica takes an equal share of every discriminator step's batch; use a multiple of {replicas}."
+        )
     keras.mixed_precision.set_dtype_policy(cfg.precision)
     try:
         with strategy.scope():

@@ -71,6 +71,7 @@ def test_all_problems_reported_at_once():
         (dict(dataset="digits", mock_data=True), "--mock_data is only for the tfds datasets"),
         (dict(dataset="mixture_balanced", metrics_every=10), "FID needs images"),
         (dict(dataset="folder:"), "--dataset='folder:'"),
+        (dict(batch_size=7, strategy="mirrored", num_devices=2), "--batch_size=7 is not allowed with --strategy=mirrored"),
     ],
 )
 def test_bad_combinations_are_named(kw, expect):

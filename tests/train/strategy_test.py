@@ -110,6 +110,12 @@ def test_bad_strategy_settings(monkeypatch):
         is_chief()
 
 
+def test_batch_not_divisible_by_the_replicas_is_refused_before_training(tmp_path, two_cpu_strategy):
+    cfg = _cfg(tmp_path, "odd", batch_size=7)
+    with pytest.raises(ValueError, match=r"--batch_size=7 is not divisible by the 2 replicas"):
+        build_gan(cfg, strategy=two_cpu_strategy)
+
+
 def test_chief_and_worker_dirs(monkeypatch):
     cluster = {"worker": ["localhost:1", "localhost:2"]}
     monkeypatch.setenv("TF_CONFIG", json.dumps({"cluster": cluster, "task": {"type": "worker", "index": 0}}))
