@@ -351,8 +351,6 @@ class GAN(keras.Model):
         ``b % n_dis`` left over are dropped (under a ``tf.distribute``
         strategy, the rule applies to each replica's slice of the batch).  So the last batch of 17 examples
         with ``n_dis=2`` trains two D steps on 8 examples each and drops one.
-        ``keras.callbacks.TerminateOnNaN`` watches a ``loss`` that a GAN does
-        not log: ``fit`` runs it on ``d_loss`` and ``g_loss`` instead.
         A batch must hold at least ``n_dis`` examples, and ``fit`` checks what
         it can before training:
 
@@ -366,6 +364,9 @@ class GAN(keras.Model):
           when it arrives (``InvalidArgumentError`` naming ``n_dis``), also
           under ``jit_compile`` (XLA drops in-graph asserts, so the check then
           runs in the input pipeline).
+
+        ``keras.callbacks.TerminateOnNaN`` watches a ``loss`` that a GAN does
+        not log: ``fit`` runs it on ``d_loss`` and ``g_loss`` instead.
 
         Example:
 
@@ -444,7 +445,7 @@ class GAN(keras.Model):
         if isinstance(data, (tuple, list)):
             data = data[0]
         if isinstance(data, dict):
-            raise ValueError(f"GAN.fit expects image tensors, got a dict with keys {sorted(data)}.")
+            raise ValueError(f"GAN expects batches of real image tensors, got a dict with keys {sorted(data)}.")
         x = tf.convert_to_tensor(data)
         expected = self._real_shape
         got = tuple(x.shape[1:])
