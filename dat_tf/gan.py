@@ -79,6 +79,13 @@ class GAN(keras.Model):
         to the G step.
       d_weight_clip: if > 0, clip every D weight to ``[-c, c]`` after each D
         update (the original WGAN's Lipschitz constraint).
+
+    The standard Keras surface works: ``evaluate`` and ``fit``'s validation
+    run :meth:`test_step`; ``gan.optimizer`` gives learning-rate callbacks
+    both rates (:attr:`optimizer`); the loss metrics (``d_loss``, ``g_loss``,
+    ``reg``, auxiliary losses) are known to be minimized, so
+    ``EarlyStopping``/``ModelCheckpoint`` in ``mode="auto"`` work on them;
+    ``predict`` and :meth:`export` are the generator's ``z -> x``.
     """
 
     def __init__(
@@ -149,6 +156,9 @@ class GAN(keras.Model):
         if auxiliary is not None:
             names += ["aux_d_loss", "aux_g_loss"]
         self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        for name, tracker in self.trackers.items():
+            if name in _LOWER_IS_BETTER:
+                tracker._direction = "down"  # read by EarlyStopping/ModelCheckpoint(mode="auto")
         self.d_optimizer = None
         self.g_optimizer = None
         self.built = True
@@ -230,6 +240,7 @@ class GAN(keras.Model):
                 raise ValueError(
                     f"GAN.compile() takes d_optimizer and g_optimizer; {bad}={kwargs[bad]!r} is not supported."
                 )
+        self.d_optimizer = self.g_optimizer = None  # no `optimizer` view while Keras compiles
         super().compile(optimizer=None, jit_compile=jit_compile, **kwargs)
         self.d_optimizer = keras.optimizers.get(d_optimizer)
         self.g_optimizer = keras.optimizers.get(g_optimizer)
@@ -249,7 +260,55 @@ class GAN(keras.Model):
 
     @property
     def metrics(self):
-        return list(self.trackers.values())
+        # One MetricsList: Keras's monitor callbacks read a metric's direction only
+        # from metrics inside such a list (EarlyStopping(monitor="d_loss", mode="auto")).
+        return [_Trackers(list(self.trackers.values()), name="gan_trackers")]
+
+    @property
+    def metrics_names(self):
+        return list(self.trackers)
+
+    @property
+    def optimizer(self):
+        """Both learning rates, as Keras's learning-rate callbacks see them.
+
+        ``None`` before :meth:`compile`.  Its ``optimizers`` are views of
+        ``d_optimizer`` and ``g_optimizer`` named ``"d_optimizer"`` and
+        ``"g_optimizer"``: ``ReduceLROnPlateau`` multiplies each rate by its
+        ``factor`` (the D/G ratio is kept), ``LearningRateScheduler`` calls its
+        schedule on each (``schedule(epoch, lr)`` gets each optimizer's own
+        rate; ``schedule(epoch)`` sets both to the same value), and both log
+        ``learning_rate_d_optimizer`` and ``learning_rate_g_optimizer``.
+        ``gan.optimizer.learning_rate = lr`` sets both rates to ``lr``; reading
+        it needs the two rates to be equal (else read
+        ``gan.d_optimizer.learning_rate`` and ``gan.g_optimizer.learning_rate``).
+        A rate given as a ``LearningRateSchedule`` cannot be set this way: pass
+        the schedule to the optimizer before :meth:`compile`.
+        ``iterations`` is ``g_steps`` (TensorBoard's step for evaluations).
+
+        Example:
+
+        >>> import keras
+        >>> from dat_tf.gan import GAN
+        >>> G = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)])
+        >>> D = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+        >>> gan = GAN(G, D, latent_dim=2)
+        >>> gan.compile(keras.optimizers.Adam(1e-3), keras.optimizers.Adam(4e-3))
+        >>> gan.optimizer.learning_rate = 5e-4
+        >>> round(float(gan.g_optimizer.learning_rate), 6)
+        0.0005
+        """
+        if getattr(self, "d_optimizer", None) is None or getattr(self, "g_optimizer", None) is None:
+            return None
+        return _BothOptimizers(self)
+
+    @optimizer.setter
+    def optimizer(self, value):
+        if value is not None:  # keras.Model.compile sets None (GAN.compile passes optimizer=None)
+            raise AttributeError(
+                "GAN has two optimizers: pass them to GAN.compile(d_optimizer, g_optimizer); "
+                "gan.optimizer cannot be assigned."
+            )
 
     # --------------------------------------------------------------- sampling
 
@@ -306,6 +365,9 @@ class GAN(keras.Model):
           under ``jit_compile`` (XLA drops in-graph asserts, so the check then
           runs in the input pipeline).
 
+        ``keras.callbacks.TerminateOnNaN`` watches a ``loss`` that a GAN does
+        not log: ``fit`` runs it on ``d_loss`` and ``g_loss`` instead.
+
         Example:
 
         >>> import keras, numpy as np
@@ -320,6 +382,9 @@ class GAN(keras.Model):
         """
         arguments = _FIT_SIGNATURE.bind(self, *args, **kwargs).arguments
         del arguments["self"]
+        callbacks = arguments.get("callbacks")
+        if isinstance(callbacks, (list, tuple)):
+            arguments["callbacks"] = [_watch_gan_losses(cb) for cb in callbacks]
         if self.n_dis > 1:
             self._check_fit_data(arguments)
         return super().fit(**arguments)
@@ -375,12 +440,12 @@ class GAN(keras.Model):
             element = tf.nest.map_structure(tf.identity, element)
         return element if len(element) > 1 else element[0]
 
-    def _real_batches(self, data):
-        """Splits a real batch into the ``n_dis`` D steps' batches (rule in :meth:`fit`)."""
+    def _real_tensor(self, data):
+        """The real images of a batch (``x`` of ``(x, ...)``), checked against D's input and cast."""
         if isinstance(data, (tuple, list)):
             data = data[0]
         if isinstance(data, dict):
-            raise ValueError(f"GAN.fit expects image tensors, got a dict with keys {sorted(data)}.")
+            raise ValueError(f"GAN expects batches of real image tensors, got a dict with keys {sorted(data)}.")
         x = tf.convert_to_tensor(data)
         expected = self._real_shape
         got = tuple(x.shape[1:])
@@ -390,7 +455,11 @@ class GAN(keras.Model):
                 f"but the discriminator expects {expected}."
             )
         inputs = getattr(self.discriminator, "inputs", None)
-        x = tf.cast(x, inputs[0].dtype if inputs else tf.float32)
+        return tf.cast(x, inputs[0].dtype if inputs else tf.float32)
+
+    def _real_batches(self, data):
+        """Splits a real batch into the ``n_dis`` D steps' batches (rule in :meth:`fit`)."""
+        x = self._real_tensor(data)
         n = self.n_dis
         if n == 1:
             return [x]
@@ -494,6 +563,78 @@ class GAN(keras.Model):
             logs = {name: tf.reshape(v, [1]) for name, v in logs.items()}
         return logs
 
+    def test_step(self, data):
+        """D's loss and logits on a real batch and fresh fakes, without any update.
+
+        What ``evaluate``, ``fit(validation_data=...)`` and ``validation_split``
+        run; they report ``d_loss``, ``g_loss``, ``d_real`` and ``d_fake`` (``fit``
+        prefixes them with ``val_``).  Both nets run in inference mode
+        (``training=False``, as Keras evaluates any model): no BatchNorm
+        statistics, power iteration, weight or ``g_steps`` change.  ``d_loss``
+        is the loss's D term on the clean batches, without the regularizer's
+        penalty or perturbation (training's ``d_loss`` includes both).
+
+        The fakes come from a seed of ``seed`` and ``g_steps`` that training
+        never uses: every real batch of one evaluation is scored against the
+        same latents (its first ``B`` for a batch of ``B``), so evaluating the
+        same model twice gives the same numbers and training's draws do not
+        change.
+        """
+        x_real = self._real_tensor(data)
+        z = self._evaluation_latents(replicas.batch_size(x_real))
+        x_fake = self.generator(z, training=False)
+        real_logits = _flat_logits(self.discriminator(x_real, training=False))
+        fake_logits = _flat_logits(self.discriminator(x_fake, training=False))
+        values = {
+            "d_loss": self.gan_loss.discriminator_loss(real_logits, fake_logits),
+            "g_loss": self.gan_loss.generator_loss(fake_logits),
+            "d_real": tf.reduce_mean(real_logits),
+            "d_fake": tf.reduce_mean(fake_logits),
+        }
+        logs = {}
+        for name, value in values.items():
+            self.trackers[name].update_state(value)
+            logs[name] = self.trackers[name].result()
+        if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
+            logs = {name: tf.reshape(v, [1]) for name, v in logs.items()}  # as in train_step
+        return logs
+
+    def _evaluation_latents(self, batch_size):
+        """Latents for :meth:`test_step`: a negative counter, which training's seeds never fold in."""
+        base = tf.constant([self.seed & 0x7FFFFFFF, (self.seed >> 31) & 0x7FFFFFFF], tf.int64)
+        seed = tf.random.experimental.stateless_fold_in(base, -1 - tf.cast(self.g_steps, tf.int64), alg=RNG_ALG)
+
+        def draw(n):
+            return tf.random.stateless_normal([n, self.latent_dim], seed=seed, alg=RNG_ALG)
+
+        return replicas.replica_slice_of_global(draw, batch_size)
+
+    # ------------------------------------------------------------------ export
+
+    def export(self, filepath, format="tf_saved_model", verbose=None, input_signature=None, **kwargs):
+        """Exports the generator's inference function ``z -> x`` (``keras.Model.export``).
+
+        The discriminator is not exported: the artifact is what sampling needs,
+        the same as a run's ``generator_savedmodel``.  Its ``serve`` endpoint
+        maps float32 latents ``[B, latent_dim]`` to samples.
+
+        Example:
+
+        >>> import keras, tensorflow as tf, tempfile, os
+        >>> from dat_tf.gan import GAN
+        >>> G = keras.Sequential([keras.Input((2,)), keras.layers.Dense(3)])
+        >>> D = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        >>> gan = GAN(G, D, latent_dim=2)
+        >>> path = os.path.join(tempfile.mkdtemp(), "gen")
+        >>> gan.export(path, verbose=False)
+        >>> loaded = tf.saved_model.load(path)  # keep it referenced while calling it
+        >>> tuple(loaded.serve(tf.zeros([4, 2])).shape)
+        (4, 3)
+        """
+        return self.generator.export(
+            filepath, format=format, verbose=verbose, input_signature=input_signature, **kwargs
+        )
+
     # ----------------------------------------------------------- serialization
 
     def get_config(self):
@@ -535,6 +676,106 @@ class GAN(keras.Model):
 
 
 # ------------------------------------------------------------------ helpers
+
+_LOWER_IS_BETTER = ("d_loss", "g_loss", "reg", "aux_d_loss", "aux_g_loss")  # trackers with direction "down"
+
+
+def _flat_logits(out):
+    out = tf.cast(out, tf.float32)
+    return tf.reshape(out, [tf.shape(out)[0]])
+
+
+class _Trackers(keras.src.trainers.compile_utils.MetricsList):
+    """GAN's trackers as one Keras metrics list (results as a dict)."""
+
+    def result(self):
+        return self.get_result()
+
+
+class _TerminateOnNaN(keras.callbacks.TerminateOnNaN):
+    """``TerminateOnNaN`` on the GAN's ``d_loss`` and ``g_loss`` (Keras's watches ``loss``)."""
+
+    def on_batch_end(self, batch, logs=None):
+        for name in ("d_loss", "g_loss"):
+            value = (logs or {}).get(name)
+            if value is not None and not np.all(np.isfinite(value)):
+                super().on_batch_end(batch, {"loss": float(np.mean(value))})
+                return
+
+
+def _watch_gan_losses(callback):
+    if type(callback) is keras.callbacks.TerminateOnNaN:
+        return _TerminateOnNaN(raise_error=callback.raise_error)
+    return callback
+
+
+class _LearningRate:
+    """One optimizer's learning rate, named for Keras's per-optimizer logs."""
+
+    def __init__(self, optimizer, name):
+        self._optimizer = optimizer
+        self.name = name
+
+    @property
+    def learning_rate(self):
+        return self._optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        _check_settable(self._optimizer, self.name, value)
+        self._optimizer.learning_rate = value
+
+
+class _BothOptimizers:
+    """``GAN.optimizer``: both optimizers' learning rates (rule in :attr:`GAN.optimizer`)."""
+
+    built = True  # both optimizers are built by GAN.compile
+
+    def __init__(self, gan):
+        self._gan = gan
+        self.optimizers = [
+            _LearningRate(gan.d_optimizer, "d_optimizer"),
+            _LearningRate(gan.g_optimizer, "g_optimizer"),
+        ]
+
+    def build(self, variables=None):
+        """Nothing to build (Keras calls it on a model's optimizer)."""
+
+    @property
+    def iterations(self):
+        return self._gan.g_steps
+
+    @property
+    def learning_rate(self):
+        d, g = (float(keras.ops.convert_to_numpy(o.learning_rate)) for o in self.optimizers)
+        if d != g:
+            raise ValueError(
+                f"D and G have different learning rates ({d} and {g}); read "
+                "gan.d_optimizer.learning_rate and gan.g_optimizer.learning_rate."
+            )
+        return d
+
+    @learning_rate.setter
+    def learning_rate(self, value):
+        for view in self.optimizers:  # both checked before either is set
+            _check_settable(view._optimizer, view.name, value)
+        for view in self.optimizers:
+            view.learning_rate = value
+
+
+def _check_settable(optimizer, name, value):
+    schedule = keras.optimizers.schedules.LearningRateSchedule
+    if isinstance(value, schedule) or callable(value):
+        raise TypeError(
+            f"Cannot assign the learning-rate schedule {value!r} to the GAN's {name}: pass it to the "
+            f"optimizer before GAN.compile, e.g. keras.optimizers.Adam(learning_rate=schedule)."
+        )
+    if isinstance(optimizer._learning_rate, schedule) or callable(optimizer._learning_rate):
+        raise TypeError(
+            f"The GAN's {name} takes its learning rate from a schedule "
+            f"({type(optimizer._learning_rate).__name__}), so it cannot be set (e.g. by ReduceLROnPlateau "
+            "or LearningRateScheduler): use a float learning rate, or leave the schedule alone."
+        )
 
 _FIT_SIGNATURE = inspect.signature(keras.Model.fit)
 _KERAS_DEFAULT_BATCH = 32  # keras.Model.fit's batch_size for arrays when neither it nor steps_per_epoch is given
