@@ -24,14 +24,20 @@ flags.DEFINE_bool("overwrite", False, "Delete what an earlier run wrote into --r
 # 3 the run folder was refused (another configuration, or another process holds it).
 
 
+def _usage_error(message):
+    """Bad flags: the problem alone, first and short (no flag listing), exit code 2."""
+    print(f"error: {message}\n(python bin/train.py --helpfull lists every flag.)", file=sys.stderr)
+    sys.exit(2)
+
+
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines (SavedModel export) drown the progress
     if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
+        _usage_error(f"unexpected arguments {argv[1:]}; every setting is a --flag.")
     try:
         cfg = config_from_flags(FLAG_NAMES).validate()
     except ValueError as e:
-        raise app.UsageError(str(e)) from None
+        _usage_error(str(e))
     from dat_tf.train.loop import train
     from dat_tf.train.nan_guard import NonFiniteLossError
     from dat_tf.train.run_identity import RunConfigMismatch, RunLockedError

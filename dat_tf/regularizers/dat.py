@@ -40,7 +40,7 @@ class DirectAdversarialTraining(Regularizer):
     second-order term, no BatchNorm or spectral-norm update).
 
     Args:
-      epsilon: step size (1 in every experiment of the paper), >= 0.
+      epsilon: step size (1 in every experiment of the paper), > 0.
       variant: ``"paper"`` or ``"reference"``.
       with_clean: False trains D on the perturbed batch only (``dat``); True on
         clean and perturbed together, as one batch of twice the size
@@ -60,7 +60,8 @@ class DirectAdversarialTraining(Regularizer):
 
     flag_prefix = "dat"
 
-    epsilon: float = param(1.0, "DAT step size epsilon (1 in the paper); 0 perturbs nothing.", low=0.0)
+    epsilon: float = param(1.0, "DAT step size epsilon (1 in the paper); > 0 (with 0, DAT would silently be no "
+                                "regularizer: use --regularizer=none for that).", low=0.0, strict=True)
     variant: str = param("paper", "DAT variant: the paper's Eq. 9-10 or the authors' released code.",
                          choices=VARIANTS)
     with_clean: bool = param(False, "Train D on clean and perturbed batches (fixed by dat / datt).", flag=False)

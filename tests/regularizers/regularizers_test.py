@@ -137,13 +137,13 @@ def test_dat_epsilon_scaling(variant, linear_d, rng):
     x_f = np.clip(x_f, -0.5, 0.5)
     critic, loss = Critic(linear_d(W, B)), get_loss("ns")
     out = {}
-    for eps in (0.0, 1.0, 2.0):
+    for eps in (1.0, 2.0):
         reg = get_regularizer("dat", epsilon=eps, variant=variant)
         out[eps] = as_np(*reg.adversarial_examples(DStep(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED)))
-    np.testing.assert_array_equal(out[0.0][0], x_r)
-    np.testing.assert_array_equal(out[0.0][1], x_f)
-    np.testing.assert_array_equal(out[0.0][2], 0.0)
-    np.testing.assert_array_equal(out[0.0][3], 0.0)
+    np.testing.assert_allclose(out[1.0][0], x_r + out[1.0][2], rtol=1e-6)  # x_adv = x + delta
+    np.testing.assert_allclose(out[1.0][1], x_f + out[1.0][3], rtol=1e-6)
+    with pytest.raises(ValueError, match=r"epsilon=0.0 is not allowed; expected a finite number > 0.0"):
+        get_regularizer("dat", epsilon=0.0, variant=variant)  # DAT with epsilon 0 would silently be no DAT
     for i in (2, 3):
         assert np.abs(out[1.0][i]).max() > 1e-4
         np.testing.assert_allclose(out[2.0][i], 2.0 * out[1.0][i], rtol=1e-5, atol=1e-7)

@@ -91,7 +91,8 @@ def test_dcgan_needs_power_of_two_resolution():
     [
         ("dat_variant", "authors", "reference"),
         ("dat_clip", "real", "fake"),
-        ("dat_epsilon", -1.0, ">= 0"),
+        ("dat_epsilon", -1.0, "> 0"),
+        ("dat_epsilon", 0.0, "> 0"),
         ("dat_epsilon", math.nan, "finite"),
     ],
 )

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -99,8 +100,11 @@ def test_cli_flagfile_run(tmp_path):
 )
 def test_cli_bad_flag_fails_fast_with_message(tmp_path, flag, expect):
     out = _cli([flag, f"--run_dir={tmp_path}/bad"])
-    assert out.returncode != 0
+    assert out.returncode == 2
     assert expect in out.stderr
+    # The problem comes first and alone: no usage text or flag listing around it (TF's own log lines aside).
+    ours = [line for line in out.stderr.splitlines() if not re.match(r"^[IWEF]\d{4} |^WARNING: All log|^To enable", line)]
+    assert ours[0].startswith("error: ") and len(ours) <= 4, out.stderr
     assert not os.path.exists(tmp_path / "bad"), "a rejected run must not create its run_dir"
 
 
