@@ -18,6 +18,7 @@ from dat_tf.regularizers.base import (
     Perturbation,
     Regularizer,
     get_regularizer,
+    names_of,
     register,
 )
 from dat_tf.regularizers.gradient_penalty import GradientPenalty, interpolate
@@ -36,5 +37,6 @@ __all__ = [
     "RobustRegularizer",
     "get_regularizer",
     "interpolate",
+    "names_of",
     "register",
 ]

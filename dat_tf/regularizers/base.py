@@ -237,6 +237,11 @@ def _fields(cls):
     return [f for f in dataclasses.fields(cls) if f.init]
 
 
+def names_of(cls) -> list[str]:
+    """The names ``cls`` is registered under, in registration order."""
+    return [e.name for e in REGULARIZERS.values() if e.cls is cls]
+
+
 def _names_with(cls, key, value):
     names = [e.name for e in REGULARIZERS.values() if e.cls is cls and e.fixed.get(key) == value]
     return "name " + " or ".join(repr(n) for n in names) if names else "no registered name does"

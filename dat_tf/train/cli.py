@@ -12,7 +12,7 @@ import dataclasses
 from absl import flags
 
 from dat_tf.hparams import allowed, kind_of
-from dat_tf.regularizers import REGULARIZERS
+from dat_tf.regularizers import names_of
 from dat_tf.train.config import TrainConfig, regularizer_flags
 
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}
@@ -29,16 +29,12 @@ def define_flags(flag_values=flags.FLAGS) -> list[str]:
         _DEFINE[kind](field.name, field.default, help_text, flag_values=flag_values)
         names.append(field.name)
     for flag, (cls, field) in regularizer_flags().items():
-        users = ", ".join(_names_of(cls))
+        users = ", ".join(names_of(cls))
         help_text = (f"[{users}] {field.metadata['help']} Default: {field.default!r}. "
                      f"Allowed: {allowed(field, cls)}.")
         _DEFINE[kind_of(field, cls)](flag, None, help_text, flag_values=flag_values)
         names.append(flag)
     return names
-
-
-def _names_of(cls):
-    return [n for n, e in REGULARIZERS.items() if e.cls is cls]
 
 
 def config_from_flags(names, flag_values=flags.FLAGS) -> TrainConfig:

@@ -25,7 +25,7 @@ from dat_tf.data.registry import get_dataset, names as dataset_names
 from dat_tf.hparams import allowed, check_value, kind_of, param, parse, problems
 from dat_tf.losses import LOSSES
 from dat_tf.nets.registry import NETS, get_net
-from dat_tf.regularizers import REGULARIZERS, get_regularizer
+from dat_tf.regularizers import REGULARIZERS, get_regularizer, names_of
 
 CLASSIFIERS = ("digits", "inception")
 
@@ -219,7 +219,7 @@ class TrainConfig:
                 continue
             owner, field = reg_flags[flag]
             if entry is None or owner is not entry.cls:
-                users = [n for n, e in REGULARIZERS.items() if e.cls is owner]
+                users = names_of(owner)
                 raise ValueError(f"--{flag}={value!r} is not allowed with --regularizer={name}; it is for "
                                  f"{', '.join(users)}")
             reg_args[field.name] = value
@@ -304,7 +304,7 @@ def regularizer_flags() -> dict:
         for field in entry.hyperparameters():
             if not field.metadata.get("flag", True):
                 continue
-            if all(field.name in e.fixed for e in REGULARIZERS.values() if e.cls is entry.cls):
+            if all(field.name in REGULARIZERS[n].fixed for n in names_of(entry.cls)):
                 continue
             flag = f"{entry.cls.flag_prefix}_{field.name}"
             if flag in _FIELDS:
