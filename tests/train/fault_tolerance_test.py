@@ -275,3 +275,47 @@ def test_sigkill_mid_run_then_rerun_equals_uninterrupted(tmp_path):
         assert len(wa) == len(wb) > 0
         for x, y in zip(wa, wb):
             np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-5, atol=1e-6, err_msg=f"{role} {x.path}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("during", [".tmp-generator.keras", ".tmp-generator_savedmodel"])
+def test_sigkill_during_the_final_export_is_repaired_by_the_rerun(tmp_path, during):
+    """kill -9 while the exports are written: the rerun says the run is finished, rewrites them, and they load."""
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    run_dir = tmp_path / "run"
+    command = _cli_command(run_dir)
+    log = open(tmp_path / "victim.log", "w")
+    victim = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 240
+        while not (run_dir / during).exists():  # the export has begun writing `during`: kill it there
+            assert victim.poll() is None, (tmp_path / "victim.log").read_text()[-3000:]
+            assert time.time() < deadline, f"no {during} within 240 s"
+            time.sleep(0.002)
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.wait(timeout=60)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+    assert victim.returncode == -signal.SIGKILL
+    assert _recorded(run_dir / "checkpoints") == 200, "the final checkpoint precedes the export"
+    assert not (run_dir / "generator_savedmodel").exists(), "killed before the export finished"
+
+    rerun = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    assert "already at generator step 200; rewriting its missing or broken exports" in rerun.stdout, rerun.stdout
+    from dat_tf.train.export import exports_ok, load_exported_generator
+
+    assert exports_ok(str(run_dir))
+    assert not [p.name for p in run_dir.iterdir() if p.name.startswith(".tmp-")], "no temporary export left behind"
+    from dat_tf.train.run_dir import RunDir
+
+    generator, step = RunDir(str(run_dir)).load_generator()  # the newest checkpoint's generator
+    assert step == 200
+    z = np.random.default_rng(0).normal(size=(8, 2)).astype("float32")
+    expected = generator(z, training=False).numpy()
+    for path in ("generator.keras", "generator_savedmodel"):  # both exports are the final checkpoint's generator
+        generate, latent_dim = load_exported_generator(str(run_dir / path))
+        assert latent_dim == 2
+        np.testing.assert_allclose(generate(z), expected, rtol=1e-5, atol=1e-6, err_msg=path)
