@@ -1,9 +1,9 @@
 """Network builders. Each returns built Keras models ``(generator, discriminator)``."""
 
-from dat_tf.nets.dcgan import dcgan_discriminator, dcgan_generator
+from dat_tf.nets.dcgan import dcgan_discriminator, dcgan_generator, rfm_discriminator
 from dat_tf.nets.mlp import mlp_discriminator, mlp_generator
 
-__all__ = ["mlp_generator", "mlp_discriminator", "dcgan_generator", "dcgan_discriminator"]
+__all__ = ["mlp_generator", "mlp_discriminator", "dcgan_generator", "dcgan_discriminator", "rfm_discriminator"]
 from dat_tf.nets.infomax import InfoMaxTask, infomax_loss, infonce_loss  # noqa: E402
 from dat_tf.nets.auxiliary import AuxiliaryTask, feature_model  # noqa: E402
 from dat_tf.nets.sngan import sngan_discriminator, sngan_generator

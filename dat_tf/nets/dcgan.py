@@ -92,3 +92,60 @@ def dcgan_discriminator(
     h = keras.layers.Flatten(name="features")(h)
     out = wrap(keras.layers.Dense(1, kernel_initializer=_init(), name="logit"))(h)
     return keras.Model(x, out, name="dcgan_discriminator")
+
+
+def rfm_discriminator(resolution: int = 32, channels: int = 3, width: int = 64, sigmoid: bool = False):
+    """The DCGAN discriminator of the AR/RFM code base, which the paper follows for Table 3.
+
+    Why a second DCGAN D: Table 3 compares regularizers whose meaning depends on D. The code base
+    the paper names for that table (Zhou et al. 2019) trains a D with BatchNorm after *every*
+    convolution, LeakyReLU 0.2, bias-free convolutions and no spectral normalization; a spectrally
+    normalized D leaves the Lipschitz penalties (GP, LP) nothing to do. Its 128x128 net has five
+    stride-2 convolutions; at other sizes the pattern keeps ``log2(resolution / 4)`` of them with
+    ``width * 2**i`` channels (the PyTorch DCGAN example's progression), then BatchNorm, LeakyReLU and
+    a 4x4 valid convolution to one output (a dense layer on the flattened 4x4 map).
+
+    Args:
+      resolution: image side, ``4 * 2**k`` with ``k >= 1``.
+      channels: image channels.
+      width: channels of the first convolution.
+      sigmoid: end in a sigmoid, as that code base does (its LSGAN and WGAN lines act on the
+        probability). Off, the output is the logit the non-saturating loss takes (BCE on a sigmoid
+        output equals the non-saturating loss on its logit).
+
+    The features (``"features"``, used by RFM and the auxiliary tasks) are the output of the last
+    stride-2 convolution, before its BatchNorm, as in that code base's ``phi``.
+
+    Example:
+
+    >>> d = rfm_discriminator(resolution=32, channels=3, width=8)
+    >>> d.output_shape, d.get_layer("features").output.shape
+    ((None, 1), (None, 4, 4, 32))
+
+    Reference:
+      Zhou, Krähenbühl, "Don't let your discriminator be fooled", ICLR 2019,
+      github.com/bradyz/robust-discriminator-pytorch (src/models.py).
+    """
+    for name, value in (("channels", channels), ("width", width)):
+        _check_positive(name, value)
+    k = _num_upsamplings(resolution)
+
+    def bn(name):
+        return keras.layers.BatchNormalization(
+            gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name
+        )
+
+    x = keras.Input((resolution, resolution, channels), name="image")
+    h = x
+    for i in range(k):
+        h = keras.layers.Conv2D(
+            width * 2**i, 4, strides=2, padding="same", use_bias=False, kernel_initializer=_init(),
+            name="features" if i == k - 1 else f"conv{i}",
+        )(h)
+        h = bn(f"bn{i}")(h)
+        h = keras.layers.LeakyReLU(0.2)(h)
+    h = keras.layers.Flatten()(h)
+    out = keras.layers.Dense(1, use_bias=False, kernel_initializer=_init(), name="logit")(h)
+    if sigmoid:
+        out = keras.layers.Activation("sigmoid", name="probability")(out)
+    return keras.Model(x, out, name="rfm_discriminator")

@@ -28,7 +28,7 @@ class Net:
       name: the ``--net`` value.
       help: one line for flag help and docs.
       build: ``build(shape, *, latent_dim, width=None, d_batch_norm=True,
-        d_spectral_norm=False) -> (generator, discriminator)`` for examples of
+        d_spectral_norm=False, d_sigmoid=False) -> (generator, discriminator)`` for examples of
         ``shape``; ``width`` None means the net's default.
       check: ``check(shape) -> None or a sentence`` saying why the net cannot
         take examples of ``shape``.
@@ -87,6 +87,15 @@ def _dcgan(shape, *, latent_dim, width=None, d_batch_norm=True, d_spectral_norm=
     return g, d
 
 
+def _dcgan_rfm(shape, *, latent_dim, width=None, d_sigmoid=False, **_):
+    from dat_tf.nets.dcgan import dcgan_generator, rfm_discriminator
+
+    width = width or 64
+    res, channels = shape[0], shape[-1]
+    g = dcgan_generator(latent_dim, resolution=res, channels=channels, width=width)
+    return g, rfm_discriminator(resolution=res, channels=channels, width=width, sigmoid=d_sigmoid)
+
+
 def _sngan(shape, *, latent_dim, width=None, **_):
     from dat_tf.nets.sngan import sngan_discriminator, sngan_generator
 
@@ -126,6 +135,8 @@ def _infomax_task():
 
 register_net(Net("mlp", "4-layer MLPs (Figure 3; images are flattened)", _mlp, _any_shape))
 register_net(Net("dcgan", "DCGAN: 4 conv + BatchNorm (Figures 4-5, Table 3)", _dcgan, _images_power_of_two))
+register_net(Net("dcgan_rfm", "DCGAN G + the AR/RFM code base's D: BatchNorm after every conv, no spectral norm, "
+                 "optional sigmoid (Table 3)", _dcgan_rfm, _images_power_of_two))
 register_net(Net("sngan", "mimicry's SNGAN ResNets at 32/48/64 (Tables 1-2)", _sngan, _images_32_48_64))
 register_net(Net("ssgan", "SNGAN ResNets + SSGAN's rotation task", _sngan, _images_32_48_64, _ssgan_task))
 register_net(Net("infomaxgan", "SNGAN ResNets + InfoMax-GAN's contrastive task", _sngan, _images_32_48_64,

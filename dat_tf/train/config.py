@@ -57,6 +57,8 @@ class TrainConfig:
                               "net's default (64; mimicry's for SNGAN).", low=1, optional=True)
     d_batch_norm: bool = param(True, "BatchNorm in the DCGAN discriminator (off for WGAN-GP critics).")
     d_spectral_norm: bool = param(False, "Spectral normalization on the discriminator's layers (mlp, dcgan).")
+    d_sigmoid: bool = param(False, "End D in a sigmoid, as the AR/RFM code base does for its LSGAN and WGAN lines "
+                            "(--net=dcgan_rfm only; the ns/minimax losses already take the sigmoid of a logit).")
     d_weight_clip: float = param(0.0, "Clip D's weights to [-c, c] after each update (original WGAN); "
                                  "0 disables.", low=0.0)
     # Objective
@@ -166,6 +168,11 @@ class TrainConfig:
         if why:
             out.append(f"--net={self.net!r} is not allowed with --dataset={self.dataset!r} "
                        f"(--resolution={self.resolution!r}): it {why}")
+        if self.d_sigmoid and self.net != "dcgan_rfm":
+            out.append(f"--d_sigmoid is not allowed with --net={self.net!r}; only dcgan_rfm ends in an optional sigmoid")
+        elif self.d_sigmoid and self.loss in ("ns", "minimax"):
+            out.append(f"--d_sigmoid is not allowed with --loss={self.loss}: that loss applies the sigmoid to D's "
+                       "logit itself (BCE on a sigmoid output is the ns loss on the logit); drop --d_sigmoid")
         if self.metrics_every and data.kind != "images":
             out.append(f"--metrics_every={self.metrics_every} is not allowed with --dataset={self.dataset!r}: "
                        "FID needs images")
@@ -263,10 +270,18 @@ _LEGACY_REG_KEYS = {"dat_epsilon": "epsilon", "dat_variant": "variant", "dat_cli
                     "reg_weight": "weight", "reg_epsilon": "epsilon"}
 
 
+# Fields added after runs were stored, whose default is what those runs did: a stored config without one
+# means that default (not a changed configuration).
+_ADDED_LATER = ("d_sigmoid",)
+
+
 def upgrade_dict(values: dict) -> dict:
     """A stored config dict in today's form: the flat regularizer keys of older runs (``dat_epsilon``,
-    ``reg_weight``, ...) go to ``reg_args``, and their 0 / "" / negative sentinels become ``None`` (unset)."""
+    ``reg_weight``, ...) go to ``reg_args``, their 0 / "" / negative sentinels become ``None`` (unset), and
+    fields added later (:data:`_ADDED_LATER`) take their defaults."""
     values = dict(values)
+    for key in _ADDED_LATER:
+        values.setdefault(key, _FIELDS[key].default)
     legacy = {k: values.pop(k) for k in _LEGACY_REG_KEYS if k in values}
     for key in ("resolution", "width", "num_devices"):
         if values.get(key) == 0:

@@ -53,7 +53,7 @@ def build_nets(cfg: TrainConfig):
     """``(generator, discriminator)`` for ``cfg``."""
     return get_net(cfg.net).build(
         cfg.data_shape(), latent_dim=cfg.latent_dim, width=cfg.width, d_batch_norm=cfg.d_batch_norm,
-        d_spectral_norm=cfg.d_spectral_norm,
+        d_spectral_norm=cfg.d_spectral_norm, d_sigmoid=cfg.d_sigmoid,
     )
 
 
