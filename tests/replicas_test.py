@@ -179,8 +179,10 @@ def _one_step(strategy, weights, regularizer, n_dis, x_r):
         ({"name": "dat", "config": {"variant": "reference"}}, 1),
         ({"name": "gp", "config": {"weight": 1.0}}, 1),
         ({"name": "datt", "config": {}}, 2),
+        ({"name": "rfm", "config": {"epsilon": 0.1}}, 1),
+        ({"name": "ar", "config": {"epsilon": 0.1, "reduction": "mean"}}, 1),
     ],
-    ids=["dat-paper", "dat-reference", "gp", "datt-ndis2"],
+    ids=["dat-paper", "dat-reference", "gp", "datt-ndis2", "rfm-batch", "ar-mean"],
 )
 def test_first_update_is_replica_independent(regularizer, n_dis, one_cpu_strategy, two_cpu_strategy):
     weights = _initial_weights()

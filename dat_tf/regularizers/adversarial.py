@@ -7,6 +7,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
+from dat_tf import replicas
 from dat_tf.critic import per_example_norm
 from dat_tf.regularizers.base import Perturbation, Regularizer, d_loss_gradients, mean_perturbation_norm, param, register
 
@@ -14,6 +15,18 @@ from dat_tf.regularizers.base import Perturbation, Regularizer, d_loss_gradients
 def _unit(g):
     shape = [-1] + [1] * (len(g.shape) - 1)
     return g / tf.reshape(per_example_norm(g), shape)
+
+
+def _global_frobenius(diff):
+    """``||diff||`` over the global batch, as a per-replica loss term.
+
+    Its value is the global norm ``F = sqrt(S)``, ``S`` the all-replica sum of squares; its gradient is
+    ``n * grad(S_local) / (2F)``, so that the replicas' gradients, averaged as the losses are, give
+    ``grad F``.
+    """
+    local = tf.reduce_sum(tf.square(tf.cast(diff, tf.float32)))
+    norm = tf.sqrt(replicas.global_sum(local) + 1e-12)
+    return norm + replicas.num_replicas() * (local - tf.stop_gradient(local)) / (2.0 * norm)
 
 
 @register("rfm", fixed={"target": "features"}, help="Robust feature matching on D's penultimate features.")
@@ -25,15 +38,19 @@ class RobustRegularizer(Regularizer):
 
     ``x_adv = x + epsilon * g / ||g||`` with ``g`` the per-example gradient of
     D's loss (the direction that fools D most), for reals and fakes.  The
-    penalty is ``weight * (mean ||h(x_r_adv) - h(x_r)|| + mean ||h(x_f_adv) -
-    h(x_f)||)`` with ``h`` D's penultimate features (``target="features"``,
-    RFM) or its logit (``target="logits"``, AR).  D's adversarial loss is on
-    the clean inputs.
+    penalty is ``weight * (||h(X_r_adv) - h(X_r)|| + ||h(X_f_adv) - h(X_f)||)``
+    with ``h`` D's penultimate features (``target="features"``, RFM) or its
+    logit (``target="logits"``, AR) and the norm taken over the whole batch
+    (Frobenius, as the authors' ``(phi_adv - phi).norm()``; about sqrt(B)
+    times the mean per-example norm), or with ``reduction="mean"`` the mean of
+    the per-example norms.  The batch norm is over the global batch under
+    ``tf.distribute``.  D's adversarial loss is on the clean inputs.
 
     Args:
       weight: lambda (10 in the authors' code).
       epsilon: L2 radius of the attack (1e-4 in the authors' code).
       target: ``"features"`` or ``"logits"``.
+      reduction: ``"batch"`` (the authors' code) or ``"mean"``.
 
     Reference: Zhou et al. 2019, "Don't let your discriminator be fooled".
     """
@@ -44,6 +61,9 @@ class RobustRegularizer(Regularizer):
     epsilon: float = param(1e-4, "L2 radius of the ar/rfm attack.", low=0.0)
     target: str = param("features", "What must stay close (fixed by the name).", choices=("features", "logits"),
                         flag=False)
+    reduction: str = param("batch", "How ar/rfm reduce ||h(x_adv) - h(x)|| over the batch: 'batch' the norm of "
+                           "the whole batch's difference (the authors' code), 'mean' the mean per-example norm.",
+                           choices=("batch", "mean"))
 
     def perturb(self, step):
         grad_r, grad_f = d_loss_gradients(step)
@@ -61,7 +81,10 @@ class RobustRegularizer(Regularizer):
 
     def penalty(self, step, pert):
         def gap(clean, adv):
-            return tf.reduce_mean(per_example_norm(self._embed(step.critic, adv) - self._embed(step.critic, clean)))
+            diff = self._embed(step.critic, adv) - self._embed(step.critic, clean)
+            if self.reduction == "mean":
+                return tf.reduce_mean(per_example_norm(diff))
+            return _global_frobenius(diff)
 
         return self.weight * (gap(pert.real, pert.real_adv) + gap(pert.fake, pert.fake_adv))
 

@@ -301,12 +301,13 @@ def test_asgan_default_epsilon_is_one_over_255():
     assert get_regularizer("asgan").epsilon == pytest.approx(1 / 255)
 
 
+@pytest.mark.parametrize("reduction", ["batch", "mean"])
 @pytest.mark.parametrize("loss", ["wgan", "lsgan", "ns"])
-def test_ar_adversarial_examples_and_penalty_closed_form(loss, linear_d, rng):
+def test_ar_adversarial_examples_and_penalty_closed_form(loss, reduction, linear_d, rng):
     x_r, x_f = batches(rng)
     eps, weight = 0.05, 3.0
     critic, gl = Critic(linear_d(W, B)), get_loss(loss)
-    reg = get_regularizer("ar", epsilon=eps, weight=weight)
+    reg = get_regularizer("ar", epsilon=eps, weight=weight, reduction=reduction)
     p = reg.perturb(DStep(critic, gl, tf.constant(x_r), tf.constant(x_f), SEED))
     # g = per-example gradient of D's loss (-g1 on reals, -g2 on fakes) = c_i * w.
     _, dg1, _, dg2 = SCORE_FUNCTIONS[loss]
@@ -320,12 +321,15 @@ def test_ar_adversarial_examples_and_penalty_closed_form(loss, linear_d, rng):
     np.testing.assert_array_equal(p.real.numpy(), x_r)  # D's loss stays on the clean batch
     np.testing.assert_array_equal(p.fake.numpy(), x_f)
     np.testing.assert_allclose(float(p.norm), eps, rtol=1e-4)
-    # Penalty: weight * (mean_i |D(x_r_adv_i) - D(x_r_i)| + mean_i |...fake...|)
-    #        = weight * (mean_i eps |w.u_r_i| + mean_i eps |w.u_f_i|) = 2 weight eps ||w||.
+    # Penalty: weight * (||D(X_r_adv) - D(X_r)|| + ||...fake...||), the norm over the batch ("batch": the
+    # Frobenius norm of the differences; "mean": the mean of per-example norms). Each difference is
+    # eps |w.u_i| = eps ||w||, so "mean" gives 2 weight eps ||w|| and "batch" sqrt(B) times each term.
     u_r = np.sign(c_r)[:, None] * unit
     u_f = np.sign(c_f)[:, None] * unit
-    want_pen = weight * (np.mean(eps * np.abs(u_r @ W)) + np.mean(eps * np.abs(u_f @ W)))
-    np.testing.assert_allclose(want_pen, 2 * weight * eps * np.linalg.norm(W), rtol=1e-6)
+    reduce = (lambda g: np.sqrt(np.sum(g**2))) if reduction == "batch" else np.mean
+    want_pen = weight * (reduce(eps * np.abs(u_r @ W)) + reduce(eps * np.abs(u_f @ W)))
+    n_r, n_f = (len(x_r), len(x_f)) if reduction == "batch" else (1, 1)
+    np.testing.assert_allclose(want_pen, weight * eps * np.linalg.norm(W) * (np.sqrt(n_r) + np.sqrt(n_f)), rtol=1e-6)
     terms = d_terms(reg, DStep(critic, gl, x_r, x_f, SEED), p)
     np.testing.assert_allclose(float(terms.penalty), want_pen, rtol=1e-3)
     clean_loss = float(gl.discriminator_loss(critic.score(x_r), critic.score(x_f)))
@@ -341,8 +345,9 @@ def _two_layer_linear(a, v, b=0.1):
     return d
 
 
+@pytest.mark.parametrize("reduction", ["batch", "mean"])
 @pytest.mark.parametrize("name", ["ar", "rfm"])
-def test_robust_penalty_on_two_layer_linear_discriminator(name, rng):
+def test_robust_penalty_on_two_layer_linear_discriminator(name, reduction, rng):
     """D(x) = v.(A x): effective w = A^T v, phi(x) = A x.
 
     x_adv - x = +-eps w/||w||, so AR's gap is eps ||w|| and RFM's is
@@ -354,17 +359,16 @@ def test_robust_penalty_on_two_layer_linear_discriminator(name, rng):
     x_r, x_f = batches(rng)
     eps, weight = 0.01, 10.0
     critic, loss = Critic(_two_layer_linear(a, v)), get_loss("wgan")
-    reg = get_regularizer(name, epsilon=eps, weight=weight)
+    reg = get_regularizer(name, epsilon=eps, weight=weight, reduction=reduction)
     p = reg.perturb(DStep(critic, loss, tf.constant(x_r), tf.constant(x_f), SEED))
     unit = w / np.linalg.norm(w)
     # wgan: D's loss is -D(x_r) (gradient -w) and +D(x_f) (gradient +w).
     np.testing.assert_allclose(p.real_adv.numpy(), x_r - eps * unit, atol=1e-6)
     np.testing.assert_allclose(p.fake_adv.numpy(), x_f + eps * unit, atol=1e-6)
     pen = float(reg.penalty(DStep(critic, loss, x_r, x_f, SEED), p))
-    if name == "ar":
-        want = 2 * weight * eps * np.linalg.norm(w)
-    else:
-        want = 2 * weight * eps * np.linalg.norm(a @ w) / np.linalg.norm(w)
+    gap = eps * np.linalg.norm(w) if name == "ar" else eps * np.linalg.norm(a @ w) / np.linalg.norm(w)
+    scale = np.sqrt(len(x_r)) + np.sqrt(len(x_f)) if reduction == "batch" else 2  # B equal gaps: ||.|| = sqrt(B) gap
+    want = weight * gap * scale
     np.testing.assert_allclose(pen, want, rtol=2e-3)
 
 
