@@ -114,6 +114,7 @@ def test_regularizer_arguments_come_from_the_regularizers_own_fields():
     # Every flag is a field of a registered regularizer class, with that field's type.
     flags = {k for k, (cls, _) in regularizer_flags().items() if cls.__module__.startswith("dat_tf.")}
     assert {"dat_epsilon", "dat_variant", "dat_clip", "gp_weight", "gp_where", "robust_weight", "robust_epsilon",
+            "robust_reduction",
             "asgan_epsilon"} == flags
     assert flag_kinds()["dat_epsilon"] is float and flag_kinds()["dat_variant"] is str
 
