@@ -24,8 +24,10 @@ class Critic:
         ``[B, 1]`` or, with ``feature_layer``, whose penultimate features can be
         read.
       feature_layer: name of the layer whose output are the features ``phi``
-        used by robust feature matching; ``None`` means the input of the last
-        layer (the penultimate activations of a functional model).
+        used by robust feature matching; ``None`` means the layer named
+        ``"features"`` if D has one (every net of :mod:`dat_tf.nets` names
+        it), else the input of the last layer (the penultimate activations of
+        a functional model).
     """
 
     def __init__(self, discriminator: keras.Model, feature_layer: str | None = None):
@@ -97,7 +99,8 @@ class Critic:
                     f"got {type(d).__name__}."
                 )
             if self.feature_layer is None:
-                feats = d.layers[-1].input
+                names = [layer.name for layer in d.layers]
+                feats = d.get_layer("features").output if "features" in names else d.layers[-1].input
             else:
                 try:
                     feats = d.get_layer(self.feature_layer).output

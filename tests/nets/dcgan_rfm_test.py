@@ -84,3 +84,14 @@ def test_trains_with_rfm_on_its_features(tmp_path, regularizer):
     assert ((0 < d_real) & (d_real < 1)).all(), "with the sigmoid D's output is a probability"
     if regularizer == "rfm":
         assert min(history["reg"]) > 0
+
+
+def test_rfm_compares_the_code_bases_phi(rng):
+    """The critic's features default to D's "features" layer: here the last stride-2 conv, before its BN."""
+    from dat_tf.critic import Critic
+
+    d = rfm_discriminator(resolution=16, channels=1, width=4)
+    x = rng.uniform(-1, 1, size=(3, 16, 16, 1)).astype("float32")
+    phi, _ = Critic(d).features_and_scores(x)
+    conv_out = keras.Model(d.inputs, d.get_layer("features").output)(x, training=True).numpy()
+    np.testing.assert_allclose(phi.numpy(), conv_out.reshape(3, -1), rtol=1e-5, atol=1e-6)
