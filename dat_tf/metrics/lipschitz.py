@@ -52,3 +52,56 @@ def layer_spectral_norms(discriminator: keras.Model) -> dict:
 def spectral_norm_product(discriminator: keras.Model) -> float:
     """Product of :func:`layer_spectral_norms` (1.0 for a net with no kernels)."""
     return float(np.prod(list(layer_spectral_norms(discriminator).values()) or [1.0]))
+
+
+def gradient_norms_by_correctness(discriminator, loss, reals, fakes) -> dict:
+    """D's per-example input-gradient norms, split by whether D scores each example correctly.
+
+    Why: the paper's section 4.3 argues that DAT limits D's Lipschitz constant *adaptively*: like
+    0-GP where D is right, relaxed where it is wrong.  Testing that needs the norm ``||d D(x_i) /
+    d x_i||`` per example beside the side of the DAT target each example falls on: a real is scored
+    correctly when ``g1(D(x_r_i)) >= mean_j g1(D(x_f_j))``, a fake when ``g2(D(x_f_i)) >= mean_j
+    g2(D(x_r_j))`` (the targets of Eq. 9-10; section 4.3's "the discriminator is trained
+    correctly").  D runs in training mode without changing its state, as the logged
+    ``grad_norm_*`` diagnostics do.
+
+    Args:
+      discriminator: a Keras discriminator ``x -> [B] or [B, 1]``.
+      loss: a registered loss name or :class:`dat_tf.losses.GANLoss` (its ``g1``, ``g2``).
+      reals, fakes: batches of examples.
+
+    Returns:
+      ``{"real": {"norm": [B_r], "correct": [B_r] bool}, "fake": {...}}`` as numpy arrays.
+
+    Example:
+
+    >>> import keras, numpy as np
+    >>> d = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    >>> out = gradient_norms_by_correctness(d, "ns", np.ones((4, 2), "float32"), -np.ones((3, 2), "float32"))
+    >>> out["real"]["norm"].shape, out["fake"]["correct"].dtype
+    ((4,), dtype('bool'))
+    """
+    import tensorflow as tf
+
+    from dat_tf.critic import Critic
+    from dat_tf.losses import get_loss
+
+    critic, gan_loss = Critic(discriminator), get_loss(loss)
+    reals, fakes = tf.convert_to_tensor(reals, tf.float32), tf.convert_to_tensor(fakes, tf.float32)
+    score_r, score_f = critic.score(reals, stateless=True), critic.score(fakes, stateless=True)
+    correct_r = gan_loss.g1(score_r) >= tf.reduce_mean(gan_loss.g1(score_f))
+    correct_f = gan_loss.g2(score_f) >= tf.reduce_mean(gan_loss.g2(score_r))
+    return {
+        "real": {"norm": critic.gradient_norms(reals).numpy(), "correct": correct_r.numpy()},
+        "fake": {"norm": critic.gradient_norms(fakes).numpy(), "correct": correct_f.numpy()},
+    }
+
+
+def adaptivity_ratio(split: dict) -> float:
+    """Mean gradient norm at wrongly scored examples over that at correctly scored ones (reals and fakes
+    pooled); ``nan`` when either group is empty.  Above 1: D is steeper where it is wrong."""
+    norm = np.concatenate([split[s]["norm"] for s in ("real", "fake")])
+    correct = np.concatenate([split[s]["correct"] for s in ("real", "fake")])
+    if correct.all() or not correct.any():
+        return float("nan")
+    return float(norm[~correct].mean() / norm[correct].mean())

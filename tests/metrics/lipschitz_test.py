@@ -2,6 +2,7 @@
 
 import keras
 import numpy as np
+import pytest
 
 from dat_tf import nets
 from dat_tf.metrics.lipschitz import layer_spectral_norms, spectral_norm_product
@@ -35,3 +36,30 @@ def test_spectral_normalization_brings_each_layer_to_one_after_training_calls():
     after = layer_spectral_norms(d)
     assert max(abs(v - 1.0) for v in after.values()) < 0.05
     assert max(abs(v - 1.0) for v in before.values()) > 0.05
+
+
+def test_gradient_norms_by_correctness_on_a_quadratic_critic(rng):
+    """D(x) = ||x||^2 / 2 - 1: grad = x, so each norm is ||x||; correctness from g1/g2 computed in numpy."""
+    import keras
+
+    from dat_tf.metrics.lipschitz import adaptivity_ratio, gradient_norms_by_correctness
+
+    d = keras.Sequential([keras.Input((3,)), keras.layers.Lambda(
+        lambda x: 0.5 * keras.ops.sum(x * x, axis=1, keepdims=True) - 1.0)])
+    reals = rng.normal(size=(9, 3)).astype("float32") * 1.5
+    # Mostly small fakes (scored as fakes), and two large ones that D scores like reals (wrong).
+    fakes = np.concatenate([rng.normal(size=(5, 3)) * 0.5, np.full((2, 3), 2.0)]).astype("float32")
+    out = gradient_norms_by_correctness(d, "ns", reals, fakes)
+    log_sig = lambda t: -np.logaddexp(0, -t)  # noqa: E731
+    s_r, s_f = 0.5 * (reals**2).sum(1) - 1, 0.5 * (fakes**2).sum(1) - 1
+    g1_r, g1_f, g2_r, g2_f = log_sig(s_r), log_sig(s_f), log_sig(-s_r), log_sig(-s_f)  # g2(t) = log(1 - sigmoid t)
+    np.testing.assert_array_equal(out["real"]["correct"], g1_r >= g1_f.mean())
+    np.testing.assert_array_equal(out["fake"]["correct"], g2_f >= g2_r.mean())
+    assert 0 < out["real"]["correct"].sum() < 9 and 0 < out["fake"]["correct"].sum() < 7, "both groups present"
+    np.testing.assert_allclose(out["real"]["norm"], np.linalg.norm(reals, axis=1), rtol=1e-5)
+    np.testing.assert_allclose(out["fake"]["norm"], np.linalg.norm(fakes, axis=1), rtol=1e-5)
+    norm = np.concatenate([np.linalg.norm(reals, axis=1), np.linalg.norm(fakes, axis=1)])
+    correct = np.concatenate([g1_r >= g1_f.mean(), g2_f >= g2_r.mean()])
+    assert adaptivity_ratio(out) == pytest.approx(norm[~correct].mean() / norm[correct].mean(), rel=1e-5)
+    everyone = {s: {"norm": np.ones(2), "correct": np.ones(2, bool)} for s in ("real", "fake")}
+    assert np.isnan(adaptivity_ratio(everyone))
