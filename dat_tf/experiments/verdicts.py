@@ -16,16 +16,13 @@ std, paired t test, sign test, Holm); this module decides:
   ``m`` worse, of ``n`` counted cells; seeds = the fewest seeds of a counted
   cell):
 
-  ================== ========================================================
-  ``reproduced``      k >= 1, m = 0, at least :data:`MIN_SEEDS` seeds
-  ``not reproduced``  m >= 1, k = 0, at least :data:`MIN_SEEDS` seeds (the
-                      data go against the claim)
-  ``mixed``           k >= 1 and m >= 1
-  ``suggestive``      k >= 1, m = 0, fewer than :data:`MIN_SEEDS` seeds
-  ``suggestive against`` m >= 1, k = 0, fewer than :data:`MIN_SEEDS` seeds
-  ``not shown``       every counted cell a tie (no evidence either way)
-  ``degenerate``      no cell can measure the claim
-  ================== ========================================================
+  - ``reproduced``: k >= 1, m = 0, at least :data:`MIN_SEEDS` seeds;
+  - ``not reproduced``: m >= 1, k = 0, at least :data:`MIN_SEEDS` seeds (the data go against the claim);
+  - ``mixed``: k >= 1 and m >= 1;
+  - ``suggestive``: k >= 1, m = 0, fewer than :data:`MIN_SEEDS` seeds;
+  - ``suggestive against``: m >= 1, k = 0, fewer than :data:`MIN_SEEDS` seeds;
+  - ``not shown``: every counted cell a tie (no evidence either way);
+  - ``degenerate``: no cell can measure the claim.
 
   ``mixed`` with fewer than :data:`MIN_SEEDS` seeds reads ``mixed (suggestive)``.
 
