@@ -26,6 +26,8 @@ setup(
         # The offline image dataset (8x8 digits ships inside the wheel) and 2D sample plots.
         "scikit-learn>=1.3",
         "matplotlib>=3.7",
+        # The results page's paired t tests (dat_tf/experiments/stats.py); scikit-learn needs it anyway.
+        "scipy>=1.11",
     ],
     extras_require={
         "test": ["pytest>=7.4", "scipy>=1.11"],

@@ -8,5 +8,6 @@
 * :mod:`.study`: the section registry and the driver; :mod:`.render`: the results page
   (``bin/results.py``).  Imports go one way: sections <- study <- render.
 * Shared: :mod:`.common` (options, section files, formatting), :mod:`.runner` (one
-  training run), :mod:`.parallel` (worker processes), :mod:`.verdicts` (the fixed rules).
+  training run), :mod:`.parallel` (worker processes), :mod:`.stats` (paired tests by seed,
+  Holm) and :mod:`.verdicts` (the fixed rules that turn them into words).
 """

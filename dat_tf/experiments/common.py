@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from dat_tf.experiments import paper
+from dat_tf.experiments import paper, stats
 from dat_tf.files import write_json_atomic
 
 RESULTS_CLI = "python bin/results.py"
@@ -126,17 +126,36 @@ def slim(result) -> dict:
 
 
 def mean_std(values):
+    """Mean and sample std (ddof 1; NaN for one value) of ``values``."""
     v = np.asarray(values, np.float64)
-    return float(np.mean(v)), float(np.std(v))
+    return float(np.mean(v)), float(np.std(v, ddof=1)) if v.size > 1 else float("nan")
 
 
 def fmt(values, digits=2):
-    """``"mean ± std"`` over seeds (``"diverged"`` if any run diverged)."""
+    """``"mean ± std"`` over seeds, sample std (``"diverged"`` if any run diverged)."""
     v = np.asarray(values, np.float64)
     if not np.all(np.isfinite(v)):
         return f"diverged ({int(np.sum(~np.isfinite(v)))}/{v.size})"
     m, s = mean_std(v)
     return f"{m:.{digits}f}" if v.size == 1 else f"{m:.{digits}f} ± {s:.{digits}f}"
+
+
+def per_seed(runs, value, **match) -> dict:
+    """``{seed: value(run)}`` over the runs whose fields equal ``match``; a seed twice is an error.
+
+    >>> per_seed([{"arm": "a", "seed": 0, "x": 1.0}], lambda r: r["x"], arm="a")
+    {0: 1.0}
+    """
+    chosen = [r for r in runs if all(r.get(k) == v for k, v in match.items())]
+    return stats.by_seed([value(r) for r in chosen], [r["seed"] for r in chosen])
+
+
+def steps_of(runs) -> str:
+    """The runs' training steps (``config.n_iter``) for the page: ``"1000"`` or ``"500-1000"``."""
+    steps = sorted({r["config"]["n_iter"] for r in runs if "config" in r})
+    if not steps:
+        return "not stored"
+    return str(steps[0]) if len(steps) == 1 else f"{steps[0]}-{steps[-1]}"
 
 
 def minutes(seconds):
@@ -171,8 +190,9 @@ def pyplot():
 
 
 def band(ax, steps, vals, color, label):
-    """Mean over seeds (rows of ``vals``) as a line, ± one std as a shaded band."""
-    m, s = vals.mean(0), vals.std(0)
+    """Mean over seeds (rows of ``vals``) as a line, ± one sample std as a shaded band."""
+    m = vals.mean(0)
+    s = vals.std(0, ddof=1) if len(vals) > 1 else np.zeros_like(m)
     ax.plot(steps, m, color=color, label=label)
     ax.fill_between(steps, m - s, m + s, color=color, alpha=0.2)
 

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dat_tf.experiments import paper, verdicts
+from dat_tf.experiments import paper, stats, verdicts
 from dat_tf.experiments.common import fmt
 from dat_tf.experiments.parallel import limit_threads, map_processes
 from dat_tf.files import write_jsonl_atomic
@@ -600,37 +600,73 @@ def summarize_attack(rows) -> list:
             cell[k].append(float(np.mean([g[k] for g in group])))
         cell["seeds"].append(seed)
         cell["step"] = group[0]["step_of_model"]
+        # what the page states beside the verdict (absent from files written before they were kept)
+        cell["tol"] = group[0].get("tol")
+        cell["num"] = group[0].get("num")
+        cell["eval_seeds"] = sorted({g["seed"] for g in group})
     return [{"resolution": res, "regularizer": reg, **cell} for (res, reg), cell in sorted(out.items())]
+
+
+def comparisons(rows) -> dict:
+    """The section's cells: DAT's K against the baseline's, per resolution and side, paired by training seed.
+
+    ``(resolution, "k_fake" | "k_real")``; higher K is better.  A resolution where every run of both arms
+    starts with its mean clean score gap at or below the success tolerance has no headroom: the attack has
+    (on average) nothing to do, and K cannot measure robustness.
+    """
+    by = {(r["resolution"], r["regularizer"]): r for r in rows}
+    out = {}
+    for res in sorted({r["resolution"] for r in rows}):
+        if (res, "dat") not in by or (res, "none") not in by:
+            continue
+        dat, none = by[(res, "dat")], by[(res, "none")]
+        tol = dat.get("tol") or DEFAULT_TOL
+        gaps = dat["initial_gap"] + none["initial_gap"]
+        headroom = None
+        if all(g <= tol for g in gaps):
+            headroom = (f"every run's mean clean score gap ({min(gaps):.3f}-{max(gaps):.3f}) is at or below the "
+                        f"success tolerance {tol:g}")
+        for k in ("k_fake", "k_real"):
+            out[(res, k)] = stats.paired(stats.by_seed(dat[k], dat["seeds"]), stats.by_seed(none[k], none["seeds"]),
+                                         False, no_headroom=headroom)
+    return out
 
 
 def section_markdown(opts, sec):
     rows = sec["data"]["rows"]
-    by = {(r["resolution"], r["regularizer"]): r for r in rows}
     lines = [
-        f"Source: {sec['data']['source']}. K = mean attack steps until D's score is within 0.02 of the partner's "
-        "(higher = harder to attack); per training seed the mean over evaluation seeds, then mean ± std over "
+        f"Source: {sec['data']['source']}. K = mean attack steps until D's score is within {DEFAULT_TOL:g} of the "
+        "partner's "
+        "(higher = harder to attack); per training seed the mean over evaluation seeds, then mean ± sample std over "
         "training seeds. Setting and choices: [docs/attack/README.md](attack/README.md).",
         "",
-        "| images | D | training seeds | K_fake | K_real | initial score gap |",
-        "|---|---|---|---:|---:|---:|",
+        "| images | D | training seeds | G steps | pairs x eval seeds | K_fake | K_real | initial score gap |",
+        "|---|---|---|---:|---|---:|---:|---:|",
     ]
-    outs = []
     for r in rows:
-        lines.append(f"| {r['resolution']}x{r['resolution']} | {r['regularizer']} | {r['seeds']} | {fmt(r['k_fake'])} | "
-                     f"{fmt(r['k_real'])} | {fmt(r['initial_gap'], 3)} |")
-    for res in sorted({r["resolution"] for r in rows}):
-        if (res, "dat") in by and (res, "none") in by:
-            for k in ("k_fake", "k_real"):
-                outs.append(verdicts.compare(by[(res, "dat")][k], by[(res, "none")][k], lower_is_better=False))
+        pairs = "not stored" if r.get("num") is None else f"{r['num']} x {len(r['eval_seeds'])}"
+        lines.append(f"| {r['resolution']}x{r['resolution']} | {r['regularizer']} | {r['seeds']} | {r['step']} | "
+                     f"{pairs} | {fmt(r['k_fake'])} | {fmt(r['k_real'])} | {fmt(r['initial_gap'], 3)} |")
+    cells = verdicts.decide(comparisons(rows))
+    table = [(f"{res}x{res}, {k}: DAT vs none", c) for (res, k), c in cells.items()]
+    lines += ["", "Cells (paired by training seed):", ""] + verdicts.cells_table(table)
     lines += ["", paper.figure1_line()]
-    v = verdicts.verdict(outs) if outs else "inconclusive"
-    return lines, [f"DAT raises K: **{v}** ({verdicts.counts(outs)}; cells = resolution x {{K_fake, K_real}})"], v
+    n_seeds = min((len(r["seeds"]) for r in rows), default=0)
+    steps = "/".join(str(s) for s in sorted({r["step"] for r in rows}))
+    claims = [verdicts.Claim("DAT raises K", f"attack on digits DCGANs, {steps} G steps, {n_seeds} training seeds, "
+                             "resolution x {K_fake, K_real}", tuple(cells.values()))] if cells else []
+    return lines, claims, claims[0].verdict.word if claims else "not run"
+
+
+def measured(sec):
+    """The measurement date: a reused reproduction's date is not in the section's JSON."""
+    if "not rerun" in sec["data"]["source"]:
+        return f"not stored (summarized on {sec['date']} from the committed results)"
+    return sec["date"]
 
 
 def wall_time(sec):
-    """A reused reproduction took no time here: say what it took when it was made."""
+    """A reused reproduction took no time here, and its own time is not in the JSON."""
     if "not rerun" in sec["data"]["source"]:
-        return None, (" (reused, not rerun: `docs/attack/reproduce.sh` trained its 12 runs in about 35 min when "
-                      "docs/attack was made; `time bash docs/attack/reproduce.sh attack` took 10.3 min on 2026-11-26 "
-                      "and rewrote results.jsonl byte for byte)")
+        return None, " (reused, not rerun; its wall time is not stored in the JSON)"
     return sec["seconds"], ""

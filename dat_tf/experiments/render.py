@@ -12,6 +12,7 @@ import os
 
 from dat_tf.experiments.common import load_section, minutes, results_command
 from dat_tf.experiments.study import SECTIONS
+from dat_tf.experiments.verdicts import RULES_TEXT, Claim
 
 
 def render_page(opts) -> str:
@@ -26,16 +27,13 @@ def render_page(opts) -> str:
         "numbers and the claims. Runs are miniatures: 2D mixtures at the paper's size, image experiments on "
         f"scikit-learn's 8x8 digits (resized to {opts.resolution}x{opts.resolution}, DCGAN width {opts.width}) "
         "with FID/KID from the project's own digits classifier, because CIFAR-10 and Inception weights cannot be "
-        "downloaded here. Verdicts are mechanical (`dat_tf/experiments/verdicts.py`): a method is *better* or "
-        "*worse* than its baseline when the difference of means exceeds the sum of the two standard deviations "
-        "over seeds, else a *tie*; a claim is *reproduced* if some cells are better and none worse, *not "
-        "reproduced* if some are worse and none better, *mixed* with both, *inconclusive* with only ties. No seed, "
-        "learning rate or threshold was tuned.",
+        "downloaded here. " + RULES_TEXT,
         "",
     ]
     if opts.quick:
         header += ["> **--quick smoke run: the numbers on this page mean nothing.**", ""]
-    summary = ["| # | claim | verdict | wall time | run on |", "|---|---|---|---:|---|"]
+    summary = ["| # | claim | setup | effect [95% CI] | p (Holm) | verdict | measured |",
+               "|---|---|---|---|---|---|---|"]
     body = []
     total = 0.0
     for i, (name, section) in enumerate(SECTIONS.items(), 1):
@@ -45,14 +43,26 @@ def render_page(opts) -> str:
         sec = load_section(opts, name)
         if sec is None:
             body += ["Not run yet.", ""]
-            summary.append(f"| {i} | {title} | not run | - | - |")
+            summary.append(f"| {i} | {title} | | | | not run | - |")
             continue
-        lines, verdict_lines, overall = section.markdown(opts, sec)
+        lines, claims, overall = section.markdown(opts, sec)
         seconds, note = section.wall_time(sec)
+        date = section.measured(sec)
         total += seconds or 0.0
-        body += lines + ["", "*Verdict:*", ""] + [f"- {v}" for v in verdict_lines]
-        body += ["", f"*Wall time:* {minutes(seconds)}{note}, {sec['date']}, {sec['machine']}.", ""]
-        summary.append(f"| {i} | {title} | {overall} | {minutes(seconds)}{note} | {sec['date']} |")
+        body += lines + ["", "*Verdict:*", ""]
+        for c in claims:
+            body.append(f"- {c.line()}" if isinstance(c, Claim) else f"- {c}")
+        body += ["", f"*Measured:* {date}. *Wall time:* {minutes(seconds)}{note}, {sec['machine']}.", ""]
+        typed = [c for c in claims if isinstance(c, Claim)]
+        for j, c in enumerate(typed, 1):
+            eff, p = c.effect_and_p()
+            v = c.verdict
+            counts = (f"{v.better}/{v.worse}/{v.tie} of {v.counted} better/worse/tie"
+                      + (f", {v.degenerate} degenerate" if v.degenerate else ""))
+            summary.append(f"| {i}.{j} | {c.text} | {c.setup} | {eff} | {p} | **{v.word}** ({counts}) | "
+                           f"{c.measured or date} |")
+        if not typed:
+            summary.append(f"| {i} | {title} | | | | {overall} | {date} |")
     header += summary + ["", f"Sum of the section times above: {minutes(total)}.", ""]
     path = os.path.join(opts.out_dir, "results.md")
     with open(path, "w") as f:

@@ -9,7 +9,7 @@ turns whatever section files exist into ``<out_dir>/results.md``.  A new
 section is a module with ``run_section`` and ``section_markdown`` and one entry
 here.
 
-Verdicts follow the fixed rules of :mod:`dat_tf.experiments.verdicts`.  The
+Verdicts follow the fixed rules of :mod:`dat_tf.experiments.stats` and :mod:`dat_tf.experiments.verdicts`.  The
 miniature sizes are in :class:`StudyOptions`; ``quick_options()`` shrinks
 everything to a smoke run of a few minutes whose numbers mean nothing.
 """
@@ -33,6 +33,23 @@ def stored_wall_time(sec):
     return sec["seconds"], ""
 
 
+def stored_date(sec):
+    """When a stored section was measured: the date its runs finished (written with the section)."""
+    reused = [r for r in sec.get("data", {}).get("runs", []) if isinstance(r, dict) and r.get("reused")]
+    if reused:
+        return (f"{sec['date']} ({len(reused)} runs reused from an earlier invocation, their own dates not "
+                "stored)")
+    return sec["date"]
+
+
+def lipschitz_date(sec):
+    return f"{sec['date']} (the table3 runs' logs)"
+
+
+def cost_date(sec):
+    return sec["data"].get("date") or "not stored"
+
+
 @dataclasses.dataclass(frozen=True)
 class Section:
     """One claim of the paper, rerun.
@@ -44,8 +61,10 @@ class Section:
         the ``bin/results.py`` command line of the page being written.
       full_command: how to run it at the paper's scale.
       run: ``run(opts) -> dict``, the section's numbers (stored as JSON).
-      markdown: ``markdown(opts, stored) -> (lines, verdict lines, overall verdict)``.
+      markdown: ``markdown(opts, stored) -> (lines, claims, overall verdict)``; the claims are
+        :class:`dat_tf.experiments.verdicts.Claim` s (or plain lines for a section without one).
       wall_time: ``wall_time(stored) -> (seconds or None, note)`` for the page.
+      measured: ``measured(stored) -> str``, the date of the measurement (not of the page).
     """
 
     title: str
@@ -55,6 +74,7 @@ class Section:
     run: Callable
     markdown: Callable
     wall_time: Callable = stored_wall_time
+    measured: Callable = stored_date
 
 
 SECTIONS = {
@@ -72,6 +92,7 @@ SECTIONS = {
         full_command="python bin/train.py --flagfile=configs/dcgan_cifar10_lr0.0002_b0.5_it1.flags (and its _dat twin), "
                      "then python bin/attack.py --run_dir=runs/dcgan_cifar10_lr0.0002_b0.5_it1",
         run=figure1.run_section, markdown=figure1.section_markdown, wall_time=figure1.wall_time,
+        measured=figure1.measured,
     ),
     "table3": Section(
         title="Table 3 in miniature: 3 losses x 9 regularizers",
@@ -94,7 +115,7 @@ SECTIONS = {
         claim=CLAIMS["lipschitz"],
         command="{results} --sections=table3,lipschitz   (reads the table3 runs' logs)",
         full_command="any run above: TensorBoard tags grad_norm_real, grad_norm_fake, lipschitz_sn_product",
-        run=lipschitz.run_section, markdown=lipschitz.section_markdown,
+        run=lipschitz.run_section, markdown=lipschitz.section_markdown, measured=lipschitz_date,
     ),
     "cost": Section(
         title="Cost per iteration",
@@ -102,6 +123,7 @@ SECTIONS = {
         command="python benchmarks/run_all.py --tables=step   (or {results} --sections=cost)",
         full_command="python benchmarks/run_all.py --tables=step,xla on the GPU machine",
         run=cost.run_section, markdown=cost.section_markdown, wall_time=cost.wall_time,
+        measured=cost_date,
     ),
 }
 

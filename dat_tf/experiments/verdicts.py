@@ -1,87 +1,283 @@
-"""The fixed rules that turn a study's numbers into the words on the results page.
+"""The fixed rules that turn a study's per-seed numbers into the words on the results page.
 
 The rules are written down before the runs and applied mechanically, so that
-no threshold is chosen after seeing which way it makes a claim fall:
+no threshold is chosen after seeing which way it makes a claim fall.  The
+numbers come from :mod:`dat_tf.experiments.stats` (paired by seed, sample
+std, paired t test, sign test, Holm); this module decides:
 
-* :func:`compare`: a method is ``better`` (``worse``) than its baseline when
-  the difference of the means over seeds exceeds the sum of the two standard
-  deviations (population std over seeds) in the good (bad) direction, and
-  ``tie`` otherwise.  With one seed each there is no spread, and any
-  difference counts: the page states the seed count beside every verdict.
-* :func:`verdict`: a claim that "the method improves on the baseline" over
-  several cells (datasets, steps, settings) is ``reproduced`` when at least
-  one cell is better and none worse, ``not reproduced`` when at least one is
-  worse and none better, ``mixed`` when there are both, and ``inconclusive``
-  when all are ties.
-* :func:`spearman`: rank agreement of two orderings (ties share the mean rank).
+* **A cell** (one method against one baseline on one metric and setting) of
+  a section is *better* (*worse*) when its Holm-adjusted p value is at most
+  :data:`ALPHA` and the effect favours the method (the baseline); else a
+  *tie*.  The family Holm corrects over is **every tested cell of the
+  section** (all its claims together).  A degenerate cell (see
+  :func:`dat_tf.experiments.stats.paired`) is not tested, not counted, and
+  listed apart.
+* **A claim** over its cells gets one of these words (``k`` cells better,
+  ``m`` worse, of ``n`` counted cells; seeds = the fewest seeds of a counted
+  cell):
+
+  - ``reproduced``: k >= 1, m = 0, at least :data:`MIN_SEEDS` seeds;
+  - ``not reproduced``: m >= 1, k = 0, at least :data:`MIN_SEEDS` seeds (the data go against the claim);
+  - ``mixed``: k >= 1 and m >= 1;
+  - ``suggestive``: k >= 1, m = 0, fewer than :data:`MIN_SEEDS` seeds;
+  - ``suggestive against``: m >= 1, k = 0, fewer than :data:`MIN_SEEDS` seeds;
+  - ``not shown``: every counted cell a tie (no evidence either way);
+  - ``degenerate``: no cell can measure the claim.
+
+  ``mixed`` with fewer than :data:`MIN_SEEDS` seeds reads ``mixed (suggestive)``.
 
 Example:
 
->>> compare([1.0, 1.2], [2.0, 2.2])            # lower is better by default
-'better'
->>> verdict(["better", "tie", "better"])
-'reproduced'
+>>> from dat_tf.experiments import stats
+>>> cells = decide({"a": stats.paired({0: 1.0, 1: 1.1, 2: 0.9, 3: 1.0, 4: 1.05},
+...                                   {0: 2.0, 1: 2.2, 2: 2.0, 3: 2.1, 4: 2.1}, lower_is_better=True)})
+>>> cells["a"].outcome, verdict(cells.values()).word
+('better', 'reproduced')
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
+
 import numpy as np
 
-OUTCOMES = ("better", "worse", "tie")
+from dat_tf.experiments import stats
+
+ALPHA = 0.05
+MIN_SEEDS = 5
+OUTCOMES = ("better", "worse", "tie", "degenerate")
+WORDS = ("reproduced", "not reproduced", "mixed", "mixed (suggestive)", "suggestive", "suggestive against",
+         "not shown", "degenerate")
 
 
-def _values(values, name):
-    v = np.asarray([values] if np.isscalar(values) else list(values), np.float64)
-    if v.ndim != 1 or v.size == 0:
-        raise ValueError(f"{name} must be a non-empty list of numbers, got {values!r}.")
-    return v
+@dataclasses.dataclass(frozen=True)
+class Cell:
+    """A decided cell.
+
+    Attributes:
+      label: what the cell compares (for the page).
+      outcome: one of :data:`OUTCOMES`.
+      p_holm: Holm-adjusted p within the section (NaN if not tested).
+      seeds: seeds the decision rests on.
+      comparison: the :class:`dat_tf.experiments.stats.Paired` behind it
+        (``None`` for a cell combined from others, see :func:`both`).
+      family: the number of cells Holm corrected over.
+      note: why it is degenerate, or how it was combined.
+    """
+
+    label: object
+    outcome: str
+    p_holm: float
+    seeds: int
+    comparison: stats.Paired | None
+    family: int
+    note: str = ""
 
 
-def compare(method, baseline, lower_is_better: bool = True) -> str:
-    """``"better"``, ``"worse"`` or ``"tie"`` for ``method`` against ``baseline``.
+def _direction(c: stats.Paired) -> int:
+    if c.test == "sign test":
+        return (c.wins > c.losses) - (c.wins < c.losses)
+    return (c.effect > 0) - (c.effect < 0)
+
+
+def decide(comparisons: dict, alpha: float = ALPHA) -> dict:
+    """``{label: Cell}`` for a section's ``{label: Paired}``, Holm-corrected over its tested cells."""
+    if not 0 < alpha < 1:
+        raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}.")
+    bad = [k for k, c in comparisons.items() if not isinstance(c, stats.Paired)]
+    if bad:
+        raise ValueError(f"comparisons must map labels to stats.Paired, got other values for {bad}.")
+    tested = [k for k, c in comparisons.items() if c.degenerate is None]
+    adjusted = dict(zip(tested, stats.holm([comparisons[k].p for k in tested])))
+    out = {}
+    for k, c in comparisons.items():
+        if c.degenerate is not None:
+            out[k] = Cell(k, "degenerate", float("nan"), c.n, c, len(tested), c.degenerate)
+            continue
+        p = adjusted[k]
+        outcome = "tie"
+        if not math.isnan(p) and p <= alpha and _direction(c):
+            outcome = "better" if _direction(c) > 0 else "worse"
+        out[k] = Cell(k, outcome, p, c.n, c, len(tested))
+    return out
+
+
+def both(label, supports: Cell, also: Cell, note: str) -> Cell:
+    """A cell that supports a claim only when two cells both do (e.g. "below None *and* above 0-GP").
+
+    ``supports`` and ``also`` are already oriented so that "better" supports
+    the claim.  The result is better when both are, worse when either is
+    worse, degenerate when either is, else a tie; its p is the larger of the
+    two (an intersection-union test).
+    """
+    outcomes = (supports.outcome, also.outcome)
+    if "degenerate" in outcomes:
+        outcome = "degenerate"
+    elif "worse" in outcomes:
+        outcome = "worse"
+    elif outcomes == ("better", "better"):
+        outcome = "better"
+    else:
+        outcome = "tie"
+    return Cell(label, outcome, max(supports.p_holm, also.p_holm), min(supports.seeds, also.seeds), None,
+                supports.family, note)
+
+
+def flipped(cell: Cell) -> Cell:
+    """The same cell read the other way round (better <-> worse), for claims that the baseline wins."""
+    swap = {"better": "worse", "worse": "better"}
+    return dataclasses.replace(cell, outcome=swap.get(cell.outcome, cell.outcome))
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """A claim's verdict over its cells (see the module doc for the words)."""
+
+    word: str
+    better: int
+    worse: int
+    tie: int
+    degenerate: int
+    seeds: int
+    family: int
+
+    @property
+    def counted(self) -> int:
+        return self.better + self.worse + self.tie
+
+    def text(self) -> str:
+        """``"4 of 6 cells better, 0 worse, 2 tie at alpha=0.05 (Holm over the section's 7 tested cells); 5 seeds"``."""
+        if not self.counted:
+            return f"all {self.degenerate} cells degenerate"
+        s = (f"{self.better} of {self.counted} cells better, {self.worse} worse, {self.tie} tie "
+             f"at alpha={ALPHA:g} (Holm over the section's {self.family} tested cells); {self.seeds} seeds")
+        if self.seeds < MIN_SEEDS:
+            s += f" (< {MIN_SEEDS}: at most suggestive)"
+        if self.degenerate:
+            s += f"; {self.degenerate} degenerate cell{'s' if self.degenerate > 1 else ''} not counted"
+        return s
+
+
+def verdict(cells) -> Verdict:
+    """The claim's :class:`Verdict` over its decided cells."""
+    cells = list(cells)
+    if not cells:
+        raise ValueError("a claim needs at least one cell.")
+    unknown = [c.outcome for c in cells if c.outcome not in OUTCOMES]
+    if unknown:
+        raise ValueError(f"cell outcomes must be some of {list(OUTCOMES)}, got {unknown}.")
+    counts = {o: sum(c.outcome == o for c in cells) for o in OUTCOMES}
+    counted = [c for c in cells if c.outcome != "degenerate"]
+    seeds = min((c.seeds for c in counted), default=0)
+    enough = seeds >= MIN_SEEDS
+    b, w = counts["better"], counts["worse"]
+    if not counted:
+        word = "degenerate"
+    elif b and w:
+        word = "mixed" if enough else "mixed (suggestive)"
+    elif b:
+        word = "reproduced" if enough else "suggestive"
+    elif w:
+        word = "not reproduced" if enough else "suggestive against"
+    else:
+        word = "not shown"
+    return Verdict(word, b, w, counts["tie"], counts["degenerate"], seeds, max((c.family for c in cells), default=0))
+
+
+# ------------------------------------------------------------------ the page
+
+
+def num(x, digits=2) -> str:
+    """A number for the page (``-`` for NaN)."""
+    if x is None or (isinstance(x, float) and math.isnan(x)):
+        return "-"
+    if math.isinf(x):
+        return "inf" if x > 0 else "-inf"
+    return f"{x:.{digits}f}"
+
+
+def pvalue(p) -> str:
+    """A p value for the page: 3 significant digits, ``< 0.0001`` below that."""
+    if p is None or math.isnan(p):
+        return "-"
+    return "< 0.0001" if p < 1e-4 else f"{p:.3g}"
+
+
+def effect(c: stats.Paired, digits=2) -> str:
+    """``"+1.23 [0.45, 2.01]"``: the mean paired difference (positive = method better) and its 95% interval."""
+    if c.n == 0:
+        return "-"
+    s = f"{c.effect:+.{digits}f}"
+    if c.n >= 2:
+        s += f" [{c.ci[0]:+.{digits}f}, {c.ci[1]:+.{digits}f}]"
+    return s
+
+
+def _mean_sd(mean, sd, digits):
+    if math.isnan(mean):
+        return "-"
+    return f"{mean:.{digits}f}" if math.isnan(sd) else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+
+
+def cells_table(rows, digits=2) -> list:
+    """The page's table of a section's cells, degenerate cells listed apart below it.
 
     Args:
-      method, baseline: one value per seed (a number is one seed).  A
-        non-finite value (a diverged run) is the worst possible outcome.
-      lower_is_better: ``True`` for FID, KID, KL; ``False`` for modes covered,
-        attack iterations.
+      rows: ``(label, Cell)`` pairs; ``label`` says what is compared ("GAN loss: DAT vs None").
+      digits: decimals of the values and effects.
     """
-    a, b = _values(method, "method"), _values(baseline, "baseline")
-    a_bad, b_bad = not np.all(np.isfinite(a)), not np.all(np.isfinite(b))
-    if a_bad or b_bad:
-        if a_bad and b_bad:
-            return "tie"
-        return "worse" if a_bad else "better"
-    diff = float(np.mean(a) - np.mean(b))
-    if not lower_is_better:
-        diff = -diff
-    spread = float(np.std(a) + np.std(b))
-    if diff < -spread:
-        return "better"
-    if diff > spread:
-        return "worse"
-    return "tie"
+    lines = ["| cell | method | baseline | effect (+ = method better) [95% CI] | seeds | paired t p | sign test p "
+             "| p (Holm) | outcome |", "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
+    apart = []
+    for label, cell in rows:
+        c = cell.comparison
+        if cell.outcome == "degenerate":
+            what = "" if c is None else (f" (method {_mean_sd(c.method_mean, c.method_sd, digits)}, baseline "
+                                         f"{_mean_sd(c.baseline_mean, c.baseline_sd, digits)}, {c.n} seeds)")
+            apart.append(f"- {label}: {cell.note}{what}")
+            continue
+        if c is None:
+            lines.append(f"| {label} | | | ({cell.note}) | {cell.seeds} | | | {pvalue(cell.p_holm)} | "
+                         f"**{cell.outcome}** |")
+            continue
+        extra = ""
+        if c.test == "sign test":
+            extra = "; one arm diverged in some seed: decided by the sign test"
+        if c.both_diverged:
+            extra += f"; seeds {list(c.both_diverged)} diverged in both arms, dropped"
+        lines.append(
+            f"| {label} | {_mean_sd(c.method_mean, c.method_sd, digits)} | "
+            f"{_mean_sd(c.baseline_mean, c.baseline_sd, digits)} | {effect(c, digits)} | {c.n} | {pvalue(c.p_t)} | "
+            f"{pvalue(c.p_sign)} | {pvalue(cell.p_holm)} | **{cell.outcome}**{extra} |")
+    if apart:
+        lines += ["", "Degenerate cells (not tested, not counted):", ""] + apart
+    return lines
 
 
-def verdict(outcomes) -> str:
-    """Aggregates per-cell :func:`compare` outcomes into one verdict (see module doc)."""
-    outcomes = list(outcomes)
-    unknown = [o for o in outcomes if o not in OUTCOMES]
-    if unknown or not outcomes:
-        raise ValueError(f"outcomes must be a non-empty list of {list(OUTCOMES)}, got {outcomes!r}.")
-    better, worse = outcomes.count("better"), outcomes.count("worse")
-    if better and not worse:
-        return "reproduced"
-    if worse and not better:
-        return "not reproduced"
-    if better and worse:
-        return "mixed"
-    return "inconclusive"
+RULES_TEXT = (
+    f"Verdicts are mechanical (`dat_tf/experiments/stats.py`, `verdicts.py`), fixed before the runs: arms are "
+    "compared **paired by seed** (same seed = same initialisation and data order); the effect is the mean paired "
+    "difference, signed so that + means the method is better, with its 95% t interval; a cell is *better* or "
+    f"*worse* when its two-sided paired t test is significant at alpha={ALPHA:g} after Holm's correction over every "
+    "tested cell of its section, else a *tie* (the exact sign test is shown as a check; with one arm diverged "
+    "the diverged arm loses that seed and the sign test decides). Spreads are sample standard deviations (ddof 1). "
+    "A cell that cannot move (every run of both arms at the metric's bound, no difference in any seed, or no "
+    "headroom in the setup) is *degenerate*: listed, not counted. A claim is *reproduced* with some cells "
+    "better and none worse, *not reproduced* with some worse and none better, *mixed* with both, *not shown* "
+    f"with only ties; with fewer than {MIN_SEEDS} seeds *reproduced* / *not reproduced* become *suggestive* / "
+    "*suggestive against*. No seed, learning rate or threshold was tuned."
+)
+
+
+# ------------------------------------------------------------------ rank agreement
 
 
 def ranks(values) -> np.ndarray:
     """1-based ranks, ascending; tied values share their mean rank."""
-    v = _values(values, "values")
+    v = np.asarray([values] if np.isscalar(values) else list(values), np.float64)
+    if v.ndim != 1 or v.size == 0:
+        raise ValueError(f"values must be a non-empty list of numbers, got {values!r}.")
     order = np.argsort(v, kind="stable")
     r = np.empty(len(v), np.float64)
     r[order] = np.arange(1, len(v) + 1)
@@ -101,7 +297,40 @@ def spearman(x, y) -> float:
     return float((rx * ry).sum() / denom) if denom > 0 else float("nan")
 
 
-def counts(outcomes) -> str:
-    """``"2 better, 1 tie, 0 worse"``."""
-    outcomes = list(outcomes)
-    return f"{outcomes.count('better')} better, {outcomes.count('tie')} tie, {outcomes.count('worse')} worse"
+# ------------------------------------------------------------------ claims
+
+
+@dataclasses.dataclass(frozen=True)
+class Claim:
+    """One claim of the paper as a section tests it: its decided cells and what they ran on.
+
+    Args:
+      text: the claim, in the page's words.
+      setup: what the cells compare and on what (for the summary table).
+      cells: the decided :class:`Cell` s (from :func:`decide`, :func:`both`, :func:`flipped`).
+      digits: decimals of the effect on the page.
+      measured: the measurement date when it is not the section's (e.g. an earlier run it includes).
+    """
+
+    text: str
+    setup: str
+    cells: tuple
+    digits: int = 2
+    measured: str | None = None
+
+    @property
+    def verdict(self) -> Verdict:
+        return verdict(self.cells)
+
+    def line(self) -> str:
+        v = self.verdict
+        return f"{self.text}: **{v.word}** ({v.text()})"
+
+    def effect_and_p(self) -> tuple:
+        """``(effect [CI], Holm p)`` of a one-cell claim; for several cells, where to find them."""
+        counted = [c for c in self.cells if c.outcome != "degenerate"]
+        if not counted:
+            return "- (all cells degenerate)", "-"
+        if len(self.cells) == 1 and counted and counted[0].comparison is not None:
+            return effect(counted[0].comparison, self.digits), pvalue(counted[0].p_holm)
+        return f"{len(counted)} cells: in the section", "per cell"

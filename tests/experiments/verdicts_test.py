@@ -1,63 +1,131 @@
-"""The verdict rules of the results page, against hand-worked cases and scipy."""
+"""The verdict rules of the results page: cell outcomes under Holm, claim words, rank agreement."""
+
+import math
 
 import numpy as np
 import pytest
 import scipy.stats
 
-from dat_tf.experiments import verdicts
+from dat_tf.experiments import stats, verdicts
+
+# d = 1, 2, 3, 4, 5 in favour of the method: paired t p = 0.01323 (see stats_test)
+BASE = {0: 10.0, 1: 12.0, 2: 9.0, 3: 11.0, 4: 13.0}
+GOOD = {s: BASE[s] - d for s, d in zip(range(5), (1.0, 2.0, 3.0, 4.0, 5.0))}
+NOISE = {0: 10.5, 1: 11.0, 2: 9.5, 3: 11.5, 4: 12.0}  # d = -0.5, 1, -0.5, -0.5, 1: mean 0.1, p ~ 0.78
+
+
+def test_decide_applies_holm_over_the_tested_cells():
+    cells = verdicts.decide({
+        "good": stats.paired(GOOD, BASE, True),
+        "bad": stats.paired(BASE, GOOD, True),  # the same pair the other way round
+        "noise": stats.paired(NOISE, BASE, True),
+        "saturated": stats.paired({s: 9.0 for s in BASE}, {s: 9.0 for s in BASE}, False, bound=9),
+    })
+    p = cells["good"].comparison.p_t
+    # 3 tested cells: the two smallest p are equal; Holm gives 3p and max(3p, 2p) = 3p
+    assert cells["good"].p_holm == pytest.approx(3 * p) and cells["bad"].p_holm == pytest.approx(3 * p)
+    assert 3 * p < 0.05
+    assert (cells["good"].outcome, cells["bad"].outcome, cells["noise"].outcome) == ("better", "worse", "tie")
+    assert cells["saturated"].outcome == "degenerate" and math.isnan(cells["saturated"].p_holm)
+    assert all(c.family == 3 for c in cells.values())
+
+
+def test_decide_a_cell_significant_alone_is_a_tie_in_a_large_family():
+    family = {f"noise{i}": stats.paired(NOISE, BASE, True) for i in range(3)}
+    family["good"] = stats.paired(GOOD, BASE, True)
+    cells = verdicts.decide(family)
+    # 0.01323 x 4 = 0.0529 > 0.05
+    assert cells["good"].p_holm == pytest.approx(4 * cells["good"].comparison.p_t) and cells["good"].outcome == "tie"
+
+
+def test_decide_uses_the_sign_test_under_a_one_sided_divergence():
+    method = {s: 1.0 for s in range(10)}
+    baseline = {**{s: 2.0 for s in range(9)}, 9: np.nan}  # the baseline diverged once
+    cells = verdicts.decide({"c": stats.paired(method, baseline, True)})
+    assert cells["c"].comparison.test == "sign test"
+    assert cells["c"].p_holm == pytest.approx(2 / 1024) and cells["c"].outcome == "better"
+
+
+def test_decide_rejects_bad_input():
+    with pytest.raises(ValueError, match="alpha must lie in"):
+        verdicts.decide({}, alpha=0.0)
+    with pytest.raises(ValueError, match=r"\['x'\]"):
+        verdicts.decide({"x": 0.3})
+
+
+def cell(outcome, seeds=5):
+    return verdicts.Cell("c", outcome, 0.01, seeds, None, 4)
 
 
 @pytest.mark.parametrize(
-    "method, baseline, lower, expected",
+    "outcomes, seeds, word",
     [
-        # means 1.1 vs 2.1, stds 0.1 + 0.1 = 0.2 < 1.0 -> better
-        ([1.0, 1.2], [2.0, 2.2], True, "better"),
-        ([2.0, 2.2], [1.0, 1.2], True, "worse"),
-        # means 1.5 vs 1.6, stds 0.5 + 0.4 = 0.9 > 0.1 -> tie
-        ([1.0, 2.0], [1.2, 2.0], True, "tie"),
-        # higher is better (modes, K)
-        ([9.0, 9.0], [6.0, 7.0], False, "better"),
-        ([6.0, 7.0], [9.0, 9.0], False, "worse"),
-        # one seed each: no spread, any difference counts
-        (3.0, 3.5, True, "better"),
-        (3.5, 3.5, True, "tie"),
-        # a diverged run is the worst outcome
-        ([np.nan, 1.0], [5.0, 5.0], True, "worse"),
-        ([1.0, 1.0], [np.inf, 1.0], True, "better"),
-        ([np.nan], [np.nan], True, "tie"),
+        (["better", "tie"], 5, "reproduced"),
+        (["better", "tie"], 3, "suggestive"),
+        (["worse", "tie", "tie"], 5, "not reproduced"),
+        (["worse", "tie"], 2, "suggestive against"),
+        (["better", "worse"], 5, "mixed"),
+        (["better", "worse"], 3, "mixed (suggestive)"),
+        (["tie", "tie"], 5, "not shown"),
+        (["tie", "tie"], 2, "not shown"),
+        (["degenerate", "degenerate"], 5, "degenerate"),
+        (["better", "degenerate"], 5, "reproduced"),
     ],
 )
-def test_compare(method, baseline, lower, expected):
-    assert verdicts.compare(method, baseline, lower_is_better=lower) == expected
+def test_verdict_words(outcomes, seeds, word):
+    assert verdicts.verdict([cell(o, seeds) for o in outcomes]).word == word
 
 
-def test_compare_boundary_is_a_tie():
-    # means 0.5 vs 1.5: diff -1.0 equals the spread 0.5 + 0.5, and the rule needs it to exceed it
-    assert verdicts.compare([0.0, 1.0], [1.0, 2.0]) == "tie"
-    assert verdicts.compare([0.0, 1.0], [1.01, 2.01]) == "better"
+def test_verdict_counts_only_cells_that_can_move_and_the_fewest_seeds():
+    v = verdicts.verdict([cell("better", 5), cell("tie", 3), cell("degenerate", 1)])
+    assert (v.better, v.worse, v.tie, v.degenerate, v.seeds, v.family) == (1, 0, 1, 1, 3, 4)
+    assert v.word == "suggestive"
+    assert v.text() == ("1 of 2 cells better, 0 worse, 1 tie at alpha=0.05 (Holm over the section's 4 tested "
+                        "cells); 3 seeds (< 5: at most suggestive); 1 degenerate cell not counted")
 
 
-def test_compare_rejects_empty():
-    with pytest.raises(ValueError, match="non-empty"):
-        verdicts.compare([], [1.0])
-
-
-@pytest.mark.parametrize(
-    "outcomes, expected",
-    [
-        (["better", "tie"], "reproduced"),
-        (["worse", "tie", "tie"], "not reproduced"),
-        (["better", "worse"], "mixed"),
-        (["tie", "tie"], "inconclusive"),
-    ],
-)
-def test_verdict(outcomes, expected):
-    assert verdicts.verdict(outcomes) == expected
-
-
-def test_verdict_rejects_unknown_outcome():
+def test_verdict_rejects_unknown_outcome_and_empty_claims():
     with pytest.raises(ValueError, match="'great'"):
-        verdicts.verdict(["better", "great"])
+        verdicts.verdict([cell("better"), cell("great")])
+    with pytest.raises(ValueError, match="at least one cell"):
+        verdicts.verdict([])
+
+
+@pytest.mark.parametrize(
+    "a, b, expected",
+    [("better", "better", "better"), ("better", "tie", "tie"), ("tie", "worse", "worse"),
+     ("degenerate", "better", "degenerate"), ("better", "worse", "worse")],
+)
+def test_both_needs_both(a, b, expected):
+    x, y = verdicts.Cell("x", a, 0.01, 5, None, 2), verdicts.Cell("y", b, 0.03, 3, None, 2)
+    c = verdicts.both("xy", x, y, "note")
+    assert c.outcome == expected and c.p_holm == 0.03 and c.seeds == 3
+
+
+def test_flipped_swaps_better_and_worse_only():
+    assert verdicts.flipped(cell("better")).outcome == "worse"
+    assert verdicts.flipped(cell("worse")).outcome == "better"
+    assert verdicts.flipped(cell("tie")).outcome == "tie"
+
+
+def test_claim_line_and_one_cell_effect():
+    cells = verdicts.decide({"good": stats.paired(GOOD, BASE, True)})
+    claim = verdicts.Claim("DAT beats None", "setup", tuple(cells.values()))
+    assert claim.line().startswith("DAT beats None: **reproduced** (1 of 1 cells better")
+    effect, p = claim.effect_and_p()
+    assert effect == "+3.00 [+1.04, +4.96]" and p == "0.0132"
+
+
+def test_cells_table_lists_degenerate_cells_apart():
+    cells = verdicts.decide({
+        "good": stats.paired(GOOD, BASE, True),
+        "sat": stats.paired({s: 9.0 for s in BASE}, {s: 9.0 for s in BASE}, False, bound=9),
+    })
+    lines = verdicts.cells_table([("good cell", cells["good"]), ("sat cell", cells["sat"])])
+    table = [line for line in lines if line.startswith("| good cell")]
+    assert len(table) == 1 and "+3.00 [+1.04, +4.96]" in table[0] and "**better**" in table[0]
+    assert not any(line.startswith("| sat cell") for line in lines)
+    assert any(line.startswith("- sat cell: saturated") for line in lines)
 
 
 def test_ranks_and_spearman_match_scipy():
@@ -71,7 +139,3 @@ def test_ranks_and_spearman_match_scipy():
 
 def test_spearman_of_constant_is_nan():
     assert np.isnan(verdicts.spearman([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]))
-
-
-def test_counts():
-    assert verdicts.counts(["better", "tie", "better", "worse"]) == "2 better, 1 tie, 1 worse"
