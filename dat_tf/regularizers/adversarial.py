@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import dataclasses
 
-import keras
-import tensorflow as tf
-
-from dat_tf.critic import per_example_norm
+from dat_tf.lazy import keras_serializable, lazy_module
 from dat_tf.regularizers.base import Perturbation, Regularizer, d_loss_gradients, mean_perturbation_norm, param, register
+
+tf = lazy_module("tensorflow")  # loaded on first use (see dat_tf.lazy)
 
 
 def _unit(g):
+    from dat_tf.critic import per_example_norm
+
     shape = [-1] + [1] * (len(g.shape) - 1)
     return g / tf.reshape(per_example_norm(g), shape)
 
 
 @register("rfm", fixed={"target": "features"}, help="Robust feature matching on D's penultimate features.")
 @register("ar", fixed={"target": "logits"}, help="Adversarial robustness of D's score.")
-@keras.saving.register_keras_serializable(package="dat_tf")
+@keras_serializable(package="dat_tf")
 @dataclasses.dataclass
 class RobustRegularizer(Regularizer):
     """AR and RFM: consistency of D between clean and adversarial inputs.
@@ -60,6 +61,8 @@ class RobustRegularizer(Regularizer):
         return critic.features_and_scores(x)[0]
 
     def penalty(self, step, pert):
+        from dat_tf.critic import per_example_norm
+
         def gap(clean, adv):
             return tf.reduce_mean(per_example_norm(self._embed(step.critic, adv) - self._embed(step.critic, clean)))
 
@@ -67,7 +70,7 @@ class RobustRegularizer(Regularizer):
 
 
 @register("asgan", help="ASGAN: D trained on FGSM examples of reals and fakes.")
-@keras.saving.register_keras_serializable(package="dat_tf")
+@keras_serializable(package="dat_tf")
 @dataclasses.dataclass
 class FGSM(Regularizer):
     """ASGAN: D trained on FGSM examples of reals and fakes.
