@@ -9,14 +9,18 @@ or a hyperparameter of a registered regularizer (``--dat_epsilon``, ``--gp_weigh
 import os
 import sys
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from dat_tf.quiet import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()  # before anything imports TensorFlow: no CPU-only start-up noise
 
 from absl import app, flags, logging  # noqa: E402
 
-from dat_tf.train.cli import config_from_flags, define_flags  # noqa: E402
+from dat_tf.train.cli import config_from_flags, define_flags, define_short_help  # noqa: E402
 
 FLAG_NAMES = define_flags()
+define_short_help()
 flags.DEFINE_bool("overwrite", False, "Delete what an earlier run wrote into --run_dir (config, checkpoints, logs, "
                   "exports) and start over; without it a run folder with another configuration is refused.")
 

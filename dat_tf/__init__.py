@@ -3,13 +3,28 @@
 ``GAN`` is the Keras model; losses and regularizers are chosen by name (or
 passed as objects, saved with the model).  Running experiments from a config
 lives in :mod:`dat_tf.train`; the paper's experiments in :mod:`dat_tf.experiments`.
+
+``import dat_tf`` loads no TensorFlow: the names below are imported on first
+use (``from dat_tf import GAN`` imports TensorFlow and Keras; the loss and
+regularizer registries do not), so command lines answer ``--help`` and reject
+bad flags at once.  To load a saved ``gan.keras``, import ``GAN`` first (it
+registers the class with Keras).
 """
 
 __version__ = "0.1.0"
 
-from dat_tf.gan import GAN  # noqa: E402
-from dat_tf.losses import LOSSES, GANLoss, get_loss, register_loss  # noqa: E402
-from dat_tf.regularizers import REGULARIZERS, Regularizer, get_regularizer, register  # noqa: E402
+from dat_tf.lazy import lazy_exports  # noqa: E402
 
-__all__ = ["GAN", "GANLoss", "LOSSES", "REGULARIZERS", "Regularizer", "get_loss", "get_regularizer", "register",
-           "register_loss"]
+_EXPORTS = {
+    "GAN": "dat_tf.gan",
+    "GANLoss": "dat_tf.losses",
+    "LOSSES": "dat_tf.losses",
+    "get_loss": "dat_tf.losses",
+    "register_loss": "dat_tf.losses",
+    "REGULARIZERS": "dat_tf.regularizers",
+    "Regularizer": "dat_tf.regularizers",
+    "get_regularizer": "dat_tf.regularizers",
+    "register": "dat_tf.regularizers",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -25,8 +25,12 @@ from __future__ import annotations
 
 import difflib
 
-import keras
-import tensorflow as tf
+from dat_tf.lazy import keras_serializable, lazy_module
+
+# TensorFlow and Keras load on first use: the loss registry is read by flag
+# checks and --help, which must not wait for them.
+keras = lazy_module("keras")
+tf = lazy_module("tensorflow")
 
 
 class GANLoss:
@@ -34,8 +38,9 @@ class GANLoss:
 
     Subclass it and override :meth:`g1`, :meth:`g2` and :meth:`generator`
     (elementwise functions of logits); register the subclass with
-    ``keras.saving.register_keras_serializable`` and, to choose it by name,
-    with :func:`register_loss`.  It is saved with the GAN (``get_config``).
+    ``keras.saving.register_keras_serializable`` (or
+    :func:`dat_tf.lazy.keras_serializable`, the same without importing Keras)
+    and, to choose it by name, with :func:`register_loss`.  It is saved with the GAN (``get_config``).
 
     Example:
 
@@ -118,7 +123,7 @@ def _log_one_minus_sigmoid(t):
 
 
 @register_loss("ns")
-@keras.saving.register_keras_serializable(package="dat_tf")
+@keras_serializable(package="dat_tf")
 class NonSaturating(GANLoss):
     """Non-saturating GAN (Goodfellow et al. 2014, section 3)."""
 
@@ -133,7 +138,7 @@ class NonSaturating(GANLoss):
 
 
 @register_loss("minimax")
-@keras.saving.register_keras_serializable(package="dat_tf")
+@keras_serializable(package="dat_tf")
 class Minimax(NonSaturating):
     """Original minimax GAN: G minimises ``E[log(1 - D(G(z)))]``."""
 
@@ -142,7 +147,7 @@ class Minimax(NonSaturating):
 
 
 @register_loss("lsgan")
-@keras.saving.register_keras_serializable(package="dat_tf")
+@keras_serializable(package="dat_tf")
 class LeastSquares(GANLoss):
     """Least squares GAN with a=0, b=c=1 (Mao et al. 2017); G's loss scaled 0.5."""
 
@@ -157,7 +162,7 @@ class LeastSquares(GANLoss):
 
 
 @register_loss("wgan")
-@keras.saving.register_keras_serializable(package="dat_tf")
+@keras_serializable(package="dat_tf")
 class Wasserstein(GANLoss):
     """Wasserstein GAN critic (Arjovsky et al. 2017)."""
 
@@ -172,7 +177,7 @@ class Wasserstein(GANLoss):
 
 
 @register_loss("hinge")
-@keras.saving.register_keras_serializable(package="dat_tf")
+@keras_serializable(package="dat_tf")
 class Hinge(GANLoss):
     """Hinge loss as in SNGAN / mimicry."""
 

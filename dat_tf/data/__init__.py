@@ -1,20 +1,22 @@
 """Training data: the 2D mixtures, the offline digits, tfds datasets and image folders.
 
 Every pipeline yields float32 batches of ``n_dis * batch_size`` examples, the unit
-:class:`dat_tf.GAN` consumes per generator step.
+:class:`dat_tf.GAN` consumes per generator step.  The names below load their
+module (and TensorFlow) on first use, so importing :mod:`dat_tf.data.registry`
+for flag checks stays fast.
 """
 
-from dat_tf.data.batching import batch_for_gan
-from dat_tf.data.digits import digits, load_digits_array
-from dat_tf.data.toy import DEFAULT_STD, gaussian_mixture, mixture_modes, mixture_weights, sample_mixture
+from dat_tf.lazy import lazy_exports
 
-__all__ = [
-    "DEFAULT_STD",
-    "batch_for_gan",
-    "digits",
-    "gaussian_mixture",
-    "load_digits_array",
-    "mixture_modes",
-    "mixture_weights",
-    "sample_mixture",
-]
+_EXPORTS = {
+    "DEFAULT_STD": "dat_tf.data.toy",
+    "batch_for_gan": "dat_tf.data.batching",
+    "digits": "dat_tf.data.digits",
+    "gaussian_mixture": "dat_tf.data.toy",
+    "load_digits_array": "dat_tf.data.digits",
+    "mixture_modes": "dat_tf.data.toy",
+    "mixture_weights": "dat_tf.data.toy",
+    "sample_mixture": "dat_tf.data.toy",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

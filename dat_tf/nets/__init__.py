@@ -1,26 +1,31 @@
-"""Network builders. Each returns built Keras models ``(generator, discriminator)``."""
+"""Network builders. Each returns built Keras models ``(generator, discriminator)``.
 
-from dat_tf.nets.dcgan import dcgan_discriminator, dcgan_generator, rfm_discriminator
-from dat_tf.nets.mlp import mlp_discriminator, mlp_generator
+The names below load their module (and TensorFlow) on first use, so importing
+:mod:`dat_tf.nets.registry` for flag checks stays fast.
+"""
 
-__all__ = ["mlp_generator", "mlp_discriminator", "dcgan_generator", "dcgan_discriminator", "rfm_discriminator"]
-from dat_tf.nets.infomax import InfoMaxTask, infomax_loss, infonce_loss  # noqa: E402
-from dat_tf.nets.auxiliary import AuxiliaryTask, feature_model  # noqa: E402
-from dat_tf.nets.sngan import sngan_discriminator, sngan_generator
-from dat_tf.nets.ssgan import SSGANTask, rotate_batch, rotation_loss  # noqa: E402
+from dat_tf.lazy import lazy_exports
 
-__all__ += [
-    "sngan_generator",
-    "sngan_discriminator",
-    "feature_model",
-    "AuxiliaryTask",
-    "SSGANTask",
-    "rotate_batch",
-    "rotation_loss",
-    "InfoMaxTask",
-    "infonce_loss",
-    "infomax_loss",
-]
-from dat_tf.nets.registry import NETS, Net, get_net, register_net  # noqa: E402
-
-__all__ += ["NETS", "Net", "get_net", "register_net"]
+_EXPORTS = {
+    "mlp_generator": "dat_tf.nets.mlp",
+    "mlp_discriminator": "dat_tf.nets.mlp",
+    "dcgan_generator": "dat_tf.nets.dcgan",
+    "dcgan_discriminator": "dat_tf.nets.dcgan",
+    "rfm_discriminator": "dat_tf.nets.dcgan",
+    "sngan_generator": "dat_tf.nets.sngan",
+    "sngan_discriminator": "dat_tf.nets.sngan",
+    "feature_model": "dat_tf.nets.auxiliary",
+    "AuxiliaryTask": "dat_tf.nets.auxiliary",
+    "SSGANTask": "dat_tf.nets.ssgan",
+    "rotate_batch": "dat_tf.nets.ssgan",
+    "rotation_loss": "dat_tf.nets.ssgan",
+    "InfoMaxTask": "dat_tf.nets.infomax",
+    "infonce_loss": "dat_tf.nets.infomax",
+    "infomax_loss": "dat_tf.nets.infomax",
+    "NETS": "dat_tf.nets.registry",
+    "Net": "dat_tf.nets.registry",
+    "get_net": "dat_tf.nets.registry",
+    "register_net": "dat_tf.nets.registry",
+}
+__all__ = list(_EXPORTS)
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -1,7 +1,8 @@
 """Nets by name: which data each takes and how to build ``(generator, discriminator)``.
 
 Registered once with :func:`register_net`; the run config validates ``--net``
-against it and the training loop builds from it.
+against it and the training loop builds from it.  Importing this module loads
+no TensorFlow (the builders import what they need), so flag checks stay fast.
 
 Example:
 
@@ -15,9 +16,6 @@ from __future__ import annotations
 import dataclasses
 import difflib
 from typing import Callable
-
-import keras
-import numpy as np
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +62,9 @@ def get_net(name: str) -> Net:
 
 
 def _mlp(shape, *, latent_dim, width=None, d_spectral_norm=False, **_):
+    import keras
+    import numpy as np
+
     from dat_tf.nets.mlp import mlp_discriminator, mlp_generator
 
     width = width or 64

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 
-import keras
-import tensorflow as tf
-
-from dat_tf import replicas
-from dat_tf.critic import per_example_norm
+from dat_tf.lazy import keras_serializable, lazy_module
 from dat_tf.regularizers.base import Perturbation, Regularizer, d_loss_gradients, mean_perturbation_norm, param, register
+
+tf = lazy_module("tensorflow")  # loaded on first use (see dat_tf.lazy)
 
 
 def _unit(g):
+    from dat_tf.critic import per_example_norm
+
     shape = [-1] + [1] * (len(g.shape) - 1)
     return g / tf.reshape(per_example_norm(g), shape)
 
@@ -24,6 +24,8 @@ def _global_frobenius(diff):
     ``n * grad(S_local) / (2F)``, so that the replicas' gradients, averaged as the losses are, give
     ``grad F``.
     """
+    from dat_tf import replicas
+
     local = tf.reduce_sum(tf.square(tf.cast(diff, tf.float32)))
     norm = tf.sqrt(replicas.global_sum(local) + 1e-12)
     return norm + replicas.num_replicas() * (local - tf.stop_gradient(local)) / (2.0 * norm)
@@ -31,7 +33,7 @@ def _global_frobenius(diff):
 
 @register("rfm", fixed={"target": "features"}, help="Robust feature matching on D's penultimate features.")
 @register("ar", fixed={"target": "logits"}, help="Adversarial robustness of D's score.")
-@keras.saving.register_keras_serializable(package="dat_tf")
+@keras_serializable(package="dat_tf")
 @dataclasses.dataclass
 class RobustRegularizer(Regularizer):
     """AR and RFM: consistency of D between clean and adversarial inputs.
@@ -80,6 +82,8 @@ class RobustRegularizer(Regularizer):
         return critic.features_and_scores(x)[0]
 
     def penalty(self, step, pert):
+        from dat_tf.critic import per_example_norm
+
         def gap(clean, adv):
             diff = self._embed(step.critic, adv) - self._embed(step.critic, clean)
             if self.reduction == "mean":
@@ -90,7 +94,7 @@ class RobustRegularizer(Regularizer):
 
 
 @register("asgan", help="ASGAN: D trained on FGSM examples of reals and fakes.")
-@keras.saving.register_keras_serializable(package="dat_tf")
+@keras_serializable(package="dat_tf")
 @dataclasses.dataclass
 class FGSM(Regularizer):
     """ASGAN: D trained on FGSM examples of reals and fakes.

@@ -37,14 +37,19 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import typing
 
-import keras
-import tensorflow as tf
-
-from dat_tf import replicas
-from dat_tf.critic import Critic, per_example_norm
 from dat_tf.hparams import param, problems
+from dat_tf.lazy import keras_serializable, lazy_module
 from dat_tf.losses import GANLoss
+
+if typing.TYPE_CHECKING:
+    from dat_tf.critic import Critic
+
+# TensorFlow and Keras load on first use: the registry is read by flag checks
+# and --help, which must not wait for them.
+keras = lazy_module("keras")
+tf = lazy_module("tensorflow")
 
 __all__ = ["DStep", "Perturbation", "Regularizer", "register", "get_regularizer", "REGULARIZERS", "param"]
 
@@ -85,7 +90,7 @@ class Perturbation:
     norm: tf.Tensor | float = 0.0
 
 
-@keras.saving.register_keras_serializable(package="dat_tf")
+@keras_serializable(package="dat_tf")
 @dataclasses.dataclass
 class Regularizer:
     """Base class: the plain GAN loss, no perturbation, no penalty.
@@ -265,5 +270,8 @@ def d_loss_gradients(step: DStep):
 
 def mean_perturbation_norm(*deltas):
     """Mean per-example L2 norm of the perturbations, global over replicas."""
+    from dat_tf import replicas
+    from dat_tf.critic import per_example_norm
+
     norms = tf.concat([per_example_norm(d) for d in deltas], axis=0)
     return replicas.global_mean(norms)

@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 
-import keras
-import tensorflow as tf
-
-from dat_tf import replicas
+from dat_tf.lazy import keras_serializable, lazy_module
 from dat_tf.regularizers.base import Perturbation, Regularizer, mean_perturbation_norm, param, register
+
+tf = lazy_module("tensorflow")  # loaded on first use (see dat_tf.lazy)
 
 VARIANTS = ("paper", "reference")
 
 
 @register("datt", fixed={"with_clean": True}, help="DATT: D trained on clean and DAT-perturbed batches together.")
 @register("dat", fixed={"with_clean": False}, help="DAT: D trained on DAT-perturbed reals and fakes.")
-@keras.saving.register_keras_serializable(package="dat_tf")
+@keras_serializable(package="dat_tf")
 @dataclasses.dataclass
 class DirectAdversarialTraining(Regularizer):
     """Direct Adversarial Training: D trained on batch-mean-targeted perturbations.
@@ -86,6 +85,8 @@ class DirectAdversarialTraining(Regularizer):
         self.clip_range = (low, high)
 
     def _paper_gradients(self, step):
+        from dat_tf import replicas
+
         loss = step.loss
 
         def objective(lr, lf):
@@ -97,6 +98,8 @@ class DirectAdversarialTraining(Regularizer):
         return step.critic.pair_input_gradients(objective, step.real, step.fake)
 
     def _reference_gradients(self, step):
+        from dat_tf import replicas
+
         n = replicas.global_batch_size(tf.shape(step.real)[0])
 
         def objective(lr, lf):

@@ -8,13 +8,10 @@ from __future__ import annotations
 
 import dataclasses
 
-import keras
-import tensorflow as tf
-
-from dat_tf import replicas
-from dat_tf.critic import per_example_norm
+from dat_tf.lazy import keras_serializable, lazy_module
 from dat_tf.regularizers.base import Regularizer, param, register
-from dat_tf.replicas import RNG_ALG
+
+tf = lazy_module("tensorflow")  # loaded on first use (see dat_tf.lazy)
 
 
 def interpolate(x_real, x_fake, alpha):
@@ -46,7 +43,7 @@ _KINDS = {"one_centered": one_centered_penalty, "one_sided": one_sided_penalty, 
 @register("zero_gp", fixed={"kind": "zero_centered"}, help="0-GP: lambda E[||grad D(x_hat)||^2].")
 @register("lp", fixed={"kind": "one_sided"}, help="WGAN-LP: lambda E[max(0, ||grad D(x_hat)|| - 1)^2].")
 @register("gp", fixed={"kind": "one_centered"}, help="WGAN-GP: lambda E[(||grad D(x_hat)|| - 1)^2].")
-@keras.saving.register_keras_serializable(package="dat_tf")
+@keras_serializable(package="dat_tf")
 @dataclasses.dataclass
 class GradientPenalty(Regularizer):
     """A penalty on the norm of D's input gradient, added to D's loss.
@@ -68,16 +65,20 @@ class GradientPenalty(Regularizer):
                       choices=tuple(_KINDS), flag=False)
 
     def points(self, x_real, x_fake, seed):
+        from dat_tf import replicas
+
         if self.where == "real":
             return tf.convert_to_tensor(x_real)
 
         def draw(n):
-            return tf.random.stateless_uniform([n], seed=seed, alg=RNG_ALG)
+            return tf.random.stateless_uniform([n], seed=seed, alg=replicas.RNG_ALG)
 
         alpha = replicas.replica_slice_of_global(draw, replicas.batch_size(x_real))
         return interpolate(x_real, x_fake, alpha)
 
     def penalty(self, step, pert):
+        from dat_tf.critic import per_example_norm
+
         x_hat = self.points(step.real, step.fake, step.seed)
         with tf.GradientTape() as tape:
             tape.watch(x_hat)

@@ -15,6 +15,10 @@ from dat_tf.hparams import allowed, kind_of
 from dat_tf.regularizers import names_of
 from dat_tf.train.config import TrainConfig, regularizer_flags
 
+# The flags belong to the module that calls define_flags (bin/train.py): absl's --help then
+# lists them (it shows only the main module's flags; --helpfull shows all).
+flags.disclaim_key_flags()
+
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}
 
 
@@ -35,6 +39,16 @@ def define_flags(flag_values=flags.FLAGS) -> list[str]:
         _DEFINE[kind_of(field, cls)](flag, None, help_text, flag_values=flag_values)
         names.append(flag)
     return names
+
+
+def define_short_help(flag_values=flags.FLAGS) -> None:
+    """Makes ``-h`` an alias of absl's ``--help`` (absl knows only ``--help`` and ``-?``)."""
+    from absl import app
+
+    if flag_values is flags.FLAGS:
+        app.define_help_flags()
+    if "help" in flag_values and "h" not in flag_values:
+        flags.DEFINE_alias("h", "help", flag_values=flag_values)
 
 
 def config_from_flags(names, flag_values=flags.FLAGS) -> TrainConfig:
