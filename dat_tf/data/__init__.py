@@ -6,10 +6,14 @@ Every pipeline yields float32 batches of ``n_dis * batch_size`` examples, the un
 
 from dat_tf.data.batching import batch_for_gan
 from dat_tf.data.digits import digits, load_digits_array
+from dat_tf.data.errors import BadImagesError, DatasetNotFoundError, DatasetUnavailableError
 from dat_tf.data.toy import DEFAULT_STD, gaussian_mixture, mixture_modes, mixture_weights, sample_mixture
 
 __all__ = [
     "DEFAULT_STD",
+    "BadImagesError",
+    "DatasetNotFoundError",
+    "DatasetUnavailableError",
     "batch_for_gan",
     "digits",
     "gaussian_mixture",
