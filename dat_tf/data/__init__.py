@@ -10,6 +10,9 @@ from dat_tf.lazy import lazy_exports
 
 _EXPORTS = {
     "DEFAULT_STD": "dat_tf.data.toy",
+    "BadImagesError": "dat_tf.data.errors",
+    "DatasetNotFoundError": "dat_tf.data.errors",
+    "DatasetUnavailableError": "dat_tf.data.errors",
     "batch_for_gan": "dat_tf.data.batching",
     "digits": "dat_tf.data.digits",
     "gaussian_mixture": "dat_tf.data.toy",

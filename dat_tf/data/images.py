@@ -14,10 +14,14 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from dat_tf.data.errors import BadImagesError, DatasetNotFoundError, DatasetUnavailableError
+
 __all__ = [
     "NAMES",
+    "BadImagesError",
     "DatasetInfo",
     "DatasetNotFoundError",
+    "DatasetUnavailableError",
     "dataset_info",
     "default_cache_limit_bytes",
     "image_dataset",
@@ -33,10 +37,6 @@ TINYIMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
 LSUN_TEST_HOLDOUT = 10_000
 MAX_LISTED_BAD_FILES = 20
 DEFAULT_MAX_SHUFFLE_BUFFER = 100_000
-
-
-class DatasetNotFoundError(FileNotFoundError):
-    """The dataset is not prepared where we looked, and we were not asked to download it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -276,7 +276,9 @@ def image_dataset(
 
     Raises:
       DatasetNotFoundError: data missing and ``download=False`` (in < 1 s).
-      ValueError: bad arguments, or unreadable images in a folder (listed).
+      BadImagesError: unreadable or wrongly sized images in a folder (listed;
+        a ``ValueError`` and a :class:`DatasetUnavailableError`).
+      ValueError: bad arguments.
     """
     _check_batch(batch_size, n_dis)
     info = dataset_info(name, resolution)
@@ -447,7 +449,7 @@ def _tinyimagenet_files(data_dir: Optional[str], split: str) -> list[str]:
 
 
 def _validate_files(paths: list[str], expected_size: Optional[tuple[int, int]] = None) -> None:
-    """Decodes every file (parallel ``tf.data``); raises ``ValueError`` naming the bad ones."""
+    """Decodes every file (parallel ``tf.data``); raises :class:`BadImagesError` naming the bad ones."""
 
     def check(i, path):
         # Return the decoded shape: an output that does not depend on the decode lets tf.data prune it.
@@ -471,9 +473,9 @@ def _validate_files(paths: list[str], expected_size: Optional[tuple[int, int]] =
     lines = [f"  {paths[i]}: {reasons[i]}" for i in bad[:MAX_LISTED_BAD_FILES]]
     if len(bad) > MAX_LISTED_BAD_FILES:
         lines.append(f"  ... and {len(bad) - MAX_LISTED_BAD_FILES} more")
-    raise ValueError(
-        f"{len(bad)} of {n} image files cannot be used (fix or remove them, or pass validate=False to skip "
-        f"this check):\n" + "\n".join(lines)
+    raise BadImagesError(
+        f"{len(bad)} of {n} image files cannot be used (fix or remove them; in Python, "
+        f"image_dataset(..., validate=False) skips this check):\n" + "\n".join(lines)
     )
 
 

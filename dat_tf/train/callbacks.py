@@ -1,4 +1,4 @@
-"""Keras callbacks for GAN runs: TensorBoard scalars and samples.
+"""Keras callbacks for GAN runs: TensorBoard scalars and samples, progress lines.
 
 :class:`TensorBoardLogger` writes, at the end of every Keras epoch (every
 ``log_every`` generator steps in ``bin/train.py``), the model's logs as
@@ -6,7 +6,9 @@ scalars against the *generator step* (``GAN.g_steps``), the quantity the
 paper's x-axes count, plus ``lipschitz_sn_product`` (see
 :mod:`dat_tf.metrics.lipschitz`), and every ``sample_every`` steps a picture of samples
 from a fixed latent batch: a scatter plot over the real data for 2D data, an
-image grid for images.
+image grid for images.  :class:`ProgressLogger` prints one line per epoch:
+the generator step out of the run's total (so a resumed run goes on counting
+where it was), the losses, the speed and an ETA.
 
 Example:
 
@@ -17,6 +19,8 @@ Example:
 from __future__ import annotations
 
 import os
+import sys
+import time
 
 import keras
 import tensorflow as tf
@@ -104,3 +108,67 @@ class TensorBoardLogger(keras.callbacks.Callback):
     def on_train_end(self, logs=None):
         if self._writer is not None:
             self._writer.flush()
+
+
+def format_duration(seconds: float) -> str:
+    """``"45s"``, ``"6m20s"``, ``"2h05m"``: short, for an ETA.
+
+    >>> format_duration(45.2), format_duration(380), format_duration(7500)
+    ('45s', '6m20s', '2h05m')
+    """
+    seconds = max(int(round(seconds)), 0)
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+class ProgressLogger(keras.callbacks.Callback):
+    """One line per epoch end: ``step 1200/2000  d_loss 1.23  g_loss 0.98  2.1 it/s  ETA 6m20s``.
+
+    The step is ``GAN.g_steps``, so a resumed run counts on from the step it
+    resumed at (Keras' own bar restarts at "Epoch 1").  The speed is generator
+    steps per second measured in this process since its first ``fit`` (a
+    resumed run's ETA does not count the earlier process's time); one logger
+    may serve several ``fit`` calls of one run.
+
+    Args:
+      total: the generator step the run trains to (``n_iter``).
+      keys: the logs shown, when present.
+      stream: where the lines go (default ``sys.stdout``).
+    """
+
+    def __init__(self, total: int, keys=("d_loss", "g_loss"), stream=None):
+        super().__init__()
+        if isinstance(total, bool) or not isinstance(total, int) or total < 1:
+            raise ValueError(f"total must be an integer >= 1, got {total!r}.")
+        self.total = total
+        self.keys = tuple(keys)
+        self.stream = stream
+        self._seconds = 0.0  # time spent in this process's fits so far
+        self._steps = 0  # generator steps trained in them
+        self._t = self._at = None
+
+    def _step(self):
+        return int(keras.ops.convert_to_numpy(self.model.g_steps))
+
+    def on_train_begin(self, logs=None):
+        self._t, self._at = time.perf_counter(), self._step()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now, step = time.perf_counter(), self._step()
+        if self._t is not None:
+            self._seconds += now - self._t
+            self._steps += max(step - self._at, 0)  # a NaN rollback moves the step back: nothing gained
+        self._t, self._at = now, step
+        parts = [f"step {step}/{self.total}"]
+        for k in self.keys:
+            if k in (logs or {}):
+                parts.append(f"{k} {float(logs[k]):.4g}")
+        if self._steps and self._seconds > 0:
+            rate = self._steps / self._seconds
+            parts.append(f"{rate:.3g} it/s")
+            if step < self.total:
+                parts.append(f"ETA {format_duration((self.total - step) / rate)}")
+        print("  ".join(parts), file=self.stream or sys.stdout, flush=True)

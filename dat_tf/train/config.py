@@ -84,11 +84,12 @@ class TrainConfig:
     # Logging
     run_dir: str = param("runs/default", "Output folder: TensorBoard logs, config.json, checkpoints, "
                          "gan.keras, generator.keras.")
-    log_every: int = param(500, "Generator steps per Keras epoch (scalars to TensorBoard, progress bar).", low=1)
+    log_every: int = param(500, "Generator steps per Keras epoch (scalars to TensorBoard, a progress line).", low=1)
     sample_every: int = param(1000, "Generator steps between sample pictures in TensorBoard (0: none).", low=0)
     sample_kind: str = param("auto", "Sample picture.", choices=("auto", "scatter", "grid"))
     steps_per_execution: int = param(50, "Training steps per compiled call (fewer Python round trips).", low=1)
-    verbose: int = param(1, "Keras progress output: 0 silent, 1 progress bar, 2 one line per epoch.",
+    verbose: int = param(1, "Progress output: 0 none; 1 a line every log_every generator steps (step of n_iter "
+                         "counted across resumes, losses, speed, ETA); 2 Keras' own line per epoch instead.",
                          low=0, high=2)
     log_gradient_norms: bool = param(True, "Log the mean input-gradient norm of D at reals, fakes and "
                                      "interpolates.")

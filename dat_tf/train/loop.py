@@ -9,21 +9,52 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
+import shutil
 import time
 
 import keras
 
 from dat_tf.data.registry import get_dataset
 from dat_tf.nets.registry import get_net
-from dat_tf.train.callbacks import TensorBoardLogger
+from dat_tf.train.callbacks import ProgressLogger, TensorBoardLogger
 from dat_tf.train.checkpoints import CheckpointCallback, RunCheckpointer
 from dat_tf.train.config import TrainConfig
 from dat_tf.train.strategy import make_strategy, worker_dir
 from dat_tf.gan import GAN
 from dat_tf.train.export import export, exports_ok
 from dat_tf.train.nan_guard import NaNGuard, RolledBack
-from dat_tf.train.run_identity import RunLock, claim_run
+from dat_tf.train.run_identity import LOCK, RunLock, check_run, not_writable
 from dat_tf.train.schedules import LinearDecay
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C stopped :func:`train`; says where the run stands (a ``KeyboardInterrupt``, so it still stops).
+
+    Attributes:
+      step: the generator step reached.
+      checkpoint_step: the step of the newest checkpoint (``None``: none yet).
+      run_dir: the run folder.
+    """
+
+    def __init__(self, step: int, checkpoint_step, run_dir: str):
+        self.step, self.checkpoint_step, self.run_dir = step, checkpoint_step, run_dir
+        if checkpoint_step is None:
+            saved = "no checkpoint was written yet, so a rerun starts from step 0"
+        else:
+            saved = f"the newest checkpoint is at generator step {checkpoint_step}, where a rerun continues"
+        super().__init__(
+            f"interrupted at generator step {step} in {run_dir}; {saved}. Rerun the same command to resume."
+        )
+
+
+_CKPT_NAME = re.compile(r"ckpt-(\d+)$")
+
+
+def _newest_checkpoint_step(checkpointer):
+    candidates = checkpointer.candidates()
+    m = _CKPT_NAME.search(os.path.basename(os.path.normpath(candidates[0]))) if candidates else None
+    return int(m.group(1)) if m else None
 
 
 def build_dataset(cfg: TrainConfig):
@@ -178,14 +209,38 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
     """
     cfg.validate()
     out_dir = worker_dir(cfg.run_dir)  # run_dir, or run_dir/.worker<i> for non-chief workers
-    with RunLock(out_dir) if out_dir == cfg.run_dir else contextlib.nullcontext():
-        claim_run(cfg, out_dir, overwrite=overwrite)
-        return _train(cfg, out_dir, callbacks, until, gan, dataset, resume)
+    created = not os.path.exists(out_dir)
+    claim = None
+    try:
+        with RunLock(out_dir) if out_dir == cfg.run_dir else contextlib.nullcontext():
+            claim = check_run(cfg, out_dir, overwrite=overwrite)
+            return _train(cfg, out_dir, claim, callbacks, until, gan, dataset, resume)
+    except BaseException:
+        if created and not (claim is not None and claim.committed):
+            _remove_unstarted(out_dir)
+        raise
 
 
-def _train(cfg, out_dir, callbacks, until, gan, dataset, resume):
+def _remove_unstarted(out_dir):
+    """Removes a folder this call created when it failed before the run started (nothing in it but the lock)."""
+    for root, dirs, files in os.walk(out_dir):
+        if any(not (root == out_dir and f == LOCK) for f in files):
+            return
+    shutil.rmtree(out_dir, ignore_errors=True)
+
+
+def _train(cfg, out_dir, claim, callbacks, until, gan, dataset, resume):
     fresh = gan is None
-    gan = gan or build_gan(cfg)
+    first = None
+    if fresh:
+        strategy = make_strategy(cfg.strategy, cfg.num_devices)  # before any TensorFlow work (logical devices)
+        if dataset is None:
+            # Built first, so that a dataset that is not prepared fails before any model work.  The same global
+            # seed as build_gan's (the stream's shuffles combine it with their own seed): the same stream as
+            # the rebuilt ones below.
+            keras.utils.set_random_seed(cfg.seed)
+            first = build_dataset(cfg)
+        gan = build_gan(cfg, strategy)
     checkpointer = RunCheckpointer(gan, os.path.join(out_dir, "checkpoints"), keep=cfg.keep_checkpoints)
     # Every worker resumes from the chief's checkpoints.
     restore_from = checkpointer if out_dir == cfg.run_dir else RunCheckpointer(
@@ -194,6 +249,10 @@ def _train(cfg, out_dir, callbacks, until, gan, dataset, resume):
     if fresh and resume and restore_from.has_checkpoints():
         restore_from.restore_latest()  # skips unreadable checkpoints; raises if none loads
         print(f"Resuming {cfg.run_dir}: {restore_from.restore_summary}.", flush=True)
+    try:
+        claim.commit()  # the run starts: config.json (a new run) or the history of allowed changes
+    except OSError as e:
+        raise not_writable(out_dir, e) from e
     done = int(keras.ops.convert_to_numpy(gan.g_steps))
     until = cfg.n_iter if until is None else until
     if until <= done:
@@ -208,8 +267,10 @@ def _train(cfg, out_dir, callbacks, until, gan, dataset, resume):
     given_at = done
 
     def stream_from(step):
+        nonlocal first
         if dataset is None:
-            return build_dataset(cfg).skip(step) if step else build_dataset(cfg)
+            ds, first = (build_dataset(cfg) if first is None else first), None  # the one built up front: first fit
+            return ds.skip(step) if step else ds
         if step < given_at:
             raise RuntimeError(
                 f"the NaN guard restored generator step {step}, before the given dataset's first step "
@@ -234,8 +295,22 @@ def _train(cfg, out_dir, callbacks, until, gan, dataset, resume):
         )
     # One guard for every fit below: its restores count towards max_restores together.
     guard = NaNGuard(checkpointer, out_dir, policy=cfg.on_nan, lr_factor=cfg.nan_lr_factor)
+    if cfg.verbose == 1:
+        extra.append(ProgressLogger(until))
     merged = {}
     start = time.time()
+    try:
+        _fit_until(cfg, gan, until, done, stream, stream_from, guard, logger, extra, checkpointer, callbacks,
+                   merged)
+        merged["wall_time_s"] = [time.time() - start]
+        export(gan, out_dir)
+    except KeyboardInterrupt:
+        step = int(keras.ops.convert_to_numpy(gan.g_steps))
+        raise TrainingInterrupted(step, _newest_checkpoint_step(checkpointer), cfg.run_dir) from None
+    return gan, merged
+
+
+def _fit_until(cfg, gan, until, done, stream, stream_from, guard, logger, extra, checkpointer, callbacks, merged):
     # Epochs end on multiples of log_every (and at `until`), whatever `until` and the step resumed from are:
     # one fit per run of equal epochs, one more after each NaN restore (--on_nan=restore).
     while done < until:
@@ -250,7 +325,9 @@ def _train(cfg, out_dir, callbacks, until, gan, dataset, resume):
         rolled_back = False
         try:
             gan.fit(
-                stream, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=cfg.verbose, shuffle=False,
+                # verbose=1 is ProgressLogger's lines (generator steps of n_iter, across resumes), 2 Keras' own.
+                stream, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=2 if cfg.verbose == 2 else 0,
+                shuffle=False,
                 callbacks=[
                     # First, so that on a NaN it acts (raises or restores) before any other callback sees the state.
                     guard, history, logger, *extra,
@@ -265,8 +342,5 @@ def _train(cfg, out_dir, callbacks, until, gan, dataset, resume):
         if not rolled_back and (last or gan.stop_training or done <= before):
             break  # reached `until`, or a callback stopped training (its CheckpointCallback saved)
         stream = stream_from(done)
-    merged["wall_time_s"] = [time.time() - start]
-    export(gan, out_dir)
-    return gan, merged
 
 

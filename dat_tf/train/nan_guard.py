@@ -252,7 +252,7 @@ class NaNGuard(keras.callbacks.Callback):
             "events": self.events,
             "message": message,
         })
-        print(message, file=sys.stderr, flush=True)
+        # Not printed here: the exception carries the message, and whoever catches it shows it (once).
         raise NonFiniteLossError(message, event["generator_step"], event["non_finite"], self.report_path, state_path)
 
     def _report(self, obj):

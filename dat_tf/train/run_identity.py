@@ -1,6 +1,7 @@
 """A run folder belongs to one run: its config is fixed when it starts, and one process writes it at a time.
 
-* ``config.json`` is written once, when a run starts, and never overwritten.
+* ``config.json`` is written once, when a run starts (once its model and
+  data are built: a run that fails before leaves none), and never overwritten.
   A rerun compares its config with the stored one: the fields in
   :data:`MAY_CHANGE` only say how long or how often (and where the folder is),
   so they may differ, and each such change is appended to ``history.jsonl``;
@@ -16,7 +17,9 @@
 Example:
 
 >>> with RunLock("runs/x"):  # doctest: +SKIP
-...     changes = claim_run(cfg)
+...     claim = check_run(cfg)  # refuses another config; writes nothing
+...     ...  # build the model and the data
+...     changes = claim.commit()  # config.json, or the history of allowed changes
 """
 
 from __future__ import annotations
@@ -52,6 +55,19 @@ class RunLockedError(RuntimeError):
     """Another live process holds the run folder."""
 
 
+class RunDirNotWritableError(PermissionError):
+    """The run folder cannot be created or written (permissions, a read-only disk, a file in the way)."""
+
+
+def not_writable(run_dir: str, e: OSError) -> RunDirNotWritableError:
+    """The :class:`RunDirNotWritableError` for ``e``, raised while writing ``run_dir``."""
+    what = f"{type(e).__name__}: {e.strerror or e}" + (f" ({e.filename})" if e.filename else "")
+    return RunDirNotWritableError(
+        f"cannot write to the run folder {run_dir} ({what}); use a --run_dir you can write to, or fix its "
+        "permissions."
+    )
+
+
 def _now():
     return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -68,17 +84,50 @@ def config_differences(stored: dict, cfg: TrainConfig) -> tuple[list, list]:
     return refused, allowed
 
 
-def claim_run(cfg: TrainConfig, out_dir: str | None = None, overwrite: bool = False) -> list:
-    """Makes ``out_dir`` (default ``cfg.run_dir``) the folder of ``cfg``'s run, before any work.
+class RunClaim:
+    """What :func:`check_run` decided, written by :meth:`commit` once the run can start.
 
-    A new folder gets ``config.json``.  An existing one is compared with
-    ``cfg`` (:func:`config_differences`): changes of :data:`MAY_CHANGE` fields
-    are appended to ``history.jsonl`` and returned; any other change raises
-    :class:`RunConfigMismatch`, unless ``overwrite``, which first removes what
-    a run writes (:data:`RUN_FILES`) and starts over.
+    Attributes:
+      path: the run's ``config.json``.
+      config: the config dict to write (a new folder), or ``None`` (it is there).
+      allowed: the allowed changes, ``(field, stored, new)`` tuples, appended to
+        ``history.jsonl`` by :meth:`commit`.
+    """
 
-    Returns:
-      the allowed changes, as ``(field, stored, new)`` tuples.
+    def __init__(self, out_dir: str, config, allowed: list):
+        self.out_dir = out_dir
+        self.path = os.path.join(out_dir, CONFIG)
+        self.config = config
+        self.allowed = allowed
+        self.committed = False
+
+    def commit(self) -> list:
+        """Writes ``config.json`` (a new run) or the history record (allowed changes); returns ``allowed``."""
+        if self.committed:
+            return self.allowed
+        os.makedirs(self.out_dir, exist_ok=True)
+        if self.config is not None:
+            write_json_atomic(self.path, self.config, indent=2, sort_keys=True)
+        elif self.allowed:
+            record = {"time": _now(), "changes": {k: {"run": old, "now": new} for k, old, new in self.allowed}}
+            history = os.path.join(self.out_dir, HISTORY)
+            previous = open(history, encoding="utf-8").read() if os.path.exists(history) else ""
+            write_text_atomic(history, previous + dumps(record) + "\n")
+        self.committed = True
+        return self.allowed
+
+
+def check_run(cfg: TrainConfig, out_dir: str | None = None, overwrite: bool = False) -> RunClaim:
+    """Checks that ``out_dir`` (default ``cfg.run_dir``) can hold ``cfg``'s run; writes nothing yet.
+
+    An existing ``config.json`` is compared with ``cfg``
+    (:func:`config_differences`): any change outside :data:`MAY_CHANGE`
+    raises :class:`RunConfigMismatch`, unless ``overwrite``, which first
+    removes what a run writes (:data:`RUN_FILES`) and starts over.  The
+    returned claim's :meth:`RunClaim.commit` writes ``config.json`` (or the
+    history record) once the run is built: a run that fails before it (a
+    missing dataset, a restore refused) leaves no config behind to refuse
+    the corrected rerun.
     """
     out_dir = out_dir or cfg.run_dir
     path = os.path.join(out_dir, CONFIG)
@@ -89,10 +138,8 @@ def claim_run(cfg: TrainConfig, out_dir: str | None = None, overwrite: bool = Fa
                 shutil.rmtree(target)
             elif os.path.exists(target):
                 os.remove(target)
-    os.makedirs(out_dir, exist_ok=True)
     if not os.path.exists(path):
-        write_json_atomic(path, cfg.to_dict(), indent=2, sort_keys=True)
-        return []
+        return RunClaim(out_dir, cfg.to_dict(), [])
     try:
         with open(path, encoding="utf-8") as f:
             stored = json.load(f)
@@ -109,18 +156,28 @@ def claim_run(cfg: TrainConfig, out_dir: str | None = None, overwrite: bool = Fa
             f"Only {', '.join(MAY_CHANGE[:-1])} may change when a run is continued. Use another --run_dir for "
             f"a new run, or --overwrite to delete this run and start over."
         )
-    if allowed:
-        record = {"time": _now(), "changes": {k: {"run": old, "now": new} for k, old, new in allowed}}
-        history = os.path.join(out_dir, HISTORY)
-        previous = open(history, encoding="utf-8").read() if os.path.exists(history) else ""
-        write_text_atomic(history, previous + dumps(record) + "\n")
-    return allowed
+    return RunClaim(out_dir, None, allowed)
+
+
+def claim_run(cfg: TrainConfig, out_dir: str | None = None, overwrite: bool = False) -> list:
+    """Makes ``out_dir`` (default ``cfg.run_dir``) the folder of ``cfg``'s run, at once.
+
+    :func:`check_run` then :meth:`RunClaim.commit`: a new folder gets
+    ``config.json``; allowed changes of an existing one are appended to
+    ``history.jsonl`` and returned; any other change raises
+    :class:`RunConfigMismatch` (unless ``overwrite``).
+
+    Returns:
+      the allowed changes, as ``(field, stored, new)`` tuples.
+    """
+    return check_run(cfg, out_dir, overwrite).commit()
 
 
 class RunLock:
     """Context manager: an advisory, exclusive lock on ``run_dir`` for this process.
 
-    Raises :class:`RunLockedError` on entry if a live process holds it.  Not
+    Raises :class:`RunLockedError` on entry if a live process holds it, and
+    :class:`RunDirNotWritableError` if ``run_dir`` cannot be written.  Not
     available (a no-op) where ``fcntl`` is not (Windows).
 
     Attributes:
@@ -139,8 +196,11 @@ class RunLock:
             import fcntl
         except ImportError:  # pragma: no cover - not POSIX
             return self
-        os.makedirs(self.run_dir, exist_ok=True)
-        f = open(self.path, "a+", encoding="utf-8")
+        try:
+            os.makedirs(self.run_dir, exist_ok=True)
+            f = open(self.path, "a+", encoding="utf-8")
+        except OSError as e:
+            raise not_writable(self.run_dir, e) from e
         try:
             fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

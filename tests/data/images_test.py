@@ -11,6 +11,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from dat_tf.data import images as image_data
+from dat_tf.data.errors import BadImagesError, DatasetUnavailableError
 from dat_tf.data.images import DatasetNotFoundError, dataset_info, image_dataset
 
 TFDS_NAMES = ("cifar10", "cifar100", "stl10", "lsun_bedroom")
@@ -245,7 +246,7 @@ def test_missing_tinyimagenet_explains_layout(tmp_path):
 
 
 def test_missing_or_empty_folder(tmp_path):
-    with pytest.raises(DatasetNotFoundError, match="does not exist"):
+    with pytest.raises(DatasetUnavailableError, match="does not exist"):  # a DatasetNotFoundError
         image_dataset(f"folder:{tmp_path / 'nope'}", "train", 1, resolution=8)
     (tmp_path / "notes.txt").write_text("not an image")
     with pytest.raises(DatasetNotFoundError, match="No png/jpg"):
@@ -311,8 +312,10 @@ def test_corrupt_files_are_named(tmp_path):
     (tmp_path / "empty.jpg").write_bytes(b"")
     jpeg = tf.io.encode_jpeg(tf.fill([32, 32, 3], tf.constant(128, tf.uint8))).numpy()
     (tmp_path / "truncated.jpg").write_bytes(jpeg[: len(jpeg) // 2])
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(BadImagesError) as err:
         image_dataset(f"folder:{tmp_path}", "train", 1, resolution=8)
+    # One except clause tells "the data cannot be used" from a bug; older `except ValueError` still matches.
+    assert isinstance(err.value, DatasetUnavailableError) and isinstance(err.value, ValueError)
     msg = str(err.value)
     assert "3 of 4 image files" in msg
     for bad in ("garbage.png", "empty.jpg", "truncated.jpg"):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dat_tf.train.callbacks import TensorBoardLogger
+from dat_tf.train import callbacks as callbacks_module
+from dat_tf.train.callbacks import ProgressLogger, TensorBoardLogger, format_duration
 from dat_tf.train.schedules import crossed
 from dat_tf.train.checkpoints import CheckpointCallback
 from dat_tf.train.config import TrainConfig
@@ -90,3 +91,28 @@ def test_tensorboard_logger_samples_at_the_first_epoch_end_and_past_each_multipl
     # The fixed latent batch: the stateless draw the logger has always used (seed [seed, 0], Philox).
     want = tf.random.stateless_normal([5, 2], seed=[1234, 0], alg="philox")
     np.testing.assert_array_equal(cb._z.numpy(), want.numpy())
+
+
+def test_progress_counts_generator_steps_of_the_run_and_times_this_process(monkeypatch, capsys):
+    # A run resumed at generator step 40 of 100: lines count on from 40 (not "Epoch 1"), and the speed and ETA come
+    # from this process's steps and time only (10 steps in 5 s -> 2 it/s, 50 steps left -> 25 s).
+    clock = iter([100.0, 105.0, 110.0])
+    monkeypatch.setattr(callbacks_module.time, "perf_counter", lambda: next(clock))
+    model = types.SimpleNamespace(g_steps=keras.Variable(40, dtype="int64"))
+    cb = ProgressLogger(100)
+    cb.set_model(model)
+    cb.on_train_begin()
+    model.g_steps.assign(50)
+    cb.on_epoch_end(0, {"d_loss": 1.23456, "g_loss": 0.5, "reg": 3.0})
+    model.g_steps.assign(100)
+    cb.on_epoch_end(1, {"d_loss": 1.0, "g_loss": 0.25})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "step 50/100  d_loss 1.235  g_loss 0.5  2 it/s  ETA 25s"
+    assert lines[1] == "step 100/100  d_loss 1  g_loss 0.25  6 it/s"  # 60 steps in 10 s; done: no ETA
+    with pytest.raises(ValueError, match="total"):
+        ProgressLogger(0)
+
+
+def test_format_duration():
+    assert [format_duration(s) for s in (0, 59.4, 60, 380, 3599, 3600, 7500)] == [
+        "0s", "59s", "1m00s", "6m20s", "59m59s", "1h00m", "2h05m"]

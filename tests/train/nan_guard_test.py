@@ -299,6 +299,7 @@ def test_cli_exits_nonzero_with_the_message(tmp_path):
     assert m.group(3) == f"{run}/nan_state/ckpt-{last}" and m.group(4) == f"{run}/nan_report.json"
     assert os.path.exists(m.group(3) + ".index")  # the last finite state is on disk
     assert "Traceback" not in out.stderr
+    assert out.stderr.count("NaN/Inf in") == 1, out.stderr  # printed once (issue 11: it was printed twice)
     assert "finished" not in out.stdout
     assert not os.path.exists(run / "gan.keras")
     assert json.load(open(run / "nan_report.json"))["generator_step"] == step

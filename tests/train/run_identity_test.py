@@ -13,6 +13,7 @@ import pytest
 from dat_tf.train.config import TrainConfig
 from dat_tf.train.export import exports_ok
 from dat_tf.train.loop import train
+from dat_tf.data.errors import DatasetUnavailableError
 from dat_tf.train.run_identity import MAY_CHANGE, RunConfigMismatch, RunLock, RunLockedError, claim_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -99,6 +100,23 @@ def test_finished_run_repairs_a_broken_export(tmp_path):
     loaded = keras.models.load_model(path, compile=False)
     for a, b in zip(loaded.get_weights(), expected):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_run_failing_before_it_starts_leaves_nothing_that_refuses_the_corrected_rerun(tmp_path):
+    # Issue 11, problem 9: a run that failed at build time (here: no such image folder) left config.json, so the
+    # corrected command in the same run_dir was refused as "another configuration".
+    run = tmp_path / "run"
+    bad = _cfg(run, dataset=f"folder:{tmp_path / 'no_such_folder'}", resolution=8)
+    with pytest.raises(DatasetUnavailableError):
+        train(bad)
+    assert not run.exists(), "a new folder of a run that never started is removed"
+    run.mkdir()  # a folder that was there before is kept, without a config
+    with pytest.raises(DatasetUnavailableError):
+        train(bad)
+    assert sorted(os.listdir(run)) == [".lock"]
+    gan, _ = train(_cfg(run))
+    assert int(gan.g_steps.numpy()) == 4
+    assert json.load(open(run / "config.json"))["dataset"] == "mixture_balanced"
 
 
 def test_claim_run_refuses_a_garbled_config(tmp_path):
