@@ -32,9 +32,9 @@ import time
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from absl import app, flags, logging  # noqa: E402
+from absl import app, flags  # noqa: E402
 
-from dat_tf.data import registry  # noqa: E402  (metadata only: no TensorFlow import)
+from dat_tf.data import registry  # noqa: E402  (the registry module itself imports no TensorFlow)
 
 EXIT_BAD_FLAGS = 2
 EXIT_NOT_AVAILABLE = 4
@@ -182,6 +182,8 @@ def _inception_note():
 
 
 def main(argv):
+    from absl import logging
+
     logging.set_verbosity(logging.WARNING)  # tfds's INFO lines ("Constructing tf.data.Dataset ...") are noise here
     try:
         if len(argv) > 1:

@@ -472,9 +472,8 @@ def _validate_files(paths: list[str], expected_size: Optional[tuple[int, int]] =
     if len(bad) > MAX_LISTED_BAD_FILES:
         lines.append(f"  ... and {len(bad) - MAX_LISTED_BAD_FILES} more")
     raise ValueError(
-        f"{len(bad)} of {n} image files cannot be used; remove or fix the listed files and run again "
-        f"(in Python, image_dataset(..., validate=False) skips this check; the CLI has no such flag):\n"
-        + "\n".join(lines)
+        f"{len(bad)} of {n} image files cannot be used (fix or remove them, or pass validate=False to skip "
+        f"this check):\n" + "\n".join(lines)
     )
 
 
