@@ -2,17 +2,27 @@
 """FID / KID (train and test split) and IS of a run or a saved generator; one JSON line per metric.
 
     python bin/eval.py --run_dir=runs/x [--step=5000] --classifier=digits --num_samples=10000 --seeds=3
-    python bin/eval.py --generator=runs/x/generator.keras --dataset=digits --classifier=digits
+    python bin/eval.py --generator=runs/digits/generator.keras --dataset=digits --classifier=digits
+    python bin/eval.py --generator=runs/sngan_cifar10_dat/generator.keras --dataset=cifar10 \\
+        --classifier=inception --num_samples=50000 [--data_dir=DIR | --download] [--inception_path=DIR]
 
 With ``--run_dir`` the generator is the run's newest checkpoint (or ``--step``'s; ``generator.keras``
 for a run without checkpoints) and the real images are the run's dataset (its train and test splits
-as in the paper's A.2).
+as in the paper's A.2). With ``--generator``, ``--dataset`` names the real images (any image dataset
+of ``bin/train.py``'s ``--dataset``), loaded at the generator's output size.
 
 Prints e.g. ``{"metric": "fid_train", "mean": ..., "std": ..., "values": [...], ...}`` for
 fid_train, kid_train, fid_test, kid_test and is (``std`` over the evaluation seeds 0..seeds-1).
 The lines are strict JSON: a value that is not finite (KID's ``block_std`` with one block) is ``null``.
-Works offline with ``--classifier=digits`` or a Keras classifier file; ``--classifier=inception``
-needs the TF-Hub module cached ($TFHUB_CACHE_DIR) or a local copy (``--inception_path``).
+Works offline with ``--dataset=digits`` and ``--classifier=digits`` (or a Keras classifier file). The
+tfds datasets need ``--download`` once online or a prepared ``--data_dir``; ``--classifier=inception``
+needs the TF-Hub module cached ($TFHUB_CACHE_DIR), a local copy (``--inception_path``) or the network.
+
+The cheap checks come first: flags and files (exit 2), then the generator, then the real data and the
+classifier (exit 4 when either is not available on this machine, before any image is generated).
+
+Exit codes: 0 metrics printed; 2 bad flags or an unreadable generator / run folder; 4 a needed
+dataset or classifier network is not available offline (the message says how to get it).
 """
 
 import os
@@ -27,12 +37,22 @@ quiet_tensorflow()  # before anything imports TensorFlow: no CPU-only start-up n
 
 from absl import app, flags  # noqa: E402
 
-DATASETS = ("digits",)
+from dat_tf.data import registry  # noqa: E402  (the registry module itself imports no TensorFlow)
+
+EXIT_BAD_FLAGS = 2
+EXIT_NOT_AVAILABLE = 4
+
+IMAGE_DATASETS = tuple(n for n, d in registry.DATASETS.items() if d.kind == "images") + (
+    registry.FOLDER_PREFIX + "<path>",
+)
 
 flags.DEFINE_string("run_dir", None, "A bin/train.py run directory (config.json + checkpoints/).")
 flags.DEFINE_integer("step", None, "With --run_dir: the checkpoint's generator step (default: the newest).")
 flags.DEFINE_string("generator", None, "Saved Keras generator z -> images (.keras / .h5); latent size from its input.")
-flags.DEFINE_string("dataset", "digits", f"Real dataset, one of {list(DATASETS)}.")
+flags.DEFINE_string("dataset", "digits", f"With --generator: the real images, one of {list(IMAGE_DATASETS)}.")
+flags.DEFINE_string("data_dir", None, "tfds data folder with the prepared dataset, or the image folder (tinyimagenet); "
+                    "with --run_dir the run's own --data_dir is the default.")
+flags.DEFINE_bool("download", False, "Let tensorflow-datasets download and prepare a tfds dataset (needs network).")
 flags.DEFINE_string(
     "classifier", "digits", "'digits' (offline), 'inception' (TF-Hub / --inception_path) or a .keras/.h5 file."
 )
@@ -51,41 +71,81 @@ flags.DEFINE_string("output", None, "Also write the JSON lines to this file.")
 FLAGS = flags.FLAGS
 
 
+class _BadFlag(Exception):
+    """A bad flag value or a missing file named by a flag: printed alone (no usage text), exit code 2."""
+
+
+def _fail(code, message):
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _parse_flags(argv):
+    """absl's parsing, but a flag it cannot parse is one short line and exit code 2 (absl: usage text, 1)."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as e:
+        sys.exit(_fail(EXIT_BAD_FLAGS, f"{e}\n(python bin/eval.py --helpfull lists every flag.)"))
+
+
+def _dataset_of_flag():
+    """The registry entry of ``--dataset`` (an image dataset), or a usage error listing the allowed ones."""
+    try:
+        data = registry.get_dataset(FLAGS.dataset)
+    except ValueError:
+        raise _BadFlag(f"--dataset must be one of {list(IMAGE_DATASETS)}, got {FLAGS.dataset!r}.") from None
+    if data.kind != "images":
+        raise _BadFlag(
+            f"--dataset={FLAGS.dataset!r} is not an image dataset (FID/KID/IS need images); "
+            f"expected one of {list(IMAGE_DATASETS)}."
+        )
+    return data
+
+
 def _validate():
-    """Checks the flags; returns the :class:`RunDir` of ``--run_dir`` (or ``None``)."""
+    """Checks the flags and that the named files exist; returns the :class:`RunDir` of ``--run_dir`` (or ``None``)."""
     if bool(FLAGS.generator) == bool(FLAGS.run_dir):
-        raise app.UsageError("give exactly one of --run_dir (a training run) and --generator (a saved generator).")
+        raise _BadFlag("give exactly one of --run_dir (a training run) and --generator (a saved generator).")
     if FLAGS.step is not None and not FLAGS.run_dir:
-        raise app.UsageError("--step only applies with --run_dir.")
+        raise _BadFlag("--step only applies with --run_dir.")
     if FLAGS.step is not None and FLAGS.step < 0:
-        raise app.UsageError(f"--step must be >= 0, got {FLAGS.step}.")
-    if FLAGS.generator and not os.path.isfile(FLAGS.generator):
-        raise app.UsageError(f"--generator file not found: {FLAGS.generator!r}.")
-    if FLAGS.generator and FLAGS.dataset not in DATASETS:
-        raise app.UsageError(f"--dataset must be one of {list(DATASETS)}, got {FLAGS.dataset!r}.")
+        raise _BadFlag(f"--step must be >= 0, got {FLAGS.step}.")
+    if FLAGS.run_dir and FLAGS["dataset"].present:
+        raise _BadFlag("--dataset only applies with --generator; a run evaluates against its own dataset.")
+    if FLAGS.generator:
+        data = _dataset_of_flag()
+        if FLAGS.download and data.source != "tfds":
+            raise _BadFlag(f"--download only applies to the tfds datasets, not --dataset={FLAGS.dataset!r}.")
+        if FLAGS.data_dir and data.source in ("bundled", "generated"):
+            raise _BadFlag(f"--data_dir does not apply to --dataset={FLAGS.dataset!r} (it ships with a package).")
     clf = FLAGS.classifier
     if clf not in ("digits", "inception"):
         if not clf.endswith((".keras", ".h5")):
-            raise app.UsageError(f"--classifier must be 'digits', 'inception' or a .keras/.h5 file, got {clf!r}.")
+            raise _BadFlag(f"--classifier must be 'digits', 'inception' or a .keras/.h5 file, got {clf!r}.")
         if not os.path.isfile(clf):
-            raise app.UsageError(f"--classifier file not found: {clf!r}.")
+            raise _BadFlag(f"--classifier file not found: {clf!r}.")
         if not FLAGS.feature_layer or not FLAGS.logits_layer:
-            raise app.UsageError("a Keras classifier file needs --feature_layer and --logits_layer.")
+            raise _BadFlag("a Keras classifier file needs --feature_layer and --logits_layer.")
     elif FLAGS.feature_layer or FLAGS.logits_layer:
-        raise app.UsageError(f"--feature_layer/--logits_layer only apply to a classifier file, not {clf!r}.")
+        raise _BadFlag(f"--feature_layer/--logits_layer only apply to a classifier file, not {clf!r}.")
     if FLAGS.inception_path and clf != "inception":
-        raise app.UsageError("--inception_path only applies with --classifier=inception.")
+        raise _BadFlag("--inception_path only applies with --classifier=inception.")
+    path = FLAGS.inception_path
+    if path and "://" not in path and not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise _BadFlag(f"--inception_path={path!r} is not a SavedModel folder (no saved_model.pb in it).")
     minimum = {"num_samples": 2, "seeds": 1, "batch_size": 1, "is_splits": 1, "kid_max_block_size": 2}
     for name, low in minimum.items():
         if getattr(FLAGS, name) < low:
-            raise app.UsageError(f"--{name} must be >= {low}, got {getattr(FLAGS, name)}.")
+            raise _BadFlag(f"--{name} must be >= {low}, got {getattr(FLAGS, name)}.")
     if FLAGS.num_real_samples is not None and FLAGS.num_real_samples < 2:
-        raise app.UsageError(f"--num_real_samples must be >= 2, got {FLAGS.num_real_samples}.")
+        raise _BadFlag(f"--num_real_samples must be >= 2, got {FLAGS.num_real_samples}.")
     if FLAGS.is_splits > FLAGS.num_samples:
-        raise app.UsageError(f"--is_splits ({FLAGS.is_splits}) cannot exceed --num_samples ({FLAGS.num_samples}).")
+        raise _BadFlag(f"--is_splits ({FLAGS.is_splits}) cannot exceed --num_samples ({FLAGS.num_samples}).")
     bad = [s for s in FLAGS.splits if s not in ("train", "test")]
     if bad or not FLAGS.splits:
-        raise app.UsageError(f"--splits must be a non-empty subset of train,test, got {FLAGS.splits}.")
+        raise _BadFlag(f"--splits must be a non-empty subset of train,test, got {FLAGS.splits}.")
+    if FLAGS.generator and not os.path.isfile(FLAGS.generator):
+        raise _BadFlag(f"--generator file not found: {FLAGS.generator!r}.")
     if not FLAGS.run_dir:
         return None
     from dat_tf.train.run_dir import RunDir
@@ -93,17 +153,80 @@ def _validate():
     try:
         return RunDir(FLAGS.run_dir)
     except (ValueError, FileNotFoundError) as e:
-        raise app.UsageError(f"--run_dir: {e}") from None
+        raise _BadFlag(f"--run_dir: {e}") from None
+
+
+def _real_sources(data, resolution, data_dir):
+    """``{split: tf.data}`` of the real images, or ``None`` for a bundled dataset (evaluate loads it).
+
+    Raises DatasetNotFoundError at once (no download unless --download) when the data is not there.
+    """
+    if data.source == "bundled":
+        return None
+    return {
+        split: data.load(split, FLAGS.batch_size, resolution=resolution, data_dir=data_dir, download=FLAGS.download,
+                         shuffle=False, repeat=False)
+        for split in FLAGS.splits
+    }
+
+
+def _inception_note():
+    """One sentence when ``--classifier=inception`` is not on this machine (checked without the network)."""
+    from dat_tf.metrics.classifiers import INCEPTION_TFHUB, inception_is_local
+
+    if FLAGS.classifier != "inception" or inception_is_local(FLAGS.inception_path):
+        return ""
+    handle = FLAGS.inception_path or os.environ.get("DAT_TF_INCEPTION_PATH") or INCEPTION_TFHUB
+    return (
+        f"\nThe FID Inception network ({handle}) is not on this machine either: pass --inception_path=<a local copy "
+        "of its SavedModel folder> or set $TFHUB_CACHE_DIR to a TF-Hub cache that holds it (with network access "
+        "it is downloaded on first use)."
+    )
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    run = _validate()
-    t0 = time.perf_counter()
-    from dat_tf.files import dumps, write_text_atomic
-    from dat_tf.metrics import InceptionUnavailableError, evaluate, get_classifier
+    from absl import logging
 
+    logging.set_verbosity(logging.WARNING)  # tfds's INFO lines ("Constructing tf.data.Dataset ...") are noise here
+    try:
+        if len(argv) > 1:
+            raise _BadFlag(f"unexpected arguments {argv[1:]}; every setting is a --flag.")
+        run = _validate()
+    except _BadFlag as e:
+        return _fail(EXIT_BAD_FLAGS, str(e))
+    t0 = time.perf_counter()
+    from dat_tf.data.images import DatasetNotFoundError
+    from dat_tf.files import dumps, write_text_atomic
+    from dat_tf.metrics import InceptionUnavailableError, evaluate, get_classifier, load_generator
+
+    # 1. The generator (a local file): unreadable -> exit 2.
+    if run is None:
+        data, dataset, data_dir, source_label = _dataset_of_flag(), FLAGS.dataset, FLAGS.data_dir, FLAGS.generator
+        try:
+            generator = load_generator(FLAGS.generator)
+        except Exception as e:  # noqa: BLE001 - any load failure is a bad --generator file
+            return _fail(EXIT_BAD_FLAGS, f"--generator={FLAGS.generator!r} cannot be loaded as a Keras model: {e}")
+        shape = tuple(generator.output_shape)
+        resolution = int(shape[1]) if len(shape) == 4 and shape[1] else None
+    else:
+        from dat_tf.train.checkpoints import CheckpointRestoreError
+
+        cfg = run.config
+        data, dataset, data_dir = registry.get_dataset(cfg.dataset), cfg.dataset, FLAGS.data_dir or cfg.data_dir
+        if data.kind != "images":
+            return _fail(EXIT_BAD_FLAGS, f"--run_dir={FLAGS.run_dir!r} trained on {cfg.dataset!r}: FID/KID/IS need "
+                                         "image data (the 2D mixtures have dat_tf.metrics.mixture).")
+        try:
+            generator, step = run.load_generator(FLAGS.step)
+        except (ValueError, FileNotFoundError, CheckpointRestoreError) as e:
+            return _fail(EXIT_BAD_FLAGS, str(e))
+        resolution = cfg.image_resolution()
+        source_label = f"{FLAGS.run_dir}@{step}" if step is not None else run.exported_generator_path
+    # 2. The real data, then the classifier: not on this machine -> exit 4, before any image is generated.
+    try:
+        sources = _real_sources(data, resolution, data_dir)
+    except DatasetNotFoundError as e:
+        return _fail(EXIT_NOT_AVAILABLE, f"{e}{_inception_note()}")
     try:
         classifier = get_classifier(
             FLAGS.classifier,
@@ -111,23 +234,11 @@ def main(argv):
             logits_layer=FLAGS.logits_layer,
             inception_path=FLAGS.inception_path,
         )
-    except (InceptionUnavailableError, ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except InceptionUnavailableError as e:
+        return _fail(EXIT_NOT_AVAILABLE, str(e))
+    except (ValueError, FileNotFoundError) as e:
+        return _fail(EXIT_BAD_FLAGS, str(e))
     timings = {}
-    generator, dataset, sources, source_label = FLAGS.generator, FLAGS.dataset, None, FLAGS.generator
-    if run is not None:
-        from dat_tf.train.checkpoints import CheckpointRestoreError
-        from dat_tf.train.metrics_callback import real_sources
-
-        try:
-            generator, step = run.load_generator(FLAGS.step)
-            sources = real_sources(run.config, tuple(FLAGS.splits))
-        except (ValueError, FileNotFoundError, CheckpointRestoreError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
-        dataset = run.config.dataset
-        source_label = f"{FLAGS.run_dir}@{step}" if step is not None else run.exported_generator_path
     rows = evaluate(
         generator,
         dataset=dataset,
@@ -140,6 +251,7 @@ def main(argv):
         batch_size=FLAGS.batch_size,
         is_splits=FLAGS.is_splits,
         kid_max_block_size=FLAGS.kid_max_block_size,
+        resolution=resolution,
         cache_dir=FLAGS.cache_dir,
         timings=timings,
     )
@@ -153,4 +265,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)  # exits with main's return code
+    app.run(main, flags_parser=_parse_flags)  # exits with main's return code

@@ -1,8 +1,8 @@
 #!/usr/bin/env python
 """Writes a PNG grid and an .npz of samples from an exported generator or a run.
 
-    python bin/sample.py --generator=runs/x/generator_savedmodel --num=64 --out=samples
-    python bin/sample.py --run_dir=runs/x [--step=5000] --num=64 --out=samples
+    python bin/sample.py --run_dir=runs/x [--step=5000] --num=64        # -> runs/x/samples.{png,npz}
+    python bin/sample.py --generator=runs/x/generator_savedmodel --num=64 --out=runs/x/grid
 
 ``--generator`` reads either export of ``bin/train.py``: ``generator_savedmodel``
 (a TF SavedModel; needs neither dat_tf nor Keras) or ``generator.keras``.
@@ -10,6 +10,11 @@
 ``generator.keras`` if it has no checkpoints).  Writes ``OUT.png`` (images in a
 grid, or a scatter plot for 2D data) and ``OUT.npz`` (``samples`` and the
 latents ``z``, drawn by :func:`dat_tf.latents.numpy_stream` from ``--seed``).
+``OUT`` defaults to ``<run_dir>/samples`` with ``--run_dir`` (``<run_dir>/samples_step<N>`` with
+``--step``) and to ``runs/samples`` with ``--generator``: under ``runs/`` (git-ignored), never in the
+current folder.
+
+Exit codes: 0 written; 2 bad flags or a generator / run folder that cannot be read.
 """
 
 import os
@@ -28,43 +33,77 @@ flags.DEFINE_string("run_dir", None, "A bin/train.py run directory instead of --
 flags.DEFINE_integer("step", None, "With --run_dir: the checkpoint's generator step (default: the newest).")
 flags.DEFINE_integer("num", 64, "Number of samples.")
 flags.DEFINE_integer("seed", 0, "Seed of the latents.")
-flags.DEFINE_string("out", "samples", "Output path without extension: OUT.png and OUT.npz.")
+flags.DEFINE_string("out", None, "Output path without extension: OUT.png and OUT.npz (default: <run_dir>/samples "
+                    "with --run_dir, <run_dir>/samples_step<N> with --step, runs/samples with --generator).")
 FLAGS = flags.FLAGS
+
+EXIT_BAD_FLAGS = 2
+
+
+class _BadFlag(Exception):
+    """A bad flag value or a missing file named by a flag: printed alone (no usage text), exit code 2."""
+
+
+def _fail(message):
+    print(f"error: {message}", file=sys.stderr)
+    return EXIT_BAD_FLAGS
+
+
+def _parse_flags(argv):
+    """absl's parsing, but a flag it cannot parse is one short line and exit code 2 (absl: usage text, 1)."""
+    try:
+        return FLAGS(argv)
+    except flags.Error as e:
+        sys.exit(_fail(f"{e}\n(python bin/sample.py --helpfull lists every flag.)"))
 
 
 def _validate():
     """Checks the flags; returns the :class:`RunDir` of ``--run_dir`` (or ``None``)."""
     if bool(FLAGS.generator) == bool(FLAGS.run_dir):
-        raise app.UsageError("give exactly one of --generator (an exported generator) and --run_dir (a training run)")
+        raise _BadFlag("give exactly one of --generator (an exported generator) and --run_dir (a training run)")
     if FLAGS.num < 1:
-        raise app.UsageError(f"--num={FLAGS.num} is not allowed; expected an integer >= 1")
+        raise _BadFlag(f"--num={FLAGS.num} is not allowed; expected an integer >= 1")
     if FLAGS.seed < 0:
-        raise app.UsageError(f"--seed={FLAGS.seed} is not allowed; expected an integer >= 0")
+        raise _BadFlag(f"--seed={FLAGS.seed} is not allowed; expected an integer >= 0")
     if FLAGS.step is not None and not FLAGS.run_dir:
-        raise app.UsageError("--step only applies with --run_dir")
+        raise _BadFlag("--step only applies with --run_dir")
     if FLAGS.step is not None and FLAGS.step < 0:
-        raise app.UsageError(f"--step={FLAGS.step} is not allowed; expected an integer >= 0")
+        raise _BadFlag(f"--step={FLAGS.step} is not allowed; expected an integer >= 0")
     if FLAGS.generator:
         if not os.path.exists(FLAGS.generator):
-            raise app.UsageError(f"--generator={FLAGS.generator!r} does not exist")
+            raise _BadFlag(f"--generator={FLAGS.generator!r} does not exist")
         return None
     from dat_tf.train.run_dir import RunDir
 
     try:
         return RunDir(FLAGS.run_dir)
     except (ValueError, FileNotFoundError) as e:
-        raise app.UsageError(f"--run_dir: {e}") from None
+        raise _BadFlag(f"--run_dir: {e}") from None
+
+
+def default_out(run_dir=None, step=None):
+    """Where samples go without ``--out``: inside the run, or under ``runs/`` for a bare generator."""
+    if run_dir is None:
+        return os.path.join("runs", "samples")
+    return os.path.join(run_dir, "samples" if step is None else f"samples_step{step}")
 
 
 def main(argv):
-    if len(argv) > 1:
-        raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    run = _validate()
+    try:
+        if len(argv) > 1:
+            raise _BadFlag(f"unexpected arguments {argv[1:]}; every setting is a --flag.")
+        run = _validate()
+    except _BadFlag as e:
+        return _fail(str(e))
     from dat_tf.latents import numpy_stream
     from dat_tf.train.export import keras_generator_fn, load_exported_generator, write_samples
 
     if run is None:
-        generate, latent_dim = load_exported_generator(FLAGS.generator)
+        try:
+            generate, latent_dim = load_exported_generator(FLAGS.generator)
+        except Exception as e:  # noqa: BLE001 - any load failure means a bad --generator
+            return _fail(f"--generator={FLAGS.generator!r} cannot be loaded (expected generator_savedmodel/ or "
+                         f"generator.keras of bin/train.py): {type(e).__name__}: {e}")
         source = FLAGS.generator
     else:
         from dat_tf.train.checkpoints import CheckpointRestoreError
@@ -72,17 +111,17 @@ def main(argv):
         try:
             generator, step = run.load_generator(FLAGS.step)
         except (ValueError, FileNotFoundError, CheckpointRestoreError) as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+            return _fail(str(e))
         generate, latent_dim = keras_generator_fn(generator)
         source = f"{FLAGS.run_dir}@{step}" if step is not None else run.exported_generator_path
     z = numpy_stream(FLAGS.seed, latent_dim)(FLAGS.num)
     samples = generate(z)
-    png, npz = write_samples(samples, z, FLAGS.out)
+    out = FLAGS.out or default_out(FLAGS.run_dir, FLAGS.step)
+    png, npz = write_samples(samples, z, out)
     print(f"wrote {png} and {npz} from {source}: samples {samples.shape}, "
           f"range [{samples.min():.3f}, {samples.max():.3f}]")
     return 0
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=_parse_flags)

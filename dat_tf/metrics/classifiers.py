@@ -248,6 +248,16 @@ def _is_saved_model(path):
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "saved_model.pb"))
 
 
+def inception_is_local(path_or_handle: str | None = None) -> bool:
+    """Whether :func:`load_inception` would find the network on this machine, without using the network.
+
+    True for a local SavedModel folder, or a TF-Hub handle already in the TF-Hub cache
+    (``$TFHUB_CACHE_DIR``); lets a CLI report every missing resource at once before downloading any.
+    """
+    handle = os.fspath(path_or_handle or os.environ.get("DAT_TF_INCEPTION_PATH") or INCEPTION_TFHUB)
+    return _is_saved_model(handle if "://" not in handle else _hub_cache_folder(handle))
+
+
 def _reachable(url, timeout=3.0) -> bool:
     """Whether ``url``'s host accepts a TCP connection within ``timeout`` s (DNS included).
 

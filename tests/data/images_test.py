@@ -321,6 +321,8 @@ def test_corrupt_files_are_named(tmp_path):
     for bad in ("garbage.png", "empty.jpg", "truncated.jpg"):
         assert os.path.join(str(tmp_path), bad) in msg
     assert "good.png" not in msg and "cannot be decoded" in msg
+    # The advice is what a command-line user can do: there is no flag to skip the check (validate= is Python's).
+    assert "fix or remove" in msg.splitlines()[0] and "pass validate=False" not in msg
 
 
 # ----------------------------------------------------------------------------- Tiny ImageNet

@@ -24,9 +24,9 @@ def run_dir(tmp_path_factory):
     return cfg.run_dir, z, gan.generator(z, training=False).numpy()
 
 
-def _sample(*args):
+def _sample(*args, cwd=None):
     return subprocess.run([sys.executable, os.path.join(ROOT, "bin", "sample.py"), *args], capture_output=True,
-                          text=True, timeout=180)
+                          text=True, timeout=180, cwd=cwd)
 
 
 @pytest.mark.parametrize("source", ["generator_savedmodel", "generator.keras", "run_dir"])
@@ -72,6 +72,21 @@ def test_savedmodel_loads_without_dat_tf(run_dir, tmp_path):
     np.testing.assert_allclose(np.load(tmp_path / "out.npy"), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_sample_cli_default_out_is_never_the_current_folder(run_dir, tmp_path):
+    """Without --out: <run_dir>/samples (samples_step<N> with --step), runs/samples for a bare generator."""
+    run, _, _ = run_dir
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    for args, out in (([f"--run_dir={run}"], os.path.join(run, "samples")),
+                      ([f"--run_dir={run}", "--step=2"], os.path.join(run, "samples_step2")),
+                      ([f"--generator={run}/generator_savedmodel"], str(cwd / "runs" / "samples"))):
+        proc = _sample(*args, "--num=4", cwd=cwd)
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert os.path.isfile(out + ".png") and os.path.isfile(out + ".npz"), proc.stdout
+        assert f"wrote {os.path.relpath(out, cwd) if out.startswith(str(cwd)) else out}.png" in proc.stdout
+    assert os.listdir(cwd) == ["runs"]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
@@ -82,8 +97,14 @@ def test_savedmodel_loads_without_dat_tf(run_dir, tmp_path):
         (["--generator={tmp}", "--step=3"], "--step only applies with --run_dir"),
         (["--generator={tmp}", "--num=0"], "--num=0 is not allowed"),
         (["--generator={tmp}", "--seed=-1"], "--seed=-1 is not allowed"),
+        (["--generator={tmp}/empty.keras"], "--generator='{tmp}/empty.keras' cannot be loaded"),
+        (["--generator={tmp}", "--num=lots"], "--num=lots: invalid literal"),
     ],
 )
 def test_sample_cli_rejects_bad_flags(tmp_path, args, message):
+    """Exit code 2 and the problem alone (no usage text, no traceback)."""
+    (tmp_path / "empty.keras").write_bytes(b"")
     proc = _sample(*[a.format(tmp=tmp_path) for a in args])
-    assert proc.returncode != 0 and message.format(tmp=tmp_path) in proc.stderr, proc.stderr[-2000:]
+    proc.stderr = proc.stderr.replace("flag --", "--")
+    assert proc.returncode == 2 and f"error: {message.format(tmp=tmp_path)}" in proc.stderr, proc.stderr[-2000:]
+    assert "Traceback" not in proc.stderr and "Writes a PNG grid" not in proc.stderr
