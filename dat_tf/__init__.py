@@ -7,13 +7,16 @@ lives in :mod:`dat_tf.train`; the paper's experiments in :mod:`dat_tf.experiment
 ``import dat_tf`` loads no TensorFlow: the names below are imported on first
 use (``from dat_tf import GAN`` imports TensorFlow and Keras; the loss and
 regularizer registries do not), so command lines answer ``--help`` and reject
-bad flags at once.  To load a saved ``gan.keras``, import ``GAN`` first (it
-registers the class with Keras).
+bad flags at once.  ``GAN`` is registered with Keras as soon as both ``dat_tf``
+and Keras are imported, so ``import dat_tf`` before
+``keras.models.load_model("gan.keras")`` is enough, as for any Keras library.
 """
 
 __version__ = "0.1.0"
 
-from dat_tf.lazy import lazy_exports  # noqa: E402
+import importlib  # noqa: E402
+
+from dat_tf.lazy import lazy_exports, when_imported  # noqa: E402
 
 _EXPORTS = {
     "GAN": "dat_tf.gan",
@@ -28,3 +31,6 @@ _EXPORTS = {
 }
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
+
+# Keras finds a saved GAN by its registered name: register it once Keras is there (now, or at its import).
+when_imported("keras", lambda _keras: importlib.import_module("dat_tf.gan"))

@@ -170,8 +170,14 @@ class _Loader:
         for wrapper in self._around:
             load = functools.partial(wrapper, load)
         load()
-        for callback in self._after:
-            callback(module)
+        # A callback may ask for more callbacks on this module (e.g. importing a module that registers
+        # classes with Keras, from Keras's own callback): the module is still initialising then, so they
+        # were queued; run them too.
+        pending = self._after
+        while pending:
+            for callback in pending:
+                callback(module)
+            pending = _AFTER.pop(module.__name__, [])
 
     def __getattr__(self, attr):
         return getattr(self._loader, attr)

@@ -81,6 +81,14 @@ def test_a_saved_gan_loads_in_a_process_that_imports_keras_last(tmp_path):
         print(type(gan.regularizer).__name__)
     """)
     assert out.strip() == "GradientPenalty"
+    # As with any Keras library, importing the package is enough: no GAN name touched before loading.
+    for first in ("import dat_tf\n        import keras", "import keras\n        import dat_tf"):
+        out = _python(f"""
+        {first}
+        gan = keras.models.load_model({str(path)!r})
+        print(type(gan).__name__, type(gan.gan_loss).__name__, type(gan.regularizer).__name__)
+        """)
+        assert out.strip() == "GAN Wasserstein GradientPenalty", first
 
 
 def test_keras_serializable_refuses_a_class_without_get_config():
