@@ -138,3 +138,23 @@ def test_cli_refusal_is_short_and_exits_3(tmp_path):
     assert "Traceback" not in second.stderr
     done = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0 and "already finished at generator step 2" in done.stdout
+
+
+def test_a_finished_run_repairs_its_exports_without_its_data(tmp_path):
+    """The repair reads the newest checkpoint only: the training images may be gone by then."""
+    import tensorflow as tf
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(8):
+        tf.io.write_file(str(images / f"{i}.png"), tf.io.encode_png(rng.integers(0, 255, (8, 8, 1), dtype=np.uint8)))
+    cfg = _cfg(tmp_path / "run", dataset=f"folder:{images}", resolution=8, batch_size=4)
+    train(cfg)
+    for name in os.listdir(images):
+        os.remove(images / name)
+    os.rmdir(images)
+    (tmp_path / "run" / "generator.keras").write_bytes(b"broken")
+    again, history = train(cfg)
+    assert history == {} and int(again.g_steps.numpy()) == 4
+    assert exports_ok(str(tmp_path / "run"))
