@@ -195,7 +195,7 @@ def main(argv):
     except _BadFlag as e:
         return _fail(EXIT_BAD_FLAGS, str(e))
     t0 = time.perf_counter()
-    from dat_tf.data.images import DatasetNotFoundError
+    from dat_tf.data.errors import DatasetUnavailableError
     from dat_tf.files import dumps, write_text_atomic
     from dat_tf.metrics import InceptionUnavailableError, evaluate, get_classifier, load_generator
 
@@ -225,7 +225,7 @@ def main(argv):
     # 2. The real data, then the classifier: not on this machine -> exit 4, before any image is generated.
     try:
         sources = _real_sources(data, resolution, data_dir)
-    except DatasetNotFoundError as e:
+    except DatasetUnavailableError as e:  # not prepared, or unreadable images
         return _fail(EXIT_NOT_AVAILABLE, f"{e}{_inception_note()}")
     try:
         classifier = get_classifier(

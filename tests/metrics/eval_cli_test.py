@@ -98,3 +98,19 @@ def test_eval_cli_cifar10_inception_offline_names_both_missing_resources(tmp_pat
     for advice in ("--data_dir=DIR", "--download", "tfds build cifar10", "--inception_path", "$TFHUB_CACHE_DIR"):
         assert advice in err, advice
     assert "Traceback" not in out.stderr and out.stdout.strip() == ""
+
+
+def test_eval_cli_unreadable_images_in_a_folder_dataset_exit_4_naming_them(tmp_path):
+    import numpy as np
+    import tensorflow as tf
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for i in range(3):
+        tf.io.write_file(str(images / f"{i}.png"), tf.io.encode_png(np.zeros((8, 8, 1), np.uint8)))
+    (images / "broken.png").write_bytes(b"not a png")
+    g = _tiny_generator(str(tmp_path / "g.keras"), 8, 1)
+    out = _run([f"--generator={g}", f"--dataset=folder:{images}", "--classifier=digits", "--num_samples=10",
+                "--seeds=1", "--is_splits=1"], tmp_path, timeout=120)
+    assert out.returncode == 4, out.stderr[-3000:]
+    assert "broken.png" in out.stderr and "Traceback" not in out.stderr and out.stdout.strip() == ""
