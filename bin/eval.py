@@ -4,7 +4,7 @@
     python bin/eval.py --run_dir=runs/x [--step=5000] --classifier=digits --num_samples=10000 --seeds=3
     python bin/eval.py --generator=runs/digits/generator.keras --dataset=digits --classifier=digits
     python bin/eval.py --generator=runs/sngan_cifar10_dat/generator.keras --dataset=cifar10 \\
-        --classifier=inception --num_samples=50000 [--data_dir=DIR | --download] [--inception_path=DIR]
+        --classifier=inception --num_samples=50000 [--data_dir=DIR] [--download=false] [--inception_path=DIR]
 
 With ``--run_dir`` the generator is the run's newest checkpoint (or ``--step``'s; ``generator.keras``
 for a run without checkpoints) and the real images are the run's dataset (its train and test splits
@@ -14,9 +14,11 @@ of ``bin/train.py``'s ``--dataset``), loaded at the generator's output size.
 Prints e.g. ``{"metric": "fid_train", "mean": ..., "std": ..., "values": [...], ...}`` for
 fid_train, kid_train, fid_test, kid_test and is (``std`` over the evaluation seeds 0..seeds-1).
 The lines are strict JSON: a value that is not finite (KID's ``block_std`` with one block) is ``null``.
-Works offline with ``--dataset=digits`` and ``--classifier=digits`` (or a Keras classifier file). The
-tfds datasets need ``--download`` once online or a prepared ``--data_dir``; ``--classifier=inception``
-needs the TF-Hub module cached ($TFHUB_CACHE_DIR), a local copy (``--inception_path``) or the network.
+Works offline with ``--dataset=digits`` and ``--classifier=digits`` (or a Keras classifier file). A tfds
+dataset that is not prepared is downloaded, as tfds does, after a probe of its host of at most 3 s
+(``--download=false`` never reaches out; offline, or without network, prepare it elsewhere and pass
+``--data_dir``); ``--classifier=inception`` is fetched from TF-Hub the same way, or read from its cache
+($TFHUB_CACHE_DIR) or a local copy (``--inception_path``).
 
 The cheap checks come first: flags and files (exit 2), then the generator, then the real data and the
 classifier (exit 4 when either is not available on this machine, before any image is generated).
@@ -52,7 +54,8 @@ flags.DEFINE_string("generator", None, "Saved Keras generator z -> images (.kera
 flags.DEFINE_string("dataset", "digits", f"With --generator: the real images, one of {list(IMAGE_DATASETS)}.")
 flags.DEFINE_string("data_dir", None, "tfds data folder with the prepared dataset, or the image folder (tinyimagenet); "
                     "with --run_dir the run's own --data_dir is the default.")
-flags.DEFINE_bool("download", False, "Let tensorflow-datasets download and prepare a tfds dataset (needs network).")
+flags.DEFINE_bool("download", True, "Download and prepare a tfds dataset that is not prepared (tfds's default), after "
+                  "a probe of its host of at most 3 s; --download=false never reaches out.")
 flags.DEFINE_string(
     "classifier", "digits", "'digits' (offline), 'inception' (TF-Hub / --inception_path) or a .keras/.h5 file."
 )
@@ -114,7 +117,7 @@ def _validate():
         raise _BadFlag("--dataset only applies with --generator; a run evaluates against its own dataset.")
     if FLAGS.generator:
         data = _dataset_of_flag()
-        if FLAGS.download and data.source != "tfds":
+        if FLAGS["download"].present and FLAGS.download and data.source != "tfds":
             raise _BadFlag(f"--download only applies to the tfds datasets, not --dataset={FLAGS.dataset!r}.")
         if FLAGS.data_dir and data.source in ("bundled", "generated"):
             raise _BadFlag(f"--data_dir does not apply to --dataset={FLAGS.dataset!r} (it ships with a package).")
@@ -159,7 +162,7 @@ def _validate():
 def _real_sources(data, resolution, data_dir):
     """``{split: tf.data}`` of the real images, or ``None`` for a bundled dataset (evaluate loads it).
 
-    Raises DatasetNotFoundError at once (no download unless --download) when the data is not there.
+    Raises DatasetNotFoundError in seconds when the data is not there and cannot be downloaded.
     """
     if data.source == "bundled":
         return None

@@ -9,6 +9,9 @@ then gives two replicas on a one-CPU machine.
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# Tests never reach the network, whatever the machine can reach: downloads see "offline" (dat_tf.network);
+# the tests of the download path fake the network themselves. Subprocesses inherit it.
+os.environ["DAT_TF_OFFLINE"] = "1"
 
 import tensorflow as tf  # noqa: E402
 

@@ -9,12 +9,14 @@ import dataclasses
 import logging
 import os
 import re
+import urllib.parse
 from typing import Optional
 
 import numpy as np
 import tensorflow as tf
 
 from dat_tf.data.errors import BadImagesError, DatasetNotFoundError, DatasetUnavailableError
+from dat_tf.network import reachable
 
 __all__ = [
     "NAMES",
@@ -52,6 +54,8 @@ class DatasetInfo:
         (tfds split strings, or sub-folders).
       num_train / num_test: sizes per the paper's A.2 (``None`` if unknown).
       preprocessing: one line saying what is done to each image.
+      download_url: the file tfds downloads to prepare it (its host is probed
+        before a download), ``None`` for folders.
     """
 
     name: str
@@ -63,6 +67,7 @@ class DatasetInfo:
     num_train: Optional[int]
     num_test: Optional[int]
     preprocessing: str
+    download_url: Optional[str] = None
 
     def split_for(self, split: str) -> str:
         """Maps a role (``"train"``/``"test"``) to the split read; other strings pass through."""
@@ -79,16 +84,19 @@ _NATIVE = "no resize (native size); centre crop / resize only if resolution is o
 _CROP_RESIZE = "centre crop to a square of the shorter side, PIL-style antialiased bilinear resize to R (uint8)"
 
 _DATASETS = {
-    "cifar10": DatasetInfo("cifar10", "tfds", 32, "cifar10", "train", "test", 50_000, 10_000, _NATIVE),
-    "cifar100": DatasetInfo("cifar100", "tfds", 32, "cifar100", "train", "test", 50_000, 10_000, _NATIVE),
+    "cifar10": DatasetInfo("cifar10", "tfds", 32, "cifar10", "train", "test", 50_000, 10_000, _NATIVE,
+                           "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"),
+    "cifar100": DatasetInfo("cifar100", "tfds", 32, "cifar100", "train", "test", 50_000, 10_000, _NATIVE,
+                            "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"),
     "stl10": DatasetInfo(
         "stl10", "tfds", 48, "stl10", "unlabelled", "test", 100_000, 8_000,
         "96x96 -> PIL-style antialiased bilinear resize to 48 (uint8), as mimicry's Resize(48)",
+        "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
     ),
     "lsun_bedroom": DatasetInfo(
         "lsun_bedroom", "tfds", 64, "lsun/bedroom",
         f"train[{LSUN_TEST_HOLDOUT}:]", f"train[:{LSUN_TEST_HOLDOUT}]", None, LSUN_TEST_HOLDOUT,
-        _CROP_RESIZE + " (mimicry CenterCrop(256) + Resize)",
+        _CROP_RESIZE + " (mimicry CenterCrop(256) + Resize)", "http://dl.yf.io/lsun/scenes/bedroom_train_lmdb.zip",
     ),
     "tinyimagenet": DatasetInfo(
         "tinyimagenet", "tinyimagenet", 64, None, "train", "val", 100_000, 10_000, _NATIVE,
@@ -243,7 +251,7 @@ def image_dataset(
     shuffle: bool = True,
     repeat: bool = True,
     cache=True,
-    download: bool = False,
+    download: bool = True,
     *,
     resolution: Optional[int] = None,
     shuffle_buffer: Optional[int] = None,
@@ -267,7 +275,8 @@ def image_dataset(
       cache: ``True`` caches the uint8 ``R x R`` images in memory when their
         size is known to fit :func:`default_cache_limit_bytes` (LSUN's 3M
         images do not); ``False`` never; an int is a byte limit.
-      download: let tfds download and prepare a missing dataset (needs network).
+      download: download and prepare a tfds dataset that is not prepared (tfds's own default), after a
+        probe of its download host of at most 3 s; ``False`` never reaches out.
       resolution: output size; ``None`` is the paper's (required for folders).
       shuffle_buffer: default ``min(num_examples, 100_000)``.
       drop_remainder: drop a last partial batch (keep ``False`` for a one-pass
@@ -275,7 +284,7 @@ def image_dataset(
       validate: decode every image-folder file up front and report bad files.
 
     Raises:
-      DatasetNotFoundError: data missing and ``download=False`` (in < 1 s).
+      DatasetNotFoundError: data missing, and ``download=False`` or its host unreachable (in seconds).
       BadImagesError: unreadable or wrongly sized images in a folder (listed;
         a ``ValueError`` and a :class:`DatasetUnavailableError`).
       ValueError: bad arguments.
@@ -291,11 +300,7 @@ def image_dataset(
     if info.source == "tfds":
         examples, num = _tfds_examples(info, info.split_for(split), data_dir, seed, shuffle, download)
         return _finish(examples, num_examples=num, what=f"{info.name}[{split}]", **common)
-    if info.source == "tinyimagenet":
-        if download:
-            raise ValueError(
-                f"download=True is not supported for tinyimagenet; download {TINYIMAGENET_URL} and unzip it."
-            )
+    if info.source == "tinyimagenet":  # not in the tfds catalogue: nothing to download (the error says how)
         paths = _tinyimagenet_files(data_dir, info.split_for(split))
         expected = (64, 64)
     else:
@@ -325,20 +330,25 @@ def _prepare_hint(info: DatasetInfo, data_dir: Optional[str]) -> str:
         f"  tfds build {name} --data_dir={target}\n"
         f"  # or: python -c \"import tensorflow_datasets as tfds; "
         f"tfds.builder('{name}', data_dir='{target}').download_and_prepare()\"\n"
-        f"then copy {target} here and pass --data_dir={target} (data_dir= in Python), "
-        f"or pass download=True (--download) on a machine with network."
+        f"then copy {target} here and pass --data_dir={target} (data_dir= in Python); on a machine with "
+        f"network it is downloaded on first use (download=True, the default; --download=false forbids it)."
     )
+
+
+DOWNLOAD_PROBE_SECONDS = 3.0
 
 
 def _tfds_examples(info: DatasetInfo, tfds_split: str, data_dir, seed, shuffle, download):
     import tensorflow_datasets as tfds  # noqa: PLC0415 - import cost only where tfds is used
 
     builder = tfds.builder(info.tfds_name, data_dir=data_dir)
-    if download:
-        builder.download_and_prepare()
     read_config = tfds.ReadConfig(shuffle_seed=seed, try_autocache=False)
+
+    def read():
+        return builder.as_dataset(split=tfds_split, shuffle_files=shuffle, read_config=read_config)
+
     try:
-        ds = builder.as_dataset(split=tfds_split, shuffle_files=shuffle, read_config=read_config)
+        ds = read()
     except AssertionError as e:  # tfds: "could not find data in ..."
         where = builder.data_dir  # <data_dir>/<name>[/<config>]/<version>
         found = ""
@@ -346,11 +356,23 @@ def _tfds_examples(info: DatasetInfo, tfds_split: str, data_dir, seed, shuffle, 
         if os.path.isdir(parent) and os.listdir(parent):
             versions = sorted(os.listdir(parent))
             found = f" ({parent} holds versions {versions}; this tfds reads {os.path.basename(where)})"
-        raise DatasetNotFoundError(
-            f"Dataset {info.name!r} (tfds {info.tfds_name!r}, split {tfds_split!r}) is not prepared in "
-            f"{where}{found}, and download=False (no download is tried: without network tfds would retry "
-            f"for minutes).\n" + _prepare_hint(info, data_dir)
-        ) from e
+        missing = f"Dataset {info.name!r} (tfds {info.tfds_name!r}, split {tfds_split!r}) is not prepared in {where}{found}"
+        if not download:
+            raise DatasetNotFoundError(
+                f"{missing}, and download=False (--download=false: no download is tried).\n"
+                + _prepare_hint(info, data_dir)
+            ) from e
+        # Without network tfds would retry for minutes and leave .tmp files: ask the host first, briefly.
+        if info.download_url and not reachable(info.download_url, DOWNLOAD_PROBE_SECONDS):
+            host = urllib.parse.urlparse(info.download_url).hostname
+            raise DatasetNotFoundError(
+                f"{missing}, and it cannot be downloaded from here: {host} does not answer within "
+                f"{DOWNLOAD_PROBE_SECONDS:g} s (no network?). Nothing was downloaded or written.\n"
+                + _prepare_hint(info, data_dir)
+                + "\nOr run a smoke test on random images with --mock_data."
+            ) from e
+        builder.download_and_prepare()
+        ds = read()
     try:
         num = int(builder.info.splits[tfds_split].num_examples)
     except Exception:  # noqa: BLE001 - unknown under mocks or odd split strings

@@ -122,7 +122,7 @@ def _digits(split, batch_size, *, n_dis=1, seed=0, resolution=None, **_):
 
 
 def _image_loader(name):
-    def load(split, batch_size, *, n_dis=1, seed=0, resolution=None, data_dir=None, download=False,
+    def load(split, batch_size, *, n_dis=1, seed=0, resolution=None, data_dir=None, download=True,
              shuffle=True, repeat=True, **_):
         from dat_tf.data.images import image_dataset
 

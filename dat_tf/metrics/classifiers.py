@@ -25,12 +25,12 @@ from __future__ import annotations
 
 import hashlib
 import os
-import socket
-import threading
 import urllib.parse
 
 import keras
 import tensorflow as tf
+
+from dat_tf.network import reachable
 
 ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
 DIGITS_CLASSIFIER_PATH = os.path.join(ASSETS, "digits_classifier.keras")
@@ -258,30 +258,6 @@ def inception_is_local(path_or_handle: str | None = None) -> bool:
     return _is_saved_model(handle if "://" not in handle else _hub_cache_folder(handle))
 
 
-def _reachable(url, timeout=3.0) -> bool:
-    """Whether ``url``'s host accepts a TCP connection within ``timeout`` s (DNS included).
-
-    Runs in a daemon thread, so a resolver that hangs cannot block longer.
-    """
-    parsed = urllib.parse.urlparse(url)
-    if not parsed.hostname:
-        return False
-    port = parsed.port or (443 if parsed.scheme == "https" else 80)
-    result = []
-
-    def probe():
-        try:
-            socket.create_connection((parsed.hostname, port), timeout=timeout).close()
-            result.append(True)
-        except OSError:
-            result.append(False)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
-    thread.join(timeout)
-    return bool(result and result[0])
-
-
 def _hub_load(handle):
     import tensorflow_hub as hub
 
@@ -307,7 +283,7 @@ def load_inception(path_or_handle: str | None = None, probe_timeout: float = 3.0
     key = "inception-" + hashlib.sha1(handle.encode()).hexdigest()[:12]
     if _is_saved_model(_hub_cache_folder(handle)):
         return InceptionClassifier(_hub_load(handle), cache_key=key)
-    if not _reachable(handle, probe_timeout):
+    if not reachable(handle, probe_timeout):
         raise InceptionUnavailableError(
             _how_to_provide(handle, f"no local copy and {urllib.parse.urlparse(handle).hostname} is unreachable")
         )

@@ -38,6 +38,9 @@ class MetricsCallback(keras.callbacks.Callback):
       classifier: as :func:`dat_tf.metrics.get_classifier` accepts.
       num_samples: generated images per evaluation.
       splits: real splits to compare with.
+
+    If the classifier (e.g. Inception, offline) or the real data cannot be had, the callback says so in one
+    line at the start and stays off (``off`` holds why): the run trains on.
     """
 
     def __init__(self, log_dir, every, cfg: TrainConfig, classifier="digits", num_samples=5000, splits=("train", "test")):
@@ -51,17 +54,27 @@ class MetricsCallback(keras.callbacks.Callback):
         self._writer = None
         self._last = None
         self.history = []
+        self.off = None  # why the metrics are off (the classifier or the real data is not available), else None
 
     def on_train_begin(self, logs=None):
-        from dat_tf.metrics import get_classifier
+        from dat_tf.data.errors import DatasetUnavailableError
+        from dat_tf.metrics import InceptionUnavailableError, get_classifier
 
-        if self._classifier is None:
-            self._classifier = get_classifier(self.classifier_name)
-            self._sources = real_sources(self.cfg, self.splits)
+        if self._classifier is None and self.off is None:
+            try:
+                self._classifier = get_classifier(self.classifier_name)
+                self._sources = real_sources(self.cfg, self.splits)
+            except (InceptionUnavailableError, DatasetUnavailableError) as e:
+                # Offline: the run trains on without metrics rather than fail now or after hours.
+                self.off = str(e).strip().splitlines()[0]
+                print(f"In-training metrics (--metrics_every) are off for this run: {self.off}", flush=True)
+                return
             self._writer = tf.summary.create_file_writer(self.log_dir)
         self._last = int(keras.ops.convert_to_numpy(self.model.g_steps))
 
     def on_epoch_end(self, epoch, logs=None):
+        if self.off is not None:
+            return
         step = int(keras.ops.convert_to_numpy(self.model.g_steps))
         if crossed(self._last, step, self.every):
             self._last = step

@@ -3,6 +3,7 @@
 import dataclasses
 import os
 import time
+import urllib.parse
 from unittest import mock
 
 import numpy as np
@@ -204,6 +205,7 @@ def test_lsun_holdout_is_disjoint_from_train(tmp_path, monkeypatch):
     assert image_data.LSUN_TEST_HOLDOUT == 10_000
     small = dataclasses.replace(image_data._DATASETS["lsun_bedroom"], train_split="train[4:]", test_split="train[:4]")
     monkeypatch.setitem(image_data._DATASETS, "lsun_bedroom", small)
+    monkeypatch.setattr(image_data, "reachable", lambda url, timeout=3.0: True)  # the network, faked
     with _prepare_offline("lsun/bedroom", str(tmp_path), {"train": 12, "validation": 2}, lambda i: (40 + i, 50)):
         # download=True prepares through tfds (here with the patched generator: no network)
         image_dataset("lsun_bedroom", "train", 1, data_dir=str(tmp_path), download=True)
@@ -225,15 +227,58 @@ def test_missing_tfds_dataset_fails_fast_and_writes_nothing(name, tmp_path):
     for data_dir in (empty, absent):
         start = time.perf_counter()
         with pytest.raises(DatasetNotFoundError) as err:
-            image_dataset(name, "train", 4, data_dir=str(data_dir))
+            image_dataset(name, "train", 4, data_dir=str(data_dir), download=False)
         assert time.perf_counter() - start < 10.0
         msg = str(err.value)
         tfds_name = dataset_info(name).tfds_name
-        needles = (f"tfds build {tfds_name}", "download_and_prepare()", "--data_dir", "download=True", str(data_dir))
+        needles = (f"tfds build {tfds_name}", "download_and_prepare()", "--data_dir", "--download=false", str(data_dir))
         for needle in needles:
             assert needle in msg, (needle, msg)
     assert _files_under(tmp_path) == []  # no .tmp / incomplete files, nothing created
     assert not absent.exists()
+
+
+@pytest.mark.parametrize("name", TFDS_NAMES)
+def test_download_by_default_when_the_host_answers(name, tmp_path, monkeypatch):
+    """Network faked reachable: tfds's download is asked for this name, in this data_dir, then read."""
+    monkeypatch.setattr(image_data, "reachable", lambda url, timeout=3.0: url == dataset_info(name).download_url)
+    if name == "lsun_bedroom":  # its test split is the first 10k of train: a few examples here
+        small = dataclasses.replace(image_data._DATASETS[name], test_split="train[:2]")
+        monkeypatch.setitem(image_data._DATASETS, name, small)
+    calls = []
+
+    def download_and_prepare(builder, *args, **kwargs):
+        calls.append((builder.name, builder.data_dir))
+        shape = {"cifar10": (32, 32), "cifar100": (32, 32), "stl10": (96, 96)}.get(name, (40, 50))
+        with _prepare_offline(dataset_info(name).tfds_name, str(tmp_path),
+                              {"train": 3, "test": 2, "unlabelled": 3, "validation": 2}, lambda i: shape):
+            original(builder)  # served from local examples instead of the internet
+
+    builder_cls = type(tfds.builder(dataset_info(name).tfds_name, data_dir=str(tmp_path / "probe")))
+    original = builder_cls.download_and_prepare
+    monkeypatch.setattr(builder_cls, "download_and_prepare", download_and_prepare)
+    ds = image_dataset(name, "test", 1, data_dir=str(tmp_path),
+                       repeat=False, shuffle=False, cache=False, drop_remainder=False)
+    (called, where), = calls  # one download, of this dataset, into this data_dir
+    assert called == dataset_info(name).tfds_name.split("/")[0] and where.startswith(str(tmp_path) + os.sep), calls
+    assert next(iter(ds)).shape[1:] == (dataset_info(name).resolution,) * 2 + (3,)
+
+
+@pytest.mark.parametrize("name", TFDS_NAMES)
+def test_download_fails_in_seconds_when_the_host_does_not_answer(name, tmp_path, monkeypatch):
+    """Network faked unreachable: no download is tried, the error says where the data goes and the ways on."""
+    monkeypatch.setattr(image_data, "reachable", lambda url, timeout=3.0: False)
+    builder_cls = type(tfds.builder(dataset_info(name).tfds_name, data_dir=str(tmp_path / "probe")))
+    monkeypatch.setattr(builder_cls, "download_and_prepare", lambda *a, **k: pytest.fail("must not download"))
+    data_dir = tmp_path / "tfds"
+    with pytest.raises(DatasetNotFoundError) as err:
+        image_dataset(name, "train", 4, data_dir=str(data_dir))
+    msg = str(err.value)
+    host = urllib.parse.urlparse(dataset_info(name).download_url).hostname
+    for needle in (f"{host} does not answer", "Nothing was downloaded or written", f"--data_dir={data_dir}",
+                   "--mock_data", str(data_dir)):
+        assert needle in msg, (needle, msg)
+    assert not data_dir.exists() or _files_under(data_dir) == []
 
 
 def test_missing_tinyimagenet_explains_layout(tmp_path):

@@ -98,7 +98,7 @@ def test_inception_mocked_hub_handle(monkeypatch, tmp_path):
         return _FakeInception()
 
     monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path))  # nothing cached there
-    monkeypatch.setattr(C, "_reachable", lambda url, timeout=3.0: True)
+    monkeypatch.setattr(C, "reachable", lambda url, timeout=3.0: True)
     monkeypatch.setitem(sys.modules, "tensorflow_hub", types.SimpleNamespace(load=fake_load))
     clf = C.get_classifier("inception")
     assert calls == [C.INCEPTION_TFHUB]
@@ -131,7 +131,7 @@ def test_missing_inception_fails_fast_with_instructions(monkeypatch, tmp_path):
     for hint in ("--inception_path", "TFHUB_CACHE_DIR", "--classifier=digits", "unreachable"):
         assert hint in message, hint
     # The default handle with the probe reporting no network: same advice, no download attempt.
-    monkeypatch.setattr(C, "_reachable", lambda url, timeout=3.0: False)
+    monkeypatch.setattr(C, "reachable", lambda url, timeout=3.0: False)
     monkeypatch.setattr(C, "_hub_load", lambda handle: pytest.fail("must not try to download"))
     start = time.perf_counter()
     with pytest.raises(C.InceptionUnavailableError, match="inception_path"):
@@ -143,6 +143,6 @@ def test_missing_inception_fails_fast_with_instructions(monkeypatch, tmp_path):
 
 def test_reachable_probe_is_bounded():
     start = time.perf_counter()
-    assert C._reachable("https://tfhub.invalid/x", timeout=1.0) is False
-    assert C._reachable("not a url", timeout=1.0) is False
+    assert C.reachable("https://tfhub.invalid/x", timeout=1.0) is False
+    assert C.reachable("not a url", timeout=1.0) is False
     assert time.perf_counter() - start < 3.0

@@ -116,3 +116,20 @@ def test_progress_counts_generator_steps_of_the_run_and_times_this_process(monke
 def test_format_duration():
     assert [format_duration(s) for s in (0, 59.4, 60, 380, 3599, 3600, 7500)] == [
         "0s", "59s", "1m00s", "6m20s", "59m59s", "1h00m", "2h05m"]
+
+
+def test_metrics_off_in_one_line_when_inception_is_not_available_and_the_run_trains_on(tmp_path, capsys, monkeypatch):
+    """Offline (the tests' DAT_TF_OFFLINE) and no cached Inception: one line at the start, no crash, no metrics."""
+    from dat_tf.train.loop import train
+
+    monkeypatch.setenv("TFHUB_CACHE_DIR", str(tmp_path / "empty_hub"))
+    monkeypatch.delenv("DAT_TF_INCEPTION_PATH", raising=False)
+    cfg = TrainConfig(dataset="digits", resolution=16, net="dcgan", width=4, latent_dim=8, batch_size=8, n_iter=4,
+                      log_every=2, checkpoint_every=0, sample_every=0, verbose=0, steps_per_execution=1,
+                      metrics_every=2, metrics_classifier="inception", metrics_num_samples=16,
+                      run_dir=str(tmp_path / "run"))
+    gan, history = train(cfg)
+    assert int(gan.g_steps.numpy()) == 4
+    lines = [l for l in capsys.readouterr().out.splitlines() if "In-training metrics" in l]
+    assert len(lines) == 1 and "are off for this run" in lines[0] and "Inception" in lines[0], lines
+    assert not [k for k in history if k.startswith(("fid", "kid", "is"))], sorted(history)
