@@ -16,6 +16,9 @@ Tables (``--tables``):
   for a few steps, one fresh process per configuration.
 * ``eval``: seconds per 1k images of the digits classifier and of an
   InceptionV3 (random weights) at 299x299, extrapolated to 50k.
+* ``pipeline``: images per second of the training input pipeline alone (mock
+  CIFAR-10 and STL-10 through the real preprocessing, cache and prefetch) and
+  the iteration time below which it would starve the model.
 
 Every table runs in fresh subprocesses (this script with ``--worker=<table>``):
 one per net for ``step`` and ``xla``, one per configuration for ``memory``, one
@@ -48,7 +51,7 @@ sys.path.insert(0, ROOT)
 
 from dat_tf.experiments import cost  # noqa: E402
 
-TABLES = ("step", "xla", "replicas", "memory", "eval")
+TABLES = ("step", "xla", "replicas", "memory", "eval", "pipeline")
 REGULARIZERS = list(cost.REGULARIZERS)
 NETS = list(cost.STEP_NETS)
 NET_TITLES = {"sngan32": "SNGAN-32", "dcgan32": "DCGAN-32", "mlp": "MLP (2D)"}
@@ -75,6 +78,8 @@ def _parser():
     p.add_argument("--digits_images", type=int, default=0, help="Images per digits-classifier timing (0: 5000; quick 1000).")
     p.add_argument("--inception_images", type=int, default=0, help="Images per InceptionV3 timing (0: 64; quick 8).")
     p.add_argument("--eval_repeats", type=int, default=0, help="Timed passes of each classifier (0: 3; quick 1); median.")
+    p.add_argument("--pipeline_examples", type=int, default=0,
+                   help="Mock examples per dataset of the pipeline table (0: 20000; quick 2000).")
     p.add_argument("--out", default=os.path.join(HERE, "README.md"), help="Markdown report to write.")
     p.add_argument("--results", default=os.path.join(HERE, "results.json"), help="Raw results (read to keep unselected tables).")
     p.add_argument("--render", action="store_true",
@@ -266,8 +271,49 @@ def worker_eval(args):
     return out
 
 
+# The Table 1/2 setting whose input the pipeline table measures: batch 64, n_dis 5 (Table 1).
+PIPELINE_BATCH, PIPELINE_N_DIS = 64, 5
+
+
+def worker_pipeline(args):
+    """Table 6: the input pipeline alone, images per second (first pass and cached), against what an iteration takes."""
+    import tensorflow_datasets as tfds
+
+    from dat_tf.data.images import dataset_info, image_dataset
+
+    n = args.pipeline_examples or (2000 if args.quick else 20000)
+    per_iteration = PIPELINE_BATCH * PIPELINE_N_DIS
+    out = {"versions": cost.versions(), "examples": n, "batch": PIPELINE_BATCH, "n_dis": PIPELINE_N_DIS,
+           "datasets": {}}
+    for name in ("cifar10", "stl10"):
+        with tfds.testing.mock_data(num_examples=n, policy=tfds.testing.MockPolicy.USE_CODE):
+            ds = image_dataset(name, "train", PIPELINE_BATCH, n_dis=PIPELINE_N_DIS, seed=0, download=False)
+        it = iter(ds)
+        first_pass = -(-n // per_iteration)  # batches of the first epoch: read, decode, preprocess, fill the cache
+        t = time.perf_counter()
+        for _ in range(first_pass):
+            next(it)
+        first_s = time.perf_counter() - t
+        cached = 2 * first_pass
+        t = time.perf_counter()
+        for _ in range(cached):
+            next(it)
+        cached_s = time.perf_counter() - t
+        info = dataset_info(name)
+        row = {"resolution": info.resolution, "preprocessing": info.preprocessing,
+               "first_images_per_s": first_pass * per_iteration / first_s,
+               "cached_images_per_s": cached * per_iteration / cached_s,
+               "first_batches": first_pass, "cached_batches": cached}
+        row["first_iteration_floor_ms"] = 1000 * per_iteration / row["first_images_per_s"]
+        row["cached_iteration_floor_ms"] = 1000 * per_iteration / row["cached_images_per_s"]
+        out["datasets"][name] = row
+        _log(f"pipeline: {name} first pass {row['first_images_per_s']:.0f} img/s, cached {row['cached_images_per_s']:.0f} img/s")
+        _KEEP_ALIVE.append(it)
+    return out
+
+
 WORKERS = {"step": worker_step, "xla": worker_xla, "replicas": worker_replicas, "memory": worker_memory,
-           "eval": worker_eval}
+           "eval": worker_eval, "pipeline": worker_pipeline}
 
 
 # ------------------------------------------------------------- orchestration
@@ -275,7 +321,7 @@ WORKERS = {"step": worker_step, "xla": worker_xla, "replicas": worker_replicas, 
 
 def _pass_through(args):
     flags = ["--nets", args.nets, "--regularizers", args.regularizers]
-    for name in ("rounds", "steps", "digits_images", "inception_images", "eval_repeats"):
+    for name in ("rounds", "steps", "digits_images", "inception_images", "eval_repeats", "pipeline_examples"):
         flags += [f"--{name}", str(getattr(args, name))]
     return flags + (["--quick"] if args.quick else [])
 
@@ -601,6 +647,25 @@ def _render_eval(d):
     return lines
 
 
+def _render_pipeline(d):
+    per = d["batch"] * d["n_dis"]
+    lines = [f"| dataset | preprocessing | first pass, images/s | cached, images/s | data-bound below (first pass / cached) |",
+             "|---|---|---:|---:|---:|"]
+    for name, r in d["datasets"].items():
+        lines.append(f"| {name} ({r['resolution']}x{r['resolution']}) | {r['preprocessing']} | "
+                     f"{r['first_images_per_s']:,.0f} | {r['cached_images_per_s']:,.0f} | "
+                     f"{r['first_iteration_floor_ms']:.1f} ms / {r['cached_iteration_floor_ms']:.1f} ms per iteration |")
+    lines += ["", f"* One iteration of Tables 1/2 takes `n_dis x batch` = {d['n_dis']} x {d['batch']} = {per} images. "
+              f"The last column is {per} / (images per second): the pipeline keeps up with any device whose "
+              "iteration takes longer than that (compare with the step table's seconds per iteration on this CPU, "
+              "or a GPU's).",
+              f"* {d['examples']:,} mock examples per dataset (`tfds.testing.mock_data`, random images); first pass = "
+              "the first epoch (mock examples generated, decoded and preprocessed, cache filled), cached = the next "
+              "two epochs from the in-memory cache (shuffled, batched, prefetched). Real data reads PNGs from "
+              "TFRecord files on the first pass instead of tfds's generated examples."]
+    return lines
+
+
 SECTIONS = {
     "step": ("1. Per-iteration time per regularizer (graph mode, ratio to `none`)", _render_step, [
         "One iteration = one `GAN.train_step`: `n_dis` discriminator updates and one generator update, run "
@@ -638,6 +703,11 @@ SECTIONS = {
         "299x299x3 (random weights: same cost as the trained one; FID's TF-GAN Inception graph has a similar "
         "but not identical cost). It is timed on a few dozen images and **extrapolated linearly** to 1k and 50k; "
         "the digits classifier is timed on thousands of images (its 50k column is extrapolated too).",
+    ]),
+    "pipeline": ("6. Input pipeline: images per second against what an iteration consumes", _render_pipeline, [
+        "The training input pipeline alone (`dat_tf.data.images.image_dataset`, as `bin/train.py` builds it: "
+        "preprocessing, in-memory cache, shuffle, batches of `n_dis x batch`, prefetch) on tfds's mock CIFAR-10 "
+        "and STL-10, pulled as fast as it goes in one fresh process, no model.",
     ]),
 }
 
