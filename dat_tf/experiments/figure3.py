@@ -26,6 +26,7 @@ import dataclasses
 import json
 import math
 import os
+import shutil
 import time
 
 import numpy as np
@@ -75,20 +76,34 @@ class Figure3Options:
     runs_dir: str = os.path.join("runs", "figure3")
 
 
-def _job(args):
-    """One (mixture, method, seed) run in a fresh process; returns its metrics."""
-    mixture, method, seed, opts = args
-    limit_threads()
-    from dat_tf.train.config import TrainConfig
-    from dat_tf.metrics.mixture import mixture_metrics
-    from dat_tf.train.loop import build_dataset, build_gan, train
+RESULT = "figure3_result.json"  # in each run folder: the job and its metrics (a rerun of the same job reuses it)
 
+
+def _job(args):
+    """One (mixture, method, seed) run in a fresh process; returns its metrics.
+
+    A run folder holding the result of the same job is reused; any other run folder is started afresh (a
+    killed run, or another job), so an interrupted study resumes at run granularity.
+    """
+    mixture, method, seed, opts = args
     suffix, overrides = METHODS[method]
     path = os.path.join(opts.configs_dir, f"toy_{mixture}{suffix}.flags")
     extra = dict(overrides, seed=seed, verbose=0, n_iter=max(opts.checkpoints), sample_every=0)
     extra["run_dir"] = os.path.join(opts.runs_dir, f"{mixture}_{method}_seed{seed}")
     if opts.mixture_std is not None:
         extra["mixture_std"] = opts.mixture_std
+    job = {"flagfile": path, "overrides": extra, "checkpoints": sorted(opts.checkpoints),
+           "num_samples": opts.num_samples, "keep_samples": seed == opts.seeds[0]}
+    stored = _stored_result(extra["run_dir"], job)
+    if stored is not None:
+        return stored
+    limit_threads()
+    from dat_tf.train.config import TrainConfig
+    from dat_tf.metrics.mixture import mixture_metrics
+    from dat_tf.train.loop import build_dataset, build_gan, train
+
+    if os.path.isdir(extra["run_dir"]):
+        shutil.rmtree(extra["run_dir"])  # a killed run or another job: start afresh so that its logs are whole
     cfg = TrainConfig.from_flagfile(path, **extra).validate()
     gan, dataset = build_gan(cfg), build_dataset(cfg)
     rows, samples = [], {}
@@ -100,16 +115,35 @@ def _job(args):
         m = mixture_metrics(pts, kind=mixture, std=cfg.mixture_std)
         rows.append(dict(m, step=step))
         samples[step] = pts
-    return {
+    result = {
         "mixture": mixture,
         "method": method,
         "seed": seed,
         "std": cfg.mixture_std,
         "rows": rows,
-        "samples": {k: v.tolist() for k, v in samples.items()} if seed == opts.seeds[0] else None,
+        "samples": {k: v.tolist() for k, v in samples.items()} if job["keep_samples"] else None,
         "perturbation_norm": [{"step": r["step"], "perturbation_norm": r.get("perturbation_norm")} for r in logs.rows],
         "seconds": time.time() - start,
     }
+    write_json_atomic(os.path.join(cfg.run_dir, RESULT), {"job": job, "result": result})
+    return result
+
+
+def _stored_result(run_dir, job):
+    path = os.path.join(run_dir, RESULT)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as f:
+            stored = json.load(f)
+    except (OSError, ValueError):
+        return None
+    if stored.get("job") != json.loads(json.dumps(job)):
+        return None
+    result = stored["result"]
+    if result["samples"] is not None:  # JSON keys are strings; the steps are ints
+        result["samples"] = {int(k): v for k, v in result["samples"].items()}
+    return result
 
 
 def mean_perturbation(run) -> float:

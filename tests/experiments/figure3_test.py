@@ -1,6 +1,8 @@
 """Figure 3's section: the mode mass error, the methods per std, the cells and the epsilon sweep's own family."""
 
+import dataclasses
 import math
+import os
 
 import numpy as np
 import pytest
@@ -89,3 +91,20 @@ def test_section_page_states_the_perturbation_against_the_spacing(tmp_path):
     assert [c.text for c in typed] == [f"std 0.100, {m} mixture: {t} fits better than GAN"
                                       for t in ("DAT (paper)", "DAT (reference)") for m in ("balanced", "imbalanced")]
     assert sum(isinstance(c, str) and c.startswith("Epsilon sweep") for c in claims) == 6
+
+
+def test_a_finished_run_is_reused_and_another_job_starts_afresh(tmp_path, monkeypatch):
+    from dat_tf.train import loop
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    opts = figure3.Figure3Options(configs_dir=os.path.join(root, "configs"), seeds=(0,), checkpoints=(10, 20),
+                                  num_samples=50, workers=1, runs_dir=str(tmp_path))
+    first = figure3._job(("imbalanced", "dat_eps0.1", 0, opts))
+    assert [r["step"] for r in first["rows"]] == [10, 20] and sorted(first["samples"]) == [10, 20]
+    assert first["perturbation_norm"] and all(r["perturbation_norm"] > 0 for r in first["perturbation_norm"])
+    monkeypatch.setattr(loop, "train", lambda *a, **k: pytest.fail("trained again"))
+    again = figure3._job(("imbalanced", "dat_eps0.1", 0, opts))
+    assert again == first
+    monkeypatch.undo()
+    other = figure3._job(("imbalanced", "dat_eps0.1", 0, dataclasses.replace(opts, checkpoints=(10,))))
+    assert [r["step"] for r in other["rows"]] == [10]  # another job in the same folder: trained afresh
