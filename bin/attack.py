@@ -1,22 +1,22 @@
 #!/usr/bin/env python
-"""Figure 1's attack diagnostic on a trained run: one JSON line and a PNG; or the whole docs/attack reproduction.
+"""Figure 1's attack diagnostic on one trained run: one JSON line and a PNG.
 
     python bin/attack.py --run_dir=runs/attack_dat --num=64 --seed=0 --out=runs/attack_dat.png
-    python bin/attack.py --reproduce=all           # train 12 runs in runs/, attack them -> runs/figure1/
-    python bin/attack.py --reproduce=attack --out_dir=docs/attack   # rewrite the committed results (runs/ must exist)
+    python bin/attack.py --run_dir=runs/attack_dat --step_size=0.0157   # 2 grey levels of a [0, 1] image
 
 Attacks ``num`` fakes ``G(z)`` towards the D score of paired reals and the
 reals towards the fakes' scores (paper Eq. 1, targeted PGD of Eq. 7) and
 prints ``{"k_fake", "k_real", "success_fake", "success_real", ...}``: the mean
 number of sign-gradient steps until ``|s(x_adv) - s(x_other)| <= tol`` (failures
-count ``--max_iters``) and the fraction that got there.  The PNG has Figure 1's
+count ``--max_iters``), the fraction that got there, and beside them K per unit
+of initial score gap and the score change per step.  The PNG has Figure 1's
 rows: clean fakes, adversarial fakes, clean reals, adversarial reals.  See
-``dat_tf/experiments/figure1.py`` for the choices the paper leaves open.
+``dat_tf/experiments/figure1.py`` for the choices the paper leaves open.  D is
+attacked in inference mode: for a D with BatchNorm that is not the function it
+was trained as (the study's Figure 1 trains a BatchNorm-free D for this reason).
 
-``--reproduce`` runs :func:`dat_tf.experiments.figure1.reproduce` instead:
-``train`` the runs (resumed or skipped if they exist), ``attack`` them (3
-evaluation seeds; writes results.jsonl, the PNGs and tables.md), ``tables``
-only rewrites tables.md from results.jsonl, ``all`` does everything.
+The study's Figure 1 (both arms trained and attacked at several step sizes) is
+``python bin/results.py --sections=figure1``.
 """
 
 import json
@@ -33,9 +33,6 @@ quiet_tensorflow()  # before anything imports TensorFlow: no CPU-only start-up n
 from absl import app, flags  # noqa: E402
 
 SCORES = ("auto", "sigmoid", "logit")  # dat_tf.experiments.figure1.SCORES, without importing TensorFlow first
-# --reproduce=<name> -> stages of dat_tf.experiments.figure1.reproduce (figure1.STAGES)
-REPRODUCE = {"all": ("train", "attack", "tables"), "train": ("train",), "attack": ("attack", "tables"),
-             "tables": ("tables",)}
 
 flags.DEFINE_string("run_dir", None, "Run directory of bin/train.py (config.json and gan.keras or checkpoints/).")
 flags.DEFINE_string(
@@ -50,39 +47,7 @@ flags.DEFINE_string("score", "auto", f"D's score s: one of {list(SCORES)} (auto:
 flags.DEFINE_string("out", None, "PNG to write (Figure 1 layout); none if empty.")
 flags.DEFINE_integer("png_columns", 16, "Pairs shown in the PNG (the first ones).")
 flags.DEFINE_integer("png_scale", 4, "Pixel upscaling of the PNG.")
-flags.DEFINE_string("reproduce", "", f"Instead of one attack, the docs/attack reproduction: one of {list(REPRODUCE)}.")
-flags.DEFINE_string("out_dir", os.path.join("runs", "figure1"), "--reproduce: where results.jsonl, tables.md and the "
-                    "PNGs go (runs/ is git-ignored; docs/attack rewrites the committed ones).")
-flags.DEFINE_string("runs_dir", "runs", "--reproduce: folder of the training runs (attack_none, attack32_dat_s1, ...).")
-flags.DEFINE_integer("workers", 2, "--reproduce: processes at once.")
 FLAGS = flags.FLAGS
-
-
-def _validate_reproduce():
-    if FLAGS.reproduce not in REPRODUCE:
-        raise app.UsageError(f"--reproduce={FLAGS.reproduce!r} is not allowed; expected one of {list(REPRODUCE)}.")
-    if FLAGS.run_dir:
-        raise app.UsageError("--run_dir attacks one run; --reproduce trains and attacks its own runs in --runs_dir.")
-    if FLAGS.workers < 1:
-        raise app.UsageError(f"--workers={FLAGS.workers} is not allowed; expected an integer >= 1.")
-
-
-def _reproduce():
-    from dat_tf.experiments.figure1 import TABLES, Figure1Options, reproduce
-
-    opts = Figure1Options(out_dir=FLAGS.out_dir, runs_dir=FLAGS.runs_dir, workers=FLAGS.workers)
-    stages = REPRODUCE[FLAGS.reproduce]
-    try:
-        text = reproduce(opts, stages)
-    except (ValueError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    print(text, flush=True)
-    if "attack" in stages:
-        print(f"wrote {os.path.join(opts.out_dir, 'results.jsonl')} and the PNGs in {opts.out_dir}")
-    if "tables" in stages:
-        print(f"wrote {os.path.join(opts.out_dir, TABLES)}")
-    return 0
 
 
 def _validate():
@@ -117,9 +82,6 @@ def _checkpoint():
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
-    if FLAGS.reproduce:
-        _validate_reproduce()
-        return _reproduce()
     _validate()
     from dat_tf.experiments.figure1 import attack_line
 

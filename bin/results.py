@@ -32,10 +32,9 @@ flags.DEFINE_bool("render", False, "Do not run anything; rewrite results.md from
 flags.DEFINE_integer("workers", 2, "Training processes at once (one CPU thread each).")
 flags.DEFINE_string("out_dir", None, f"Folder of results.md (default {common.DEFAULT_OUT_DIR}, or "
                     f"{common.QUICK_OUT_DIR} with --quick); docs rewrites the committed page.")
-flags.DEFINE_bool("figure1_reuse", False, "Summarize docs/attack/results.jsonl as it is instead of rerunning the "
-                  "Figure 1 reproduction (dat_tf/experiments/figure1.py; its runs in runs/).")
-flags.DEFINE_list("figure3_stds", ["default"], "Mixture stds of the figure3 section: 'default' (the flagfiles' "
-                  "sqrt(0.1), the paper's 'variance 0.1') and/or numbers, e.g. default,0.1 (each about 11 min).")
+flags.DEFINE_list("figure3_stds", ["default", "0.1"], "Mixture stds of the figure3 section: 'default' (the "
+                  "flagfiles' sqrt(0.1), the paper's 'variance 0.1' read as a variance) and/or numbers (0.1: read as "
+                  "a std; the epsilon sweep runs at 0.1).")
 flags.DEFINE_bool("cost_reuse", False, "Read benchmarks/results.json as it is instead of measuring the step table.")
 FLAGS = flags.FLAGS
 
@@ -58,8 +57,7 @@ def main(argv):
                              "and/or positive numbers")
     from dat_tf.experiments.render import render_page
 
-    kw = dict(workers=FLAGS.workers, figure1_reuse=FLAGS.figure1_reuse, cost_reuse=FLAGS.cost_reuse,
-              figure3_stds=stds)
+    kw = dict(workers=FLAGS.workers, cost_reuse=FLAGS.cost_reuse, figure3_stds=stds)
     if FLAGS.out_dir:
         kw["out_dir"] = FLAGS.out_dir
     opts = study.quick_options(**kw) if FLAGS.quick else study.StudyOptions(**kw)

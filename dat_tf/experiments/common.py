@@ -24,13 +24,13 @@ QUICK_OUT_DIR = os.path.join("runs", "results_quick", "docs")
 
 @dataclasses.dataclass
 class StudyOptions:
-    """Sizes of the miniature study (defaults: the full run, under 3 h on 2 cores).
+    """Sizes of the miniature study (defaults: the full run; each section's wall time is on the page).
 
     Args:
-      out_dir: results.md here, plots and section JSON in ``out_dir/results/``,
-        the Figure 1 reproduction in ``out_dir/attack/``.  Under the ignored
-        ``runs/`` by default; ``"docs"`` rewrites the committed page.
+      out_dir: results.md here; plots, section JSON and the Figure 1 attack lines in ``out_dir/results/``.
+        Under the ignored ``runs/`` by default; ``"docs"`` rewrites the committed page.
       runs_dir: the training runs (a rerun reuses the finished ones).
+    The other fields size the sections (seeds, steps); the page states them beside each verdict.
     """
 
     out_dir: str = DEFAULT_OUT_DIR
@@ -41,20 +41,22 @@ class StudyOptions:
     # figure3
     figure3_seeds: tuple = (0, 1, 2, 3, 4)
     figure3_checkpoints: tuple = paper.FIGURE3_CHECKPOINTS
-    figure3_stds: tuple = (None,)  # None: the flagfiles' sqrt(0.1); add 0.1 for the narrow-mode reading (+11 min)
-    # figure1
-    figure1_reuse: bool = False  # summarize figure1_results as it is instead of rerunning the reproduction
-    figure1_results: str = os.path.join("docs", "attack", "results.jsonl")  # read with figure1_reuse
-    figure1_runs_dir: str = "runs"  # the reproduction's training runs: runs/attack_none, runs/attack32_dat_s1, ...
+    figure3_stds: tuple = (None, 0.1)  # None: the flagfiles' sqrt(0.1); 0.1: the narrow-mode reading (+ the epsilon sweep)
+    # figure1: both arms trained and attacked by the section (runs in <runs_dir>/figure1)
+    figure1_seeds: tuple = (0, 1, 2, 3, 4)
+    figure1_iters: int = 2000
+    figure1_resolution: int = 32
+    figure1_eval_seeds: tuple = (0, 1, 2)
     # image studies on digits
     resolution: int = 16
     width: int = 32
     eval_samples: int = 2000
     table3_seeds: tuple = (0, 1, 2)
     table3_iters: int = 1000
-    figures45_seeds: tuple = (0, 1)
+    figures45_seeds: tuple = (0, 1, 2, 3, 4)
     figures45_iters: int = 1000
-    figures45_curve_every: int = 200
+    figures45_curve_every: int = 100  # FID/KID/IS during training (Figure 5's IS curves)
+    figures45_log_every: int = 50  # d_real, d_fake (Figure 5's Wasserstein estimate) and the other training logs
     log_every: int = 100
     # cost
     cost_reuse: bool = False  # read cost_results as it is instead of measuring the step table again
@@ -69,10 +71,11 @@ def quick_options(**overrides) -> StudyOptions:
     """A smoke run of every section in a few minutes (numbers meaningless)."""
     runs = os.path.join("runs", "results_quick", "runs")
     kw = dict(
-        out_dir=QUICK_OUT_DIR, runs_dir=runs, figure1_runs_dir=runs,
-        quick=True, figure3_seeds=(0, 1), figure3_checkpoints=(100, 200, 400), figure3_stds=(None,),
+        out_dir=QUICK_OUT_DIR, runs_dir=runs,
+        quick=True, figure3_seeds=(0,), figure3_checkpoints=(100, 200, 400), figure3_stds=(0.1,),  # all 5 methods
+        figure1_seeds=(0,), figure1_iters=60, figure1_resolution=8, figure1_eval_seeds=(0,),
         resolution=8, width=8, eval_samples=300, table3_seeds=(0,), table3_iters=60, figures45_seeds=(0,),
-        figures45_iters=60, figures45_curve_every=30, log_every=30,
+        figures45_iters=60, figures45_curve_every=20, figures45_log_every=10, log_every=30,
     )
     kw.update(overrides)
     return StudyOptions(**kw)

@@ -1,5 +1,10 @@
 """Figure 1's diagnostic: how many targeted attack steps it takes to fool D.
 
+* :func:`targeted_attack`, :func:`attack_model`, :func:`attack_run`: the attack (``bin/attack.py`` on one run).
+* :func:`reproduce`: the study's figure1 section (``python bin/results.py --sections=figure1``): trains both
+  arms (a BatchNorm-free DCGAN D, with and without DAT) in one invocation, attacks every run at each step size
+  of :data:`STEP_SIZES`, and writes ``results.jsonl``, ``tables.md`` and the PNGs.  Resumable.
+
 Design notes: docs/design.md, "Figure 1: the targeted attack".
 """
 
@@ -10,13 +15,14 @@ import dataclasses
 import json
 import math
 import os
+import time
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from dat_tf.experiments import paper, stats, verdicts
-from dat_tf.experiments.common import fmt
+from dat_tf.experiments.common import fmt, rel
 from dat_tf.experiments.parallel import limit_threads, map_processes
 from dat_tf.files import write_jsonl_atomic
 
@@ -209,46 +215,79 @@ def attack_run(
     checkpoint=None,
     return_examples: bool = False,
 ):
-    """Figure 1 for a trained run: attack ``num`` fakes and ``num`` reals.
+    """Figure 1 for a trained run: loads it (see :func:`load_run`) and calls :func:`attack_model`.
 
-    Fakes are ``G(z)`` (inference mode, latents from ``seed``), reals the first
-    ``num`` examples of the run's data pipeline shuffled with ``seed`` (image
-    datasets only; see :func:`real_examples`, which sets TensorFlow's global
-    seed).  Fake ``i`` and real ``i`` are a pair: each is attacked
-    towards the other's clean score.  ``checkpoint`` picks the training
-    point (see :func:`load_run`; default the final model).
-
-    Returns:
-      ``{"k_fake", "k_real", "success_fake", "success_real", "num", "step",
-      "tol", "score", "max_iters", "seed", "loss", "step_of_model", "dataset",
-      "resolution", "regularizer", "train_seed",
-      "k_fake_successful", "k_real_successful", "score_fake_mean",
-      "score_real_mean", "initial_gap", "initially_within_tol", "rate_fake",
-      "rate_real"}``: ``k_*``
-      the mean iteration count over all examples (failures count
-      ``max_iters``), ``success_*`` the fraction within ``tol``,
-      ``k_*_successful`` the mean over successful examples only (``None`` if
-      none), ``score`` the resolved score, ``step_of_model`` the generator
-      step of the attacked model, ``dataset`` to ``train_seed`` the run's
-      config; ``score_*_mean`` the mean clean scores,
-      ``initial_gap`` the mean clean ``|s(x_f) - s(x_r)|`` of the pairs and
-      ``initially_within_tol`` the fraction of pairs already within ``tol``
-      (attacked in 0 steps, both ways); ``rate_*`` the mean score gap
-      closed per step, ``(|gap before| - |gap after|) / K``, over the examples
-      that took steps (``None`` if none; not in the paper: it separates D's
-      sensitivity from how far apart it scores the pair).  With
-      ``return_examples`` also ``"examples"``: an :class:`AttackExamples`.
+    ``checkpoint`` picks the training point (default the final model); the
+    other arguments are :func:`attack_model`'s.
     """
+    _check_run_attack_args(num, seed, step, tol, max_iters, clip)
+    gan, cfg = load_run(run_dir, checkpoint)
+    return attack_model(gan, cfg, num=num, seed=seed, step=step, tol=tol, max_iters=max_iters, score=score,
+                        clip=clip, return_examples=return_examples)
+
+
+def _check_run_attack_args(num, seed, step, tol, max_iters, clip):
     if isinstance(num, bool) or not isinstance(num, (int, np.integer)) or num < 1:
         raise ValueError(f"num must be an integer >= 1, got {num!r}.")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise ValueError(f"seed must be an integer >= 0, got {seed!r}.")
     _check_attack_args(step, tol, max_iters, clip)
-    gan, cfg = load_run(run_dir, checkpoint)
+
+
+def steps_per_gap(iterations, gap0) -> float | None:
+    """K normalised by the initial gap: the mean of ``K_i / gap0_i`` over the examples that took steps.
+
+    It divides out how far apart D scored the pair before the attack, leaving
+    the steps needed per unit of score gap (a failure counts ``max_iters``
+    steps, so its ratio is a lower bound).  ``None`` if no example took a step.
+
+    >>> steps_per_gap(np.array([0, 2, 6]), np.array([0.01, 0.1, 0.3]))
+    20.0
+    """
+    iterations, gap0 = np.asarray(iterations, np.float64), np.asarray(gap0, np.float64)
+    moved = iterations > 0
+    return float(np.mean(iterations[moved] / gap0[moved])) if moved.any() else None
+
+
+def attack_model(gan, cfg, num: int = 64, seed: int = 0, step: float = DEFAULT_STEP, tol: float = DEFAULT_TOL,
+                 max_iters: int = DEFAULT_MAX_ITERS, score: str = "auto", clip=(-1.0, 1.0),
+                 return_examples: bool = False):
+    """Figure 1 for a loaded model: attack ``num`` fakes and ``num`` reals.
+
+    Fakes are ``G(z)`` (inference mode, latents from ``seed``), reals the first
+    ``num`` examples of the run's data pipeline shuffled with ``seed`` (image
+    datasets only; see :func:`real_examples`, which sets TensorFlow's global
+    seed).  Fake ``i`` and real ``i`` are a pair: each is attacked
+    towards the other's clean score.
+
+    Returns:
+      ``{"k_fake", "k_real", "success_fake", "success_real", "num", "step",
+      "tol", "score", "max_iters", "seed", "loss", "step_of_model", "dataset",
+      "resolution", "regularizer", "train_seed", "d_batch_norm",
+      "k_fake_successful", "k_real_successful", "score_fake_mean",
+      "score_real_mean", "initial_gap", "initially_within_tol", "rate_fake",
+      "rate_real", "k_per_gap_fake", "k_per_gap_real"}``: ``k_*``
+      the mean iteration count over all examples (failures count
+      ``max_iters``), ``success_*`` the fraction within ``tol``,
+      ``k_*_successful`` the mean over successful examples only (``None`` if
+      none), ``score`` the resolved score, ``step_of_model`` the generator
+      step of the attacked model, ``dataset`` to ``d_batch_norm`` the run's
+      config; ``score_*_mean`` the mean clean scores,
+      ``initial_gap`` the mean clean ``|s(x_f) - s(x_r)|`` of the pairs and
+      ``initially_within_tol`` the fraction of pairs already within ``tol``
+      (attacked in 0 steps, both ways); ``rate_*`` the per-step score change,
+      the mean score gap closed per step ``(|gap before| - |gap after|) / K``
+      over the examples that took steps (``None`` if none); ``k_per_gap_*``
+      K normalised by the initial gap (:func:`steps_per_gap`).  The last
+      four are not in the paper: they separate D's sensitivity from how far
+      apart it scores the pair.  With ``return_examples`` also
+      ``"examples"``: an :class:`AttackExamples`.
+    """
+    _check_run_attack_args(num, seed, step, tol, max_iters, clip)
     resolved = resolve_score(score, gan.gan_loss.name)
     if len(gan.generator.output_shape) != 4:
         raise ValueError(
-            f"the attack diagnostic is for image data; run {run_dir!r} (dataset {cfg.dataset!r}) "
+            f"the attack diagnostic is for image data; run {cfg.run_dir!r} (dataset {cfg.dataset!r}) "
             f"generates shape {gan.generator.output_shape[1:]}."
         )
     x_fake = gan.sample(num, seed=seed).astype(np.float32)
@@ -288,12 +327,15 @@ def attack_run(
         "resolution": cfg.image_resolution(),
         "regularizer": cfg.regularizer,
         "train_seed": cfg.seed,
+        "d_batch_norm": bool(cfg.d_batch_norm),
         "score_fake_mean": float(np.mean(s_fake)),
         "score_real_mean": float(np.mean(s_real)),
         "initial_gap": float(gap0.mean()),
         "initially_within_tol": float(np.mean(gap0 <= tol)),
         "rate_fake": rate(fake_adv, s_real, it_fake),
         "rate_real": rate(real_adv, s_fake, it_real),
+        "k_per_gap_fake": steps_per_gap(it_fake, gap0),
+        "k_per_gap_real": steps_per_gap(it_real, gap0),
     }
     if return_examples:
         out["examples"] = AttackExamples(
@@ -345,112 +387,166 @@ def attack_line(run_dir: str, checkpoint=None, png: str | None = None, png_colum
     return result
 
 
-# ------------------------------------------------------ the reproduction (docs/attack/)
+# ------------------------------------------------------ the reproduction
 
 RESULTS = "results.jsonl"
 TABLES = "tables.md"
-STAGES = ("train", "attack", "tables")
-# Both arms train alike (no tuning); --regularizer=dat is the paper variant, epsilon 1.
+ATTACKS = "attack.json"  # in each run folder: its attack lines and the job that made them (a rerun reuses them)
+TRAINED_BY = "trained_by.json"  # in each run folder: the code version of every invocation that trained it
+# The step-size sweep, fixed before the runs: half, one, two and four grey levels of a [0, 1] image, in the
+# models' [-1, 1] units.  DEFAULT_STEP (one grey level) is the step of the PNGs.
+STEP_SIZES = (1.0 / 255.0, 2.0 / 255.0, 4.0 / 255.0, 8.0 / 255.0)
+# Both arms train alike (no tuning); --regularizer=dat is the paper variant, epsilon 1.  The discriminator has
+# no BatchNorm (d_batch_norm=False): in training mode a BatchNorm D scores each example with its batch's
+# statistics (reals and fakes in separate batches), in inference mode with moving averages, so the function
+# the attack sees would not be the one that was trained.  Without BatchNorm the two modes are one function and
+# every example is scored on its own, as Eq. (1) reads D(x).
 TRAIN_FIELDS = dict(dataset="digits", net="dcgan", loss="ns", batch_size=64, width=32, latent_dim=32, lr_d=2e-4,
-                    lr_g=2e-4, beta1=0.5, verbose=2)
-SETTINGS = {
-    # run-folder prefix -> (TrainConfig fields on top of TRAIN_FIELDS, PNG name suffix, PNG upscaling)
-    "attack": ({}, "", 4),  # A: the 8x8 digits as shipped (DCGAN D: one stride-2 conv + dense)
-    "attack32": (dict(resolution=32, checkpoint_every=500, keep_checkpoints=5), "32", 2),  # B: resized to 32x32
-}
-
-
-def _default_checkpoints():
-    return {"attack": ((1000,), (1000,)), "attack32": ((500, 1000, 1500), (1000,))}
+                    lr_g=2e-4, beta1=0.5, d_batch_norm=False, checkpoint_every=500, keep_checkpoints=2,
+                    sample_every=0, verbose=0)
 
 
 @dataclasses.dataclass
 class Figure1Options:
-    """What :func:`reproduce` trains and attacks (defaults: the committed ``docs/attack/``, ~35 min + 10 min).
+    """What :func:`reproduce` trains and attacks (the study's figure1 section; defaults: its full size).
 
     Args:
-      out_dir: ``results.jsonl``, ``tables.md`` and the PNGs (``"docs/attack"``: the committed ones).
-      runs_dir: the training runs, ``<prefix>_<regularizer>[_s<seed>]`` (a rerun resumes or skips them).
-      settings: keys of :data:`SETTINGS`.
-      checkpoints: per setting, the generator steps attacked before the final
-        model: ``(for training seed 0, for the other seeds)``.
-      eval_seeds: one attack of ``num`` pairs per evaluation seed.
-      workers: processes at once (training: one CPU thread each; attacks:
-        TensorFlow's default threads, as ``bin/attack.py``).
+      out_dir: ``results.jsonl``, ``tables.md`` and the PNGs.
+      runs_dir: the training runs, ``<runs_dir>/<regularizer>_seed<seed>`` (a rerun resumes or skips them;
+        each keeps its attack lines in ``attack.json`` and reuses them when the attack is the same).
+      train_seeds: one run per regularizer and seed (the pairs of the verdict).
+      resolution: digits resized to this size (32: D has three stride-2 convolutions, like the paper's
+        MNIST DCGAN; 8: the digits as shipped, one convolution).
+      step_sizes: the attack's step sizes (:data:`STEP_SIZES`).
+      eval_seeds: one attack of ``num`` pairs per evaluation seed and step size.
+      workers: processes at once (training: one CPU thread each; attacks: one process per run).
     """
 
     out_dir: str = os.path.join("runs", "figure1")
-    runs_dir: str = "runs"
-    settings: tuple = ("attack", "attack32")
-    train_seeds: tuple = (0, 1, 2)
+    runs_dir: str = os.path.join("runs", "figure1")
+    train_seeds: tuple = (0, 1, 2, 3, 4)
     regularizers: tuple = ("none", "dat")
     n_iter: int = 2000
-    checkpoints: dict = dataclasses.field(default_factory=_default_checkpoints)
+    resolution: int = 32
+    step_sizes: tuple = STEP_SIZES
     eval_seeds: tuple = (0, 1, 2)
     num: int = 64
+    max_iters: int = DEFAULT_MAX_ITERS
     workers: int = 2
 
     def validate(self) -> "Figure1Options":
-        bad = [s for s in self.settings if s not in SETTINGS]
-        if bad:
-            raise ValueError(f"settings {bad} are not allowed; expected some of {list(SETTINGS)}.")
-        missing = [s for s in self.settings if s not in self.checkpoints]
-        if missing:
-            raise ValueError(f"checkpoints has no entry for settings {missing}; give (steps for seed 0, others).")
-        for name in ("n_iter", "num", "workers"):
+        for name in ("n_iter", "num", "workers", "resolution", "max_iters"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise ValueError(f"{name} must be an integer >= 1, got {v!r}.")
-        if not self.train_seeds or not self.eval_seeds or not self.regularizers:
-            raise ValueError("train_seeds, eval_seeds and regularizers must not be empty.")
+        if not self.train_seeds or not self.eval_seeds or not self.regularizers or not self.step_sizes:
+            raise ValueError("train_seeds, eval_seeds, regularizers and step_sizes must not be empty.")
+        bad = [s for s in self.step_sizes if not _finite_number(s) or s <= 0]
+        if bad:
+            raise ValueError(f"step_sizes must be finite numbers > 0, got {bad}.")
+        for name in ("train_seeds", "eval_seeds"):
+            seeds = list(getattr(self, name))
+            if any(isinstance(s, bool) or not isinstance(s, int) or s < 0 for s in seeds) or len(set(seeds)) < len(seeds):
+                raise ValueError(f"{name} must be distinct integers >= 0, got {seeds}.")
         return self
 
 
-def run_dir_of(opts: Figure1Options, prefix: str, regularizer: str, seed: int) -> str:
-    return os.path.join(opts.runs_dir, f"{prefix}_{regularizer}" + ("" if seed == 0 else f"_s{seed}"))
+def run_dir_of(opts: Figure1Options, regularizer: str, seed: int) -> str:
+    return os.path.join(opts.runs_dir, f"{regularizer}_seed{seed}")
 
 
 def train_configs(opts: Figure1Options) -> list:
-    """The ``TrainConfig`` fields of every run, in training order."""
-    out = []
-    for seed in opts.train_seeds:
-        for reg in opts.regularizers:
-            for prefix in opts.settings:
-                out.append(dict(TRAIN_FIELDS, **SETTINGS[prefix][0], n_iter=opts.n_iter, regularizer=reg, seed=seed,
-                                run_dir=run_dir_of(opts, prefix, reg, seed)))
-    return out
+    """The ``TrainConfig`` fields of every run, in training order (each seed's two arms back to back)."""
+    return [dict(TRAIN_FIELDS, resolution=opts.resolution, n_iter=opts.n_iter, regularizer=reg, seed=seed,
+                 run_dir=run_dir_of(opts, reg, seed))
+            for seed in opts.train_seeds for reg in opts.regularizers]
 
 
 def attack_jobs(opts: Figure1Options) -> list:
-    """The :func:`attack_line` arguments of every line of ``results.jsonl``, in order."""
+    """One job per run: every step size x evaluation seed of its final model (the PNG for the first seed)."""
     jobs = []
     for seed in opts.train_seeds:
         for reg in opts.regularizers:
-            for prefix in opts.settings:
-                _, suffix, scale = SETTINGS[prefix]
-                steps = opts.checkpoints[prefix][0 if seed == 0 else 1]
-                for ck in (*steps, None):  # None: the final model
-                    for eval_seed in opts.eval_seeds:
-                        job = dict(run_dir=run_dir_of(opts, prefix, reg, seed), num=opts.num, seed=eval_seed,
-                                   checkpoint=ck)
-                        if ck is None and seed == opts.train_seeds[0] and eval_seed == opts.eval_seeds[0]:
-                            job.update(png=os.path.join(opts.out_dir, f"{reg}{suffix}.png"), png_scale=scale)
-                        jobs.append(job)
+            job = dict(run_dir=run_dir_of(opts, reg, seed), num=opts.num, step_sizes=[float(s) for s in opts.step_sizes],
+                       eval_seeds=list(opts.eval_seeds), max_iters=opts.max_iters, n_iter=opts.n_iter)
+            if seed == opts.train_seeds[0]:
+                job["png"] = os.path.join(opts.out_dir, f"{reg}.png")
+            jobs.append(job)
     return jobs
 
 
-def _train_job(fields):
+def code_version() -> str:
+    """The git commit of this checkout (``+ uncommitted changes`` if dat_tf/, bin/ or configs/ differ from it)."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=30)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "dat_tf", "bin",
+                                "configs"], cwd=root, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if head.returncode != 0 or not head.stdout.strip():
+        return "unknown"
+    return head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
+
+
+def trained_by(run_dir: str) -> list:
+    """The code versions that trained ``run_dir`` (one entry per invocation that took steps), oldest first."""
+    path = os.path.join(run_dir, TRAINED_BY)
+    if not os.path.isfile(path):
+        return []
+    with open(path) as f:
+        return json.load(f)
+
+
+def _train_job(args):
+    fields, version = args
     limit_threads()
+    from dat_tf.files import write_json_atomic
     from dat_tf.train.config import TrainConfig
     from dat_tf.train.loop import train
 
-    train(TrainConfig(**fields).validate())  # resumes a run that has checkpoints; returns at once if finished
+    start = time.time()
+    _, history = train(TrainConfig(**fields).validate())  # resumes a run that has checkpoints; nothing if finished
+    if history:  # this invocation trained: record by which code
+        entries = trained_by(fields["run_dir"]) + [{"version": version, "seconds": time.time() - start,
+                                                    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}]
+        write_json_atomic(os.path.join(fields["run_dir"], TRAINED_BY), entries)
     return fields["run_dir"]
 
 
 def _attack_job(job):
+    """The attack lines of one run (every step size x evaluation seed), reused from ``attack.json`` if done."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-    return attack_line(**job)
+    from dat_tf.files import write_json_atomic
+
+    path = os.path.join(job["run_dir"], ATTACKS)
+    if os.path.isfile(path) and (not job.get("png") or os.path.isfile(job["png"])):
+        with open(path) as f:
+            stored = json.load(f)
+        if stored.get("job") == job:
+            return stored["lines"]
+    gan, cfg = load_run(job["run_dir"])
+    png_step = min(job["step_sizes"], key=lambda s: abs(s - DEFAULT_STEP))  # the PNG's step: one grey level
+    lines = []
+    for step in job["step_sizes"]:
+        for eval_seed in job["eval_seeds"]:
+            png = job.get("png") if (step == png_step and eval_seed == job["eval_seeds"][0]) else None
+            line = attack_model(gan, cfg, num=job["num"], seed=eval_seed, step=step, max_iters=job["max_iters"],
+                                return_examples=bool(png))
+            examples = line.pop("examples", None)
+            line["run_dir"] = job["run_dir"]
+            if examples is not None:
+                write_png(figure_grid(examples, columns=16, scale=2 if cfg.image_resolution() >= 32 else 4), png)
+                line["png"] = png
+            lines.append(line)
+    if lines[0]["step_of_model"] != job["n_iter"]:
+        raise ValueError(f"{job['run_dir']} is at generator step {lines[0]['step_of_model']}, not n_iter="
+                         f"{job['n_iter']}: its training did not finish.")
+    write_json_atomic(path, {"job": job, "lines": lines})
+    return lines
 
 
 def read_results(path: str) -> list:
@@ -459,37 +555,32 @@ def read_results(path: str) -> list:
         return [json.loads(line) for line in f if line.strip()]
 
 
-def reproduce(opts: Figure1Options, stages=STAGES, log=print) -> str:
-    """Runs ``stages`` of the reproduction; returns the tables (markdown; empty without the tables stage).
+def reproduce(opts: Figure1Options, log=print) -> dict:
+    """Trains every run of :func:`train_configs`, attacks them (:func:`attack_jobs`), writes the outputs.
 
-    ``train`` trains every run of :func:`train_configs`; ``attack`` attacks
-    them (:func:`attack_jobs`) and writes ``out_dir/results.jsonl`` and the
-    PNGs (the final models of the first training seed, first evaluation
-    seed); ``tables`` writes ``out_dir/tables.md`` from ``results.jsonl``.
+    Writes ``out_dir/results.jsonl`` (one line per run x step size x
+    evaluation seed), ``out_dir/tables.md`` and the PNGs (the first training
+    seed's final models, first evaluation seed, step :data:`DEFAULT_STEP`).
+    Resumable: finished runs are not trained again and their attack lines are
+    reused.  Returns ``{"lines", "code_versions": {run_dir: [...]},
+    "train_seconds": {run_dir: seconds}}``.
     """
-    bad = [s for s in stages if s not in STAGES]
-    if bad:
-        raise ValueError(f"stages {bad} are not allowed; expected some of {list(STAGES)}.")
     opts.validate()
-    if "train" in stages:
-        configs = train_configs(opts)
-        log(f"figure1: training {len(configs)} runs in {opts.runs_dir} ...")
-        map_processes(_train_job, configs, opts.workers)
-    results = os.path.join(opts.out_dir, RESULTS)
-    if "attack" in stages:
-        jobs = attack_jobs(opts)
-        log(f"figure1: {len(jobs)} attacks -> {results} ...")
-        lines = map_processes(_attack_job, jobs, opts.workers)
-        os.makedirs(opts.out_dir, exist_ok=True)
-        write_jsonl_atomic(results, lines)
-    if "tables" not in stages:
-        return ""
-    if not os.path.isfile(results):
-        raise FileNotFoundError(f"no {results}: run the attack stage first.")
-    text = tables_markdown(read_results(results))
+    configs = train_configs(opts)
+    version = code_version()
+    log(f"figure1: training {len(configs)} runs in {opts.runs_dir} (code {version}) ...")
+    map_processes(_train_job, [(c, version) for c in configs], opts.workers)
+    jobs = attack_jobs(opts)
+    log(f"figure1: attacking {len(jobs)} runs x {len(opts.step_sizes)} step sizes x {len(opts.eval_seeds)} "
+        f"evaluation seeds -> {opts.out_dir} ...")
+    lines = [line for lines in map_processes(_attack_job, jobs, opts.workers) for line in lines]
+    os.makedirs(opts.out_dir, exist_ok=True)
+    write_jsonl_atomic(os.path.join(opts.out_dir, RESULTS), lines)
     with open(os.path.join(opts.out_dir, TABLES), "w") as f:
-        f.write(text)
-    return text
+        f.write(tables_markdown(lines))
+    versions = {c["run_dir"]: [e["version"] for e in trained_by(c["run_dir"])] for c in configs}
+    seconds = {c["run_dir"]: sum(e["seconds"] for e in trained_by(c["run_dir"])) for c in configs}
+    return {"lines": lines, "code_versions": versions, "train_seconds": seconds}
 
 
 def _fmt_runs(values, digits=2):
@@ -502,171 +593,185 @@ def _fmt_runs(values, digits=2):
     return f"{np.mean(values):.{digits}f} ± {np.std(values, ddof=1):.{digits}f}"
 
 
-def tables_markdown(rows) -> str:
-    """``tables.md`` of ``results.jsonl`` rows.
+def grey_levels(step: float) -> str:
+    """A step size in grey levels of a [0, 1] image (``2/255`` in [-1, 1] units is 1)."""
+    return f"{step * 255 / 2:g}"
 
-    Table 1: each training run and checkpoint, mean ± std (ddof=1) over the
-    evaluation seeds.  Table 2: the training seeds pooled: mean ± std (ddof=1)
-    over training seeds of each run's eval-seed mean.
-    """
+
+TABLE_COLUMNS = (("k_fake", 2), ("k_real", 2), ("k_per_gap_fake", 1), ("k_per_gap_real", 1), ("rate_fake", 4),
+                 ("rate_real", 4), ("initial_gap", 3), ("success_fake", 3), ("success_real", 3))
+TABLE_HEAD = ("K_fake | K_real | K/gap fake | K/gap real | score change/step fake | score change/step real | "
+              "initial gap | success fake | success real")
+
+
+def tables_markdown(rows) -> str:
+    """``tables.md`` of ``results.jsonl`` rows: per run (over evaluation seeds), then pooled over training seeds."""
     runs = collections.defaultdict(list)
     for r in rows:
-        runs[(r["resolution"], r["regularizer"], r["train_seed"], r["step_of_model"])].append(r)
-    keys = sorted(runs, key=lambda k: (k[0], k[3], k[2], k[1] != "none"))
-    out = [
-        "Table 1: per training run (mean ± std over evaluation seeds)", "",
-        "| images | D | train seed | G step | K_fake | K_real | success fake | success real | "
-        "initial gap | pairs within tol | gap closed/step fake | gap closed/step real | eval seeds |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+        runs[(r["step"], r["regularizer"], r["train_seed"])].append(r)
+    keys = sorted(runs, key=lambda k: (k[0], k[2], k[1] != "none"))
+    out = ["Table 1: per training run (mean ± std over evaluation seeds); step in grey levels of [0, 1]", "",
+           f"| step | D | train seed | G step | {TABLE_HEAD} | eval seeds |",
+           "|---|---|---|---|" + "---|" * (len(TABLE_COLUMNS) + 1)]
     for k in keys:
         v = runs[k]
-
-        def col(name, d=2):
-            return _fmt_runs([x[name] for x in v], d)
-
-        out.append(f"| {k[0]}x{k[0]} | {k[1]} | {k[2]} | {k[3]} | {col('k_fake')} | {col('k_real')} | "
-                   f"{col('success_fake', 3)} | {col('success_real', 3)} | {col('initial_gap', 3)} | "
-                   f"{col('initially_within_tol')} | {col('rate_fake', 4)} | {col('rate_real', 4)} | "
+        cols = " | ".join(_fmt_runs([x.get(name) for x in v], d) for name, d in TABLE_COLUMNS)
+        out.append(f"| {grey_levels(k[0])} | {k[1]} | {k[2]} | {v[0]['step_of_model']} | {cols} | "
                    f"{sorted(x['seed'] for x in v)} |")
-    pooled = collections.defaultdict(list)
-    for k in keys:
-        pooled[(k[0], k[3], k[1])].append(runs[k])
-    out += [
-        "", "Table 2: training seeds pooled (mean ± std over training seeds of each run's eval-seed mean)", "",
-        "| images | G step | D | train seeds | K_fake | K_real | success fake | success real | initial gap | "
-        "gap closed/step fake | gap closed/step real |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for (res, step, reg), group in sorted(pooled.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2] != "none")):
-        if len(group) < 2:
-            continue
-
-        def col(name, d=2):
-            per_run = [[x[name] for x in v if x[name] is not None] for v in group]
-            return _fmt_runs([np.mean(vals) for vals in per_run if vals], d)
-
-        seeds = sorted(v[0]["train_seed"] for v in group)
-        out.append(f"| {res}x{res} | {step} | {reg} | {seeds} | {col('k_fake')} | {col('k_real')} | "
-                   f"{col('success_fake', 3)} | {col('success_real', 3)} | {col('initial_gap', 3)} | "
-                   f"{col('rate_fake', 4)} | {col('rate_real', 4)} |")
+    out += ["", "Table 2: training seeds pooled (mean ± std over training seeds of each run's eval-seed mean)", "",
+            f"| step | D | train seeds | {TABLE_HEAD} |", "|---|---|---|" + "---|" * len(TABLE_COLUMNS)]
+    for row in summarize_attack(rows):
+        cols = " | ".join(_fmt_runs(row[name], d) for name, d in TABLE_COLUMNS)
+        out.append(f"| {grey_levels(row['step_size'])} | {row['regularizer']} | {row['seeds']} | {cols} |")
     return "\n".join(out) + "\n"
 
 
 # ------------------------------------------------------ the study's section
 
+SUMMARY_KEYS = tuple(name for name, _ in TABLE_COLUMNS)
+
 
 def section_reproduction(opts) -> Figure1Options:
-    """The reproduction the study reruns: the full one, or with ``opts.quick`` 2 short runs on 8x8 digits."""
-    out_dir = os.path.join(opts.out_dir, "attack")
-    if opts.quick:
-        return Figure1Options(out_dir=out_dir, runs_dir=os.path.join(opts.figure1_runs_dir, "figure1"),
-                              settings=("attack",), train_seeds=(0,), n_iter=opts.table3_iters,
-                              checkpoints={"attack": ((), ())}, eval_seeds=(0, 1), workers=opts.workers)
-    return Figure1Options(out_dir=out_dir, runs_dir=opts.figure1_runs_dir, workers=opts.workers)
+    """The reproduction the study runs, sized by ``opts`` (its outputs in ``<out_dir>/results/figure1``)."""
+    return Figure1Options(out_dir=os.path.join(opts.artefacts, "figure1"), runs_dir=os.path.join(opts.runs_dir, "figure1"),
+                          train_seeds=tuple(opts.figure1_seeds), n_iter=opts.figure1_iters,
+                          resolution=opts.figure1_resolution, eval_seeds=tuple(opts.figure1_eval_seeds),
+                          workers=opts.workers)
 
 
 def run_section(opts) -> dict:
-    """Reruns the reproduction (or, with ``opts.figure1_reuse``, reads ``opts.figure1_results``) and summarizes it."""
-    if opts.figure1_reuse:
-        path = opts.figure1_results
-        source = f"{path} as committed (not rerun by this invocation)"
-    else:
-        fo = section_reproduction(opts)
-        reproduce(fo)
-        path = os.path.join(fo.out_dir, RESULTS)
-        source = f"{path}, rerun by this invocation"
-        if opts.quick:
-            source = (f"quick: {len(fo.regularizers)} runs of {fo.n_iter} steps on 8x8 digits, "
-                      f"{len(fo.eval_seeds)} evaluation seeds")
-    return {"source": source, "rows": summarize_attack(read_results(path))}
+    """Trains both arms and attacks them in this invocation (resuming finished runs); summarizes the lines."""
+    fo = section_reproduction(opts)
+    out = reproduce(fo)
+    return {"rows": summarize_attack(out["lines"]), "code_versions": out["code_versions"],
+            "train_seconds": out["train_seconds"], "results": os.path.join(fo.out_dir, RESULTS),
+            "d_batch_norm": TRAIN_FIELDS["d_batch_norm"], "step_sizes": list(fo.step_sizes)}
+
+
+def _mean_or_none(values):
+    values = [v for v in values if v is not None]
+    return float(np.mean(values)) if values else None
 
 
 def summarize_attack(rows) -> list:
-    """Per (resolution, regularizer) at each run's final model: K per training seed (mean over eval seeds)."""
+    """Per (regularizer, step size) at each run's final model: each metric per training seed (mean over eval seeds).
+
+    A metric no example of a run defined (e.g. the score change per step when no example took a step) is ``None``.
+    """
     final_step = collections.defaultdict(int)
     for r in rows:
-        final_step[(r["resolution"], r["regularizer"], r["train_seed"])] = max(
-            final_step[(r["resolution"], r["regularizer"], r["train_seed"])], r["step_of_model"])
+        key = (r["regularizer"], r["train_seed"])
+        final_step[key] = max(final_step[key], r["step_of_model"])
     per_run = collections.defaultdict(list)
     for r in rows:
-        key = (r["resolution"], r["regularizer"], r["train_seed"])
-        if r["step_of_model"] == final_step[key]:
-            per_run[key].append(r)
-    out = collections.defaultdict(lambda: {"k_fake": [], "k_real": [], "initial_gap": [], "seeds": []})
-    for (res, reg, seed), group in sorted(per_run.items()):
-        cell = out[(res, reg)]
-        for k in ("k_fake", "k_real", "initial_gap"):
-            cell[k].append(float(np.mean([g[k] for g in group])))
+        if r["step_of_model"] == final_step[(r["regularizer"], r["train_seed"])]:
+            per_run[(r["regularizer"], r["step"], r["train_seed"])].append(r)
+    out = collections.defaultdict(lambda: dict({k: [] for k in SUMMARY_KEYS}, seeds=[]))
+    for (reg, step, seed), group in sorted(per_run.items()):
+        cell = out[(reg, step)]
+        for k in SUMMARY_KEYS:
+            cell[k].append(_mean_or_none([g.get(k) for g in group]))
         cell["seeds"].append(seed)
-        cell["step"] = group[0]["step_of_model"]
-        # what the page states beside the verdict (absent from files written before they were kept)
-        cell["tol"] = group[0].get("tol")
-        cell["num"] = group[0].get("num")
-        cell["eval_seeds"] = sorted({g["seed"] for g in group})
-    return [{"resolution": res, "regularizer": reg, **cell} for (res, reg), cell in sorted(out.items())]
+        cell.update(step=group[0]["step_of_model"], tol=group[0]["tol"], num=group[0]["num"],
+                    resolution=group[0]["resolution"], max_iters=group[0]["max_iters"],
+                    eval_seeds=sorted(set(cell.get("eval_seeds", [])) | {g["seed"] for g in group}))
+    return [{"regularizer": reg, "step_size": step, **cell}
+            for (reg, step), cell in sorted(out.items(), key=lambda kv: (kv[0][1], kv[0][0] != "none"))]
+
+
+CLAIM_METRICS = {
+    "k": ("k_fake", "k_real"),  # the paper's measure
+    "k_per_gap": ("k_per_gap_fake", "k_per_gap_real"),  # the same with each pair's initial gap divided out
+}
+
+
+def _nan(values):
+    return [float("nan") if v is None else float(v) for v in values]
 
 
 def comparisons(rows) -> dict:
-    """The section's cells: DAT's K against the baseline's, per resolution and side, paired by training seed.
+    """The section's cells: DAT against the baseline, paired by training seed (Holm over all of them).
 
-    ``(resolution, "k_fake" | "k_real")``; higher K is better.  A resolution where every run of both arms
-    starts with its mean clean score gap at or below the success tolerance has no headroom: the attack has
-    (on average) nothing to do, and K cannot measure robustness.
+    ``(step size, metric)`` for every step size and the metrics of :data:`CLAIM_METRICS`; higher is better
+    (more steps to fool D).  A step size where every run of both arms starts with its mean clean score gap at
+    or below the success tolerance has no headroom: the attack has (on average) nothing to do.
     """
-    by = {(r["resolution"], r["regularizer"]): r for r in rows}
+    by = {(r["regularizer"], r["step_size"]): r for r in rows}
     out = {}
-    for res in sorted({r["resolution"] for r in rows}):
-        if (res, "dat") not in by or (res, "none") not in by:
+    for step in sorted({r["step_size"] for r in rows}):
+        if ("dat", step) not in by or ("none", step) not in by:
             continue
-        dat, none = by[(res, "dat")], by[(res, "none")]
+        dat, none = by[("dat", step)], by[("none", step)]
         tol = dat.get("tol") or DEFAULT_TOL
-        gaps = dat["initial_gap"] + none["initial_gap"]
+        gaps = [g for g in dat["initial_gap"] + none["initial_gap"] if g is not None]
         headroom = None
-        if all(g <= tol for g in gaps):
+        if gaps and all(g <= tol for g in gaps):
             headroom = (f"every run's mean clean score gap ({min(gaps):.3f}-{max(gaps):.3f}) is at or below the "
                         f"success tolerance {tol:g}")
-        for k in ("k_fake", "k_real"):
-            out[(res, k)] = stats.paired(stats.by_seed(dat[k], dat["seeds"]), stats.by_seed(none[k], none["seeds"]),
-                                         False, no_headroom=headroom)
+        for metrics in CLAIM_METRICS.values():
+            for k in metrics:
+                out[(step, k)] = stats.paired(stats.by_seed(_nan(dat[k]), dat["seeds"]),
+                                              stats.by_seed(_nan(none[k]), none["seeds"]), False, no_headroom=headroom)
     return out
 
 
+METRIC_TITLES = {"k_fake": "K_fake", "k_real": "K_real", "k_per_gap_fake": "K/gap fake",
+                 "k_per_gap_real": "K/gap real"}
+
+
+def _versions_line(versions: dict) -> str:
+    distinct = sorted({v for vs in versions.values() for v in vs})
+    unrecorded = sorted(r for r, vs in versions.items() if not vs)
+    if len(distinct) == 1 and not unrecorded and all(len(vs) == 1 for vs in versions.values()):
+        return f"All {len(versions)} runs were trained by one code version, `{distinct[0]}`, each in one invocation."
+    parts = [f"The runs were trained by {len(distinct)} code versions ({', '.join(f'`{v}`' for v in distinct)})"]
+    if unrecorded:
+        parts.append(f"{len(unrecorded)} runs have no record of theirs")
+    return "; ".join(parts) + ": delete the runs folder and rerun for one version."
+
+
 def section_markdown(opts, sec):
-    rows = sec["data"]["rows"]
+    data = sec["data"]
+    rows = data["rows"]
+    if any("step_size" not in r for r in rows):
+        return (["The stored section predates the current design (8x8 and 32x32 BatchNorm Ds attacked in inference "
+                 "mode); rerun it with `python bin/results.py --sections=figure1`."], [], "not rerun")
+    steps = "/".join(str(s) for s in sorted({r["step"] for r in rows}))
+    res = rows[0]["resolution"]
+    n_seeds = min(len(r["seeds"]) for r in rows)
+    grid = ", ".join(grey_levels(s) for s in sorted({r["step_size"] for r in rows}))
     lines = [
-        f"Source: {sec['data']['source']}. K = mean attack steps until D's score is within {DEFAULT_TOL:g} of the "
-        "partner's "
-        "(higher = harder to attack); per training seed the mean over evaluation seeds, then mean ± sample std over "
-        "training seeds. Setting and choices: [docs/attack/README.md](attack/README.md).",
+        f"Both arms trained and attacked by this section ({res}x{res} digits, DCGAN, `ns` loss, {steps} generator "
+        f"steps, training seeds {rows[0]['seeds']}). **The attacked D is the trained function:** D has no BatchNorm "
+        "(`d_batch_norm=False`, both arms), so its training and inference modes are one function and each example "
+        "is scored on its own, as Eq. (1) reads D(x); a BatchNorm D is trained on batch statistics of separate "
+        "real and fake batches but would be attacked with moving averages. " + _versions_line(data["code_versions"]),
         "",
-        "| images | D | training seeds | G steps | pairs x eval seeds | K_fake | K_real | initial score gap |",
-        "|---|---|---|---:|---|---:|---:|---:|",
+        f"K = mean attack steps until D's score (sigmoid) is within {rows[0]['tol']:g} of the partner's (failures "
+        f"count {rows[0]['max_iters']}; higher = harder to fool), {rows[0]['num']} pairs x evaluation seeds "
+        f"{rows[0]['eval_seeds']}; per training seed the mean over evaluation seeds, then mean ± sample std over "
+        "training seeds. Beside the paper's raw K: **K/gap**, each example's K divided by its pair's initial score "
+        "gap (steps per unit of score gap, over the examples that took steps), and the **score change per step** "
+        "(score gap closed per step). Step sizes (fixed before the runs): "
+        f"{grid} grey levels of a [0, 1] image (x 2/255 in the models' [-1, 1] units). "
+        f"Per-run lines: [results.jsonl]({rel(opts, data['results'])}), "
+        f"[tables]({rel(opts, os.path.join(os.path.dirname(data['results']), TABLES))}).",
+        "",
+        f"| step | D | seeds | {TABLE_HEAD} |", "|---|---|---|" + "---:|" * len(TABLE_COLUMNS),
     ]
     for r in rows:
-        pairs = "not stored" if r.get("num") is None else f"{r['num']} x {len(r['eval_seeds'])}"
-        lines.append(f"| {r['resolution']}x{r['resolution']} | {r['regularizer']} | {r['seeds']} | {r['step']} | "
-                     f"{pairs} | {fmt(r['k_fake'])} | {fmt(r['k_real'])} | {fmt(r['initial_gap'], 3)} |")
+        cols = " | ".join(fmt(_nan(r[name]), d) for name, d in TABLE_COLUMNS)
+        lines.append(f"| {grey_levels(r['step_size'])} | {r['regularizer']} | {len(r['seeds'])} | {cols} |")
     cells = verdicts.decide(comparisons(rows))
-    table = [(f"{res}x{res}, {k}: DAT vs none", c) for (res, k), c in cells.items()]
-    lines += ["", "Cells (paired by training seed):", ""] + verdicts.cells_table(table)
+    table = [(f"step {grey_levels(step)}, {METRIC_TITLES[k]}: DAT vs none", c) for (step, k), c in cells.items()]
+    lines += ["", "Cells (paired by training seed; higher = more steps to fool D):", ""] + verdicts.cells_table(table)
     lines += ["", paper.figure1_line()]
-    n_seeds = min((len(r["seeds"]) for r in rows), default=0)
-    steps = "/".join(str(s) for s in sorted({r["step"] for r in rows}))
-    claims = [verdicts.Claim("DAT raises K", f"attack on digits DCGANs, {steps} G steps, {n_seeds} training seeds, "
-                             "resolution x {K_fake, K_real}", tuple(cells.values()))] if cells else []
+    setup = (f"attack on {res}x{res} digits DCGANs without BatchNorm, {steps} G steps, {n_seeds} training seeds, "
+             f"step sizes {grid} grey levels")
+    claims = []
+    for name, text in (("k", "DAT raises K (the paper's measure)"),
+                       ("k_per_gap", "DAT raises K per unit of initial score gap (the gap divided out)")):
+        sub = tuple(c for (step, k), c in cells.items() if k in CLAIM_METRICS[name])
+        if sub:
+            claims.append(verdicts.Claim(text, setup + ", {fake, real}", sub))
     return lines, claims, claims[0].verdict.word if claims else "not run"
-
-
-def measured(sec):
-    """The measurement date: a reused reproduction's date is not in the section's JSON."""
-    if "not rerun" in sec["data"]["source"]:
-        return f"not stored (summarized on {sec['date']} from the committed results)"
-    return sec["date"]
-
-
-def wall_time(sec):
-    """A reused reproduction took no time here, and its own time is not in the JSON."""
-    if "not rerun" in sec["data"]["source"]:
-        return None, " (reused, not rerun; its wall time is not stored in the JSON)"
-    return sec["seconds"], ""

@@ -75,23 +75,6 @@ def test_run_one_records_divergence(tmp_path, monkeypatch):
     assert np.isnan(runner.metric(result, "fid_train"))
 
 
-def test_summarize_attack_takes_final_models_and_averages_eval_seeds():
-    def row(reg, train_seed, step, seed, k_fake, k_real):
-        return dict(resolution=32, regularizer=reg, train_seed=train_seed, step_of_model=step, seed=seed,
-                    k_fake=k_fake, k_real=k_real, initial_gap=0.1)
-
-    rows = [
-        row("none", 0, 1000, 0, 99.0, 99.0),  # an earlier checkpoint: ignored
-        row("none", 0, 2000, 0, 2.0, 4.0), row("none", 0, 2000, 1, 4.0, 6.0),
-        row("none", 1, 2000, 0, 6.0, 8.0),
-        row("dat", 0, 2000, 0, 1.0, 1.0),
-    ]
-    out = {(r["regularizer"]): r for r in figure1.summarize_attack(rows)}
-    assert out["none"]["k_fake"] == [3.0, 6.0] and out["none"]["k_real"] == [5.0, 8.0]
-    assert out["none"]["seeds"] == [0, 1] and out["none"]["step"] == 2000
-    assert out["dat"]["k_fake"] == [1.0]
-
-
 def _fake_sections(opts):
     """Section files shaped like the real ones, with DAT built to win table3 and lose figures45."""
     t3_runs = []
@@ -112,20 +95,27 @@ def _fake_sections(opts):
                 f45.append({"stem": stem, "arm": arm, "seed": seed, "logs": [],
                             "curve": [{"step": 50, "fid_train": fid + 1}, {"step": 100, "fid_train": fid}],
                             "final": {"fid_train": fid + seed * 0.1}, "diverged_at": None})
+    # Figure 1: DAT's K lower than the baseline's, its K per unit of initial gap higher (3 seeds, tiny spread)
+    f1_rows = []
+    for reg, k, per_gap in (("none", 8.0, 20.0), ("dat", 7.0, 40.0)):
+        f1_rows.append({"regularizer": reg, "step_size": 2 / 255, "seeds": [0, 1, 2], "step": 2000, "tol": 0.02,
+                        "num": 64, "resolution": 32, "max_iters": 200, "eval_seeds": [0, 1, 2],
+                        **{m: [k + 0.01 * i for i in range(3)] for m in ("k_fake", "k_real")},
+                        **{m: [per_gap + 0.01 * i * i for i in range(3)] for m in ("k_per_gap_fake", "k_per_gap_real")},
+                        **{m: [0.05, 0.05, 0.05] for m in ("rate_fake", "rate_real")},
+                        "initial_gap": [0.3, 0.3, 0.3], "success_fake": [1.0] * 3, "success_real": [1.0] * 3})
     table = []
     for mixture in ("balanced", "imbalanced"):
         for method in ("none", "dat", "dat_reference"):
             for step in (2000, 3000):
                 vals = lambda m: {"values": [m - 1e-3, m, m + 1e-3]}  # noqa: E731
                 table.append({"mixture": mixture, "method": method, "step": step, "seeds": 3,
-                              "modes_covered": vals(9.0), "kl": vals(0.05)})
+                              "modes_covered": vals(9.0), "kl": vals(0.05), "mode_mass_error": vals(0.1)})
     sections = {
         "figure3": {"variants": [{"tag": "figure3", "std": 0.316, "table": table, "seconds": 60.0}], "seeds": [0, 1, 2]},
-        "figure1": {"source": "test", "rows": [
-            {"resolution": 32, "regularizer": "none", "k_fake": [8.0, 8.2], "k_real": [9.0, 9.5],
-             "initial_gap": [0.4, 0.4], "seeds": [0, 1], "step": 2000},
-            {"resolution": 32, "regularizer": "dat", "k_fake": [7.0, 7.1], "k_real": [5.0, 5.2],
-             "initial_gap": [0.2, 0.2], "seeds": [0, 1], "step": 2000}]},
+        "figure1": {"rows": f1_rows, "code_versions": {"r0": ["abc"], "r1": ["abc"]}, "train_seconds": {},
+                    "results": os.path.join(opts.artefacts, "figure1", "results.jsonl"), "d_batch_norm": False,
+                    "step_sizes": [2 / 255]},
         "table3": {"runs": t3_runs},
         "figures45": {"runs": f45},
         "lipschitz": {"runs": [r for r in t3_runs if r["reg"] in lipschitz.LIPSCHITZ_REGS]},
@@ -151,8 +141,10 @@ def test_render_page_has_six_sections_and_mechanical_verdicts(tmp_path):
     assert ("DAT or DATT has the best FID of the nine (DAT's ranks by mean: GAN #1, LSGAN #1, WGAN #1): "
             "**suggestive**") in page
     assert "DAT improves the final FID across settings: **suggestive against** (0 of 6 cells better, 6 worse" in page
-    # K went down with DAT in the fake data (2 training seeds, both cells significant after Holm over 2)
-    assert "DAT raises K: **suggestive against** (0 of 2 cells better, 2 worse" in page
+    # K went down with DAT in the fake data, K per unit of gap up (3 training seeds, every cell significant)
+    assert "DAT raises K (the paper's measure): **suggestive against** (0 of 2 cells better, 2 worse" in page
+    assert "DAT raises K per unit of initial score gap (the gap divided out): **suggestive** (2 of 2 cells better" in page
+    assert "All 2 runs were trained by one code version, `abc`" in page
     # gradient norm at reals lower with DAT (better); at fakes every arm has the same values (degenerate)
     assert ("DAT lowers D's input-gradient norm vs no regularization: **suggestive** (3 of 3 cells better, 0 worse, "
             "0 tie at alpha=0.05 (Holm over the section's 6 tested cells); 3 seeds (< 5: at most suggestive); "
@@ -309,18 +301,21 @@ def test_defaults_write_under_runs_not_docs():
     assert figure1.Figure1Options().out_dir == os.path.join("runs", "figure1")
 
 
-def test_the_study_reruns_the_figure1_reproduction_into_its_own_folder():
-    full = figure1.section_reproduction(study.StudyOptions(out_dir="docs"))
-    assert (full.out_dir, full.runs_dir) == (os.path.join("docs", "attack"), "runs")
-    assert full == figure1.Figure1Options(out_dir=os.path.join("docs", "attack"))  # the committed reproduction
+def test_the_study_trains_and_attacks_figure1_in_its_own_folders():
+    full = figure1.section_reproduction(study.StudyOptions(out_dir="docs")).validate()
+    assert (full.out_dir, full.runs_dir) == (os.path.join("docs", "results", "figure1"),
+                                             os.path.join("runs", "results", "figure1"))
+    assert (full.train_seeds, full.n_iter, full.resolution, full.step_sizes) == ((0, 1, 2, 3, 4), 2000, 32,
+                                                                                figure1.STEP_SIZES)
     quick = figure1.section_reproduction(study.quick_options()).validate()
-    assert quick.out_dir == os.path.join(common.QUICK_OUT_DIR, "attack")
+    assert quick.out_dir == os.path.join(common.QUICK_OUT_DIR, "results", "figure1")
     runs = [c["run_dir"] for c in figure1.train_configs(quick)]
     assert len(runs) == 2 and all(r.startswith(os.path.join("runs", "results_quick")) for r in runs)
-    assert len(figure1.attack_jobs(quick)) == 2 * 2  # 2 runs x 2 evaluation seeds, final models only
+    assert len(figure1.attack_jobs(quick)) == 2  # one job per run: every step size and evaluation seed
+    assert "reproduce.sh" not in study.SECTIONS["figure1"].command
 
 
-@pytest.mark.parametrize("script, default", [("figure3.py", "runs/figure3"), ("attack.py", "runs/figure1")])
+@pytest.mark.parametrize("script, default", [("figure3.py", "runs/figure3")])
 def test_cli_output_defaults_are_under_runs(script, default):
     import subprocess
     import sys
@@ -329,20 +324,6 @@ def test_cli_output_defaults_are_under_runs(script, default):
                           text=True, timeout=120)
     text = " ".join((proc.stdout + proc.stderr).split())
     assert re.search(r"--out_dir: .*?\(default: '" + re.escape(default) + r"'\)", text), text[-2000:]
-
-
-def test_figure1_cells_without_headroom_are_degenerate():
-    def rows(gap):
-        return [{"resolution": 8, "regularizer": reg, "k_fake": [1.0, 2.0, 3.0], "k_real": [k, k + 1, k + 3],
-                 "initial_gap": [gap, gap, gap], "seeds": [0, 1, 2], "step": 10} for reg, k in (("none", 1.0),
-                                                                                                 ("dat", 5.0))]
-
-    # every run's mean clean gap within the 0.02 tolerance: the attack has nothing to do
-    cells = figure1.comparisons(rows(0.01))
-    assert all(c.degenerate.startswith("no headroom") for c in cells.values())
-    cells = figure1.comparisons(rows(0.3))
-    assert cells[(8, "k_real")].degenerate is None and cells[(8, "k_real")].effect == pytest.approx(4.0)
-    assert cells[(8, "k_fake")].degenerate == "no difference in any seed (zero paired spread)"
 
 
 def test_figure3_pairs_by_seed_list_else_by_position():

@@ -30,7 +30,8 @@ def test_exact_true_proportions(kind, n):
     assert counts.sum() == n and np.allclose(counts / n, p)
     samples = np.repeat(MODES, counts, axis=0)
     m = mixture_metrics(samples, kind=kind)
-    assert m == {"modes_covered": 9, "high_quality": 1.0, "kl": pytest.approx(0.0, abs=1e-8)}
+    assert m == {"modes_covered": 9, "high_quality": 1.0, "kl": pytest.approx(0.0, abs=1e-8),
+                 "mode_mass_error": pytest.approx(0.0, abs=1e-12)}
 
 
 def test_true_samples_with_small_std():
