@@ -222,6 +222,9 @@ def test_cli_ctrl_c_exits_130_saying_where_the_run_stands(tmp_path):
         [sys.executable, os.path.join(ROOT, "bin", "train.py"), *_TINY, "--n_iter=1000000", "--log_every=20",
          "--checkpoint_every=20", f"--run_dir={run}"],
         cwd=ROOT, env=_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        # A shell's background job (CI under nohup, `pytest &`) passes SIGINT on as ignored: give the child the
+        # default disposition, as a terminal would, so that Python turns Ctrl-C into KeyboardInterrupt.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         deadline = time.time() + 240
