@@ -66,8 +66,12 @@ class GAN(keras.Model):
       log_gradient_norms: log ``grad_norm_real``, ``grad_norm_fake`` and
         ``grad_norm_interp``, the mean ``||dD/dx||`` at clean reals, fakes and
         random real-fake interpolates: local estimates of D's Lipschitz
-        constant (one extra input-gradient pass per generator step, without
-        changing D's state).
+        constant (three input-gradient passes, without changing D's state).
+      diagnostics_every: compute those norms only on the generator steps that
+        land on a multiple of this (and on an epoch's first step); a logged
+        value is the latest one computed.  1 (default) computes them every
+        step; the command line passes ``--log_every``, so they cost nothing
+        between the points it logs.
       feature_layer: name of D's feature layer for ``rfm`` (default: the input
         of D's last layer).
       auxiliary: an auxiliary self-supervised task
@@ -98,6 +102,7 @@ class GAN(keras.Model):
         n_dis: int = 1,
         seed: int = 0,
         log_gradient_norms: bool = True,
+        diagnostics_every: int = 1,
         feature_layer: str | None = None,
         auxiliary=None,
         d_weight_clip: float = 0.0,
@@ -118,6 +123,9 @@ class GAN(keras.Model):
         self.n_dis = n_dis
         self.seed = seed
         self.log_gradient_norms = bool(log_gradient_norms)
+        if not isinstance(diagnostics_every, int) or isinstance(diagnostics_every, bool) or diagnostics_every < 1:
+            raise ValueError(f"diagnostics_every must be an integer >= 1, got {diagnostics_every!r}.")
+        self.diagnostics_every = diagnostics_every
         self.feature_layer = feature_layer
         self.critic = Critic(discriminator, feature_layer=feature_layer)
         self._check_nets()
@@ -155,7 +163,8 @@ class GAN(keras.Model):
         ]
         if auxiliary is not None:
             names += ["aux_d_loss", "aux_g_loss"]
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in names}
+        self.trackers = {name: (_Latest if name.startswith("grad_norm_") else keras.metrics.Mean)(name=name)
+                         for name in names}
         for name, tracker in self.trackers.items():
             if name in _LOWER_IS_BETTER:
                 tracker._direction = "down"  # read by EarlyStopping/ModelCheckpoint(mode="auto")
@@ -546,15 +555,7 @@ class GAN(keras.Model):
         if self.auxiliary is not None:
             t["aux_g_loss"].update_state(aux_g)
         if self.log_gradient_norms:
-            x_real = chunks[-1]
-            seed = self._step_seed(_SEED_DIAGNOSTICS)
-            alpha = replicas.replica_slice_of_global(
-                lambda n: tf.random.stateless_uniform([n], seed=seed, alg=RNG_ALG), replicas.batch_size(x_real)
-            )
-            x_interp = interpolate(x_real, x_fake, alpha)
-            # One pass per batch, as D is trained (BatchNorm statistics per batch).
-            for name, x in (("real", x_real), ("fake", x_fake), ("interp", x_interp)):
-                t[f"grad_norm_{name}"].update_state(tf.reduce_mean(self.critic.gradient_norms(x)))
+            self._gradient_norm_diagnostics(chunks[-1], x_fake)
         self.g_steps.assign_add(1)
         logs = {name: m.result() for name, m in t.items()}
         if isinstance(self.distribute_strategy, tf.distribute.MultiWorkerMirroredStrategy):
@@ -562,6 +563,28 @@ class GAN(keras.Model):
             # strategies, which rejects scalars; epoch logs come from the trackers as scalars.
             logs = {name: tf.reshape(v, [1]) for name, v in logs.items()}
         return logs
+
+    def _gradient_norm_diagnostics(self, x_real, x_fake):
+        """Mean ``||dD/dx||`` at reals, fakes and interpolates, on the steps ``diagnostics_every`` asks for."""
+        t = self.trackers
+
+        def norms():
+            seed = self._step_seed(_SEED_DIAGNOSTICS)
+            alpha = replicas.replica_slice_of_global(
+                lambda n: tf.random.stateless_uniform([n], seed=seed, alg=RNG_ALG), replicas.batch_size(x_real)
+            )
+            x_interp = interpolate(x_real, x_fake, alpha)
+            # One pass per batch, as D is trained (BatchNorm statistics per batch).
+            return tf.stack([tf.reduce_mean(self.critic.gradient_norms(x)) for x in (x_real, x_fake, x_interp)])
+
+        if self.diagnostics_every == 1:
+            due, values = tf.constant(True), norms()
+        else:  # this step lands on a multiple, or the epoch has none yet (Keras resets the trackers per epoch)
+            lands = tf.equal((self.g_steps + 1) % self.diagnostics_every, 0)
+            due = tf.logical_or(lands, tf.logical_not(t["grad_norm_real"].has_value()))
+            values = tf.cond(due, norms, lambda: tf.zeros([3]))
+        for i, name in enumerate(("real", "fake", "interp")):
+            t[f"grad_norm_{name}"].update_state(values[i], due)
 
     def test_step(self, data):
         """D's loss and logits on a real batch and fresh fakes, without any update.
@@ -647,6 +670,7 @@ class GAN(keras.Model):
             "n_dis": self.n_dis,
             "seed": self.seed,
             "log_gradient_norms": self.log_gradient_norms,
+            "diagnostics_every": self.diagnostics_every,
             "feature_layer": self.feature_layer,
             "auxiliary": None if self.auxiliary is None else keras.saving.serialize_keras_object(self.auxiliary),
             "d_weight_clip": self.d_weight_clip,
@@ -678,6 +702,29 @@ class GAN(keras.Model):
 # ------------------------------------------------------------------ helpers
 
 _LOWER_IS_BETTER = ("d_loss", "g_loss", "reg", "aux_d_loss", "aux_g_loss")  # trackers with direction "down"
+
+
+class _Latest(keras.metrics.Metric):
+    """The latest value given with ``due=True`` (not an average): a diagnostic computed now and then.
+
+    Replicas compute it on the same steps; reading it across replicas averages their values.
+    """
+
+    def __init__(self, name=None, dtype=None):
+        super().__init__(name=name, dtype=dtype)
+        self.value = self.add_variable(shape=(), initializer="zeros", aggregation="mean", name="value")
+        self.count = self.add_variable(shape=(), initializer="zeros", aggregation="mean", name="count")
+
+    def update_state(self, value, due=True):
+        due = tf.convert_to_tensor(due)
+        self.value.assign(tf.where(due, tf.cast(value, self.value.dtype), self.value))
+        self.count.assign(tf.where(due, tf.ones_like(self.count), self.count))
+
+    def has_value(self):
+        return self.count > 0
+
+    def result(self):
+        return tf.identity(self.value)
 
 
 def _flat_logits(out):

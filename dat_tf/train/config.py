@@ -94,7 +94,8 @@ class TrainConfig:
                          "counted across resumes, losses, speed, ETA); 2 Keras' own line per epoch instead.",
                          low=0, high=2)
     log_gradient_norms: bool = param(True, "Log the mean input-gradient norm of D at reals, fakes and "
-                                     "interpolates.")
+                                     "interpolates, computed on the steps that land on a multiple of --log_every "
+                                     "(the points logged), not in between.")
     # Metrics
     metrics_every: int = param(0, "Generator steps between FID/KID/IS evaluations logged to TensorBoard "
                                "(0: none).", low=0)

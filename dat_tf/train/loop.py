@@ -121,7 +121,7 @@ def _build_gan(cfg: TrainConfig) -> GAN:
     reg = cfg.build_regularizer()
     gan = GAN(
         g, d, latent_dim=cfg.latent_dim, loss=cfg.loss, regularizer=reg, n_dis=cfg.n_dis, seed=cfg.seed,
-        log_gradient_norms=cfg.log_gradient_norms, auxiliary=build_auxiliary(cfg),
+        log_gradient_norms=cfg.log_gradient_norms, diagnostics_every=cfg.log_every, auxiliary=build_auxiliary(cfg),
         d_weight_clip=cfg.d_weight_clip,
     )
     lr_d, lr_g = cfg.lr_d, cfg.lr_g
