@@ -76,7 +76,7 @@ def quick_options(**overrides) -> StudyOptions:
     kw = dict(
         out_dir=QUICK_OUT_DIR, runs_dir=runs, figure1_runs_dir=runs,
         quick=True, figure3_seeds=(0, 1), figure3_checkpoints=(100, 200, 400), figure3_stds=(None,),
-        resolution=8, width=8, eval_samples=300, table3_seeds=(0,), table3_key_seeds=(0,), table3_sn_seeds=(0,),
+        resolution=8, width=8, eval_samples=300, table3_seeds=(0,), table3_key_seeds=(0,), table3_sn_seeds=(),
         table3_iters=60, lipschitz_weights=(0.1, 10.0), correctness_batches=2, figures45_seeds=(0,),
         figures45_iters=60, figures45_curve_every=30, log_every=30,
     )

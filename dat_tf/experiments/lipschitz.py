@@ -23,7 +23,7 @@ is steeper where it is wrong" cannot come from DAT simply being less regularized
 
 **The verdict** "DAT's D is steeper where it is wrong than 0-GP's (matched)": per loss, DAT's ratio
 against the matched 0-GP's, higher is better, paired by seed; a seed where either ratio is undefined
-(D right or wrong on every example) is dropped from both arms and listed.  Holm corrects over every
+(D right, or wrong, on every measured example; or the run diverged) is dropped from both arms and listed.  Holm corrects over every
 cell of the section (mean-norm cells included).
 """
 
@@ -169,9 +169,13 @@ def comparisons(runs) -> dict:
                 if common:
                     out[(base, row, at)] = stats.paired({s: a[s] for s in common}, {s: b[s] for s in common}, True)
     for row in TABLE3_LOSSES:
-        a, b, _ = ratio_pairs(runs, row, "dat", MATCHED)
+        a, b, dropped = ratio_pairs(runs, row, "dat", MATCHED)
         if a:
             out[("adaptive", row)] = stats.paired(a, b, lower_is_better=False)
+        elif dropped:  # every seed undefined: the cell cannot measure the claim
+            nan = {s: float("nan") for s in dropped}
+            out[("adaptive", row)] = stats.paired(nan, nan, lower_is_better=False, no_headroom=(
+                "the ratio is undefined in every seed (D right, or wrong, on every measured example, or diverged)"))
     return out
 
 
@@ -191,6 +195,22 @@ def _split_means(run):
     right = float(norm[ok].mean()) if ok.any() else float("nan")
     wrong = float(norm[~ok].mean()) if (~ok).any() else float("nan")
     return right, wrong, float((~ok).mean())
+
+
+def fmt_defined(values, digits=3) -> str:
+    """``"mean ± std"`` over the seeds where the value is defined; ``"undefined"`` if none; ``"(k of n)"`` if some.
+
+    A mean norm where D is wrong does not exist when D is right on every example: not a divergence.
+
+    >>> fmt_defined([1.0, float("nan"), 3.0], 1)
+    '2.0 ± 1.4 (2 of 3 seeds)'
+    """
+    v = np.asarray(values, np.float64)
+    ok = v[np.isfinite(v)]
+    if not ok.size:
+        return "undefined"
+    out = fmt(ok, digits)
+    return out if ok.size == v.size else f"{out} ({ok.size} of {v.size} seeds)"
 
 
 def section_markdown(opts, sec):
@@ -239,8 +259,8 @@ def section_markdown(opts, sec):
                     continue
                 sm = np.array([_split_means(r) for r in chosen])
                 ratios = [_ratio(r) for r in chosen]
-                lines.append(f"| {ROW_TITLES[row]} | {TITLES[reg]} | {fmt(sm[:, 0], 3)} | {fmt(sm[:, 1], 3)} | "
-                             f"{fmt(sm[:, 2], 2)} | {fmt(ratios, 2)} |")
+                lines.append(f"| {ROW_TITLES[row]} | {TITLES[reg]} | {fmt_defined(sm[:, 0])} | {fmt_defined(sm[:, 1])} | "
+                             f"{fmt(sm[:, 2], 2)} | {fmt_defined(ratios, 2)} |")
     cells = verdicts.decide(comparisons(runs))
     rows, between, adaptive = [], [], []
     for key, cell in cells.items():

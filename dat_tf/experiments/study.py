@@ -95,11 +95,11 @@ SECTIONS = {
         measured=figure1.measured,
     ),
     "table3": Section(
-        title="Table 3 in miniature: 3 losses x 9 regularizers",
+        title="Table 3 in miniature: 3 losses x the regularizers, on the paper's D (and the SN D)",
         claim=CLAIMS["table3"],
         command="{results} --sections=table3",
-        full_command="for f in configs/table3_*.flags; do python bin/train.py --flagfile=$f --metrics_every=10000 "
-                     "--metrics_classifier=inception; done",
+        full_command="for f in configs/table3_*.flags configs/table3sn_*.flags; do python bin/train.py --flagfile=$f "
+                     "--metrics_every=10000 --metrics_classifier=inception; done",
         run=table3.run_section, markdown=table3.section_markdown,
     ),
     "figures45": Section(

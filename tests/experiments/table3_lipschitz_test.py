@@ -126,6 +126,15 @@ def test_adaptivity_cells_pair_by_seed_and_drop_undefined_ratios():
     assert cell.seeds == (0, 1, 2, 4) and cell.effect == pytest.approx(1.525) and not cell.lower_is_better
 
 
+def test_adaptivity_cell_is_degenerate_when_no_seed_has_a_ratio():
+    runs = [{"row": "gan", "reg": reg, "seed": s, "logs": [], "correctness": _corr([1.0], [True], [1.0], [True], None)}
+            for s in range(3) for reg in ("dat", lipschitz.MATCHED)]
+    cell = lipschitz.comparisons(runs)[("adaptive", "gan")]
+    assert cell.degenerate.startswith("no headroom: the ratio is undefined in every seed")
+    assert lipschitz.fmt_defined([float("nan")] * 2) == "undefined"
+    assert lipschitz.fmt_defined([1.0, float("nan"), 3.0], 1) == "2.0 ± 1.4 (2 of 3 seeds)"
+
+
 def test_split_means_by_correctness():
     run = {"correctness": _corr([1.0, 3.0], [True, False], [2.0, 6.0], [True, False], 3.0)}
     assert lipschitz._split_means(run) == (1.5, 4.5, 0.5)

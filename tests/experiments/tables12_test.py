@@ -70,6 +70,14 @@ def test_section_projects_only_measured_nets(tmp_path):
         assert os.path.isfile(os.path.join(ROOT, r["flagfile"]))
 
 
+@pytest.mark.parametrize("model", ["sngan", "ssgan", "infomaxgan"])
+def test_the_page_names_the_clip_the_flagfiles_use(model):
+    from dat_tf.train.config import TrainConfig
+
+    cfg = TrainConfig.from_flagfile(os.path.join(ROOT, "configs", f"{model}_cifar10_dat.flags"))
+    assert cfg.reg_args["clip"] == tables12.REFERENCE_CLIP[model]
+
+
 def test_page_shows_commands_paper_numbers_and_projection(tmp_path):
     opts = study.StudyOptions(out_dir=str(tmp_path))
     _cost(opts, {"sngan32": {"seconds": {"none": 15.0, "dat": 18.0}}},
@@ -81,6 +89,8 @@ def test_page_shows_commands_paper_numbers_and_projection(tmp_path):
     for model in ("sngan", "ssgan", "infomaxgan"):
         for sfx in ("", "_dat", "_dat_paper"):
             assert f"--flagfile=configs/{model}_<dataset>{sfx}.flags" in page
+    assert "ssgan_<dataset>_dat.flags   # DAT, reference variant (the authors' code), --dat_clip=both" in page
+    assert "sngan_<dataset>_dat.flags   # DAT, reference variant (the authors' code), --dat_clip=fake" in page
     assert "| SNGAN | CIFAR-10 | 20.05 → 17.93 | 24.19 → 22.46 | 0.0149 → 0.0133 | 0.0150 → 0.0142 | 7.84 → 7.97 | " \
            "417 h (17.4 days) / 500 h (20.8 days) / 500 h (20.8 days) | 10.0 h / 20.0 h / 20.0 h |" in page
     assert "| InfoMaxGAN | LSUN-Bedroom | 35.69 → 34.21 |" in page and "| - | not measured" in page
