@@ -33,6 +33,19 @@ def write(name, header, flags):
 DAT = [("# DAT as in the paper: epsilon 1 (all experiments), Eq. (10) in g1/g2 space.", None),
        ("regularizer", "dat"), ("dat_epsilon", 1.0), ("dat_variant", "paper")]
 
+
+def dat_flags(regularizer="dat", variant="paper", clip=None):
+    """DAT's flags: ``paper`` (Eq. 9-10 in g1/g2 space) or ``reference`` (the authors' released code)."""
+    if variant == "paper":
+        note = "# DAT as in the paper: epsilon 1 (all experiments), Eq. (10) in g1/g2 space."
+    else:
+        note = (f"# DAT as the authors' released code (the reference variant): raw logits, batch-mean gap, "
+                f"step -clip(grad, -1, 1), clip={clip}.")
+    flags = [(note, None), ("regularizer", regularizer), ("dat_epsilon", 1.0), ("dat_variant", variant)]
+    if clip is not None:
+        flags.append(("dat_clip", clip))
+    return flags
+
 # --------------------------------------------------------------------------
 # Tables 1 and 2: SNGAN / SSGAN / InfoMaxGAN x five datasets, with and without DAT.
 # --------------------------------------------------------------------------
@@ -46,12 +59,21 @@ TABLE1 = {
 }
 MODELS = {"sngan": "SNGAN", "ssgan": "SSGAN (rotation loss: D 1.0, G 0.2)", "infomaxgan": "InfoMaxGAN (InfoMax loss 0.2, nrkhs 1024)"}
 
+# The authors' copies clip the DAT-perturbed batches differently: SSGAN and InfoMaxGAN clip reals (before D)
+# and fakes, their SNGAN/DCGAN copy only fakes.
+REFERENCE_CLIP = {"sngan": "fake", "ssgan": "both", "infomaxgan": "both"}
+ARMS12 = {
+    "": ("", "no regularizer"),
+    "_dat": ("-DAT", "DAT as the authors' released code, which produced Table 2 (the reference variant)"),
+    "_dat_paper": ("-DAT", "DAT as the paper's equations (Eq. 9-10, the paper variant)"),
+}
+
 for model, title in MODELS.items():
     for dataset, (res, decay) in TABLE1.items():
-        for dat in (False, True):
-            name = f"{model}_{dataset}" + ("_dat" if dat else "")
+        for suffix, (tag, what) in ARMS12.items():
+            name = f"{model}_{dataset}{suffix}"
             header = f"""
-Paper Table 2, {title}{'-DAT' if dat else ''} on {dataset} ({res}x{res}).
+Paper Table 2, {title}{tag} on {dataset} ({res}x{res}): {what}.
 Training parameters of the paper's Table 1: batch 64, Adam 2e-4 (0.0, 0.9),
 n_dis 5, 100k generator steps, {decay} learning-rate decay; hinge loss and the
 mimicry SNGAN ResNet nets (spectral norm in D), as the authors' code.
@@ -61,7 +83,12 @@ mimicry SNGAN ResNet nets (spectral norm in D), as the authors' code.
                 ("# Nets", None), ("net", model), ("latent_dim", 128),
                 ("# Objective", None), ("loss", "hinge"),
             ]
-            flags += DAT if dat else [("regularizer", "none")]
+            if suffix == "_dat":
+                flags += dat_flags("dat", "reference", REFERENCE_CLIP[model])
+            elif suffix == "_dat_paper":
+                flags += dat_flags("dat", "paper")
+            else:
+                flags += [("regularizer", "none")]
             flags += [
                 ("# Schedule (Table 1)", None), ("batch_size", 64), ("n_dis", 5), ("n_iter", 100000),
                 ("lr_d", 2e-4), ("lr_g", 2e-4), ("beta1", 0.0), ("beta2", 0.9), ("lr_decay", decay),
@@ -112,31 +139,83 @@ Nets of the paper's footnote 1: 4 conv layers + BN each side, z = 100, Adam.
 # Table 3: GAN / LSGAN / WGAN x the nine regularizers on CIFAR-10.
 # --------------------------------------------------------------------------
 LOSSES3 = {"gan": "ns", "lsgan": "lsgan", "wgan": "wgan"}
-REGS3 = ["none", "gp", "lp", "zero_gp", "ar", "rfm", "asgan", "dat", "datt"]
-for loss_name, loss in LOSSES3.items():
-    for reg in REGS3:
-        name = f"table3_{loss_name}_{reg}"
-        header = f"""
-Paper Table 3: {loss_name.upper()} loss with the {reg} regularizer on CIFAR-10.
-Section 5.4: z = 128, batch 64, Adam 1e-4 (0.5, 0.999). The nets of the AR/RFM
-code base are a DCGAN-style CNN; we use dat_tf's DCGAN nets with spectral norm in
-D (so that WGAN without a penalty is still 1-Lipschitz-bounded), BN only in G.
-Lambdas and epsilons are each method's paper default (see README).
-"""
-        flags = [
-            ("# Data", None), ("dataset", "cifar10"), ("resolution", 32),
-            ("# Nets", None), ("net", "dcgan"), ("latent_dim", 128), ("width", 64),
-            ("d_batch_norm", "false"), ("d_spectral_norm", "true"),
-            ("# Objective", None), ("loss", loss),
-        ]
-        flags += DAT if reg == "dat" else ([("regularizer", "datt"), ("dat_epsilon", 1.0), ("dat_variant", "paper")] if reg == "datt" else [("regularizer", reg)])
-        flags += [
-            ("# Schedule", None), ("batch_size", 64), ("n_dis", 1), ("n_iter", 100000),
-            ("lr_d", 1e-4), ("lr_g", 1e-4), ("beta1", 0.5), ("beta2", 0.999), ("lr_decay", "none"),
-            ("# Logging and checkpoints", None), ("log_every", 500), ("sample_every", 5000),
-            ("checkpoint_every", 5000), ("keep_checkpoints", 3), ("seed", 0),
-        ]
-        write(name, header, flags)
+# column: (regularizer, its flags beyond --regularizer, what the header says)
+REGS3 = {
+    "none": ([], "no regularizer"),
+    "gp": ([("gp_weight", 10.0)], "GP, lambda 10"),
+    "lp": ([("gp_weight", 10.0)], "LP, lambda 10"),
+    "zero_gp": ([("gp_weight", 10.0)], "0-GP on real-fake interpolates, lambda 10"),
+    "ar": ([("robust_weight", 10.0), ("robust_epsilon", 1e-4), ("robust_reduction", "batch")],
+           "AR, lambda 10, eps 1e-4, the batch (Frobenius) norm of the authors' code"),
+    "rfm": ([("robust_weight", 10.0), ("robust_epsilon", 1e-4), ("robust_reduction", "batch")],
+            "RFM, lambda 10, eps 1e-4, the batch (Frobenius) norm of the authors' code"),
+    "asgan": ([("asgan_epsilon", 1.0 / 255.0)], "ASGAN, FGSM eps 1/255 on reals and fakes"),
+    "dat": (None, "DAT, the paper variant (Eq. 9-10)"),
+    "datt": (None, "DATT, the paper variant (Eq. 9-10)"),
+    "dat_reference": (None, "DAT, the reference variant (the authors' released code; fakes clipped)"),
+    "datt_reference": (None, "DATT, the reference variant (the authors' released code; fakes clipped)"),
+}
+# The second arm: the spectrally normalized D of the first study (LP never active, GP collapses there).
+# Five columns, 3 seeds in the study: what the budget of ~90 min for the table3 section leaves.
+REGS3_SN = {
+    "none": REGS3["none"],
+    "gp": REGS3["gp"],
+    "gp_w1": ([("gp_weight", 1.0)], "GP, lambda 1 (a control: a weaker pull towards norm 1)"),
+    "lp": REGS3["lp"],
+    "dat": REGS3["dat"],
+}
+
+
+def _reg_flags(column, extra):
+    if column in ("dat", "datt"):
+        return dat_flags(column, "paper")
+    if column in ("dat_reference", "datt_reference"):
+        return dat_flags(column.split("_")[0], "reference", "fake")
+    regularizer = "gp" if column == "gp_w1" else column
+    return [("regularizer", regularizer)] + list(extra)
+
+
+for arm, columns in (("table3", REGS3), ("table3sn", REGS3_SN)):
+    for loss_name, loss in LOSSES3.items():
+        for column, (extra, what) in columns.items():
+            name = f"{arm}_{loss_name}_{column}"
+            sigmoid = arm == "table3" and loss_name != "gan"
+            if arm == "table3":
+                net_text = ("D: the AR/RFM code base's DCGAN D (--net=dcgan_rfm): BatchNorm after every conv,\n"
+                            "bias-free, LeakyReLU 0.2, no spectral norm. ")
+                if sigmoid:
+                    net_text += (f"A final sigmoid (--d_sigmoid): that code base's\n{loss_name.upper()} line acts "
+                                 "on the sigmoid output.")
+                else:
+                    net_text += "No --d_sigmoid: BCE on the code base's sigmoid\noutput is the ns loss on the logit."
+                if loss_name == "wgan":
+                    net_text += ("\nWGAN on a sigmoid output: the critic is bounded in (0, 1), so without a penalty it\n"
+                                 "estimates a total-variation-like gap, not a Wasserstein distance, and cannot diverge.")
+                nets = [("net", "dcgan_rfm"), ("latent_dim", 128), ("width", 64)]
+                if sigmoid:
+                    nets.append(("d_sigmoid", "true"))
+            else:
+                net_text = """Second arm: the first study's spectrally normalized DCGAN D (no BatchNorm in D),
+not the paper's; LP is never active on it and GP fights the normalization."""
+                nets = [("net", "dcgan"), ("latent_dim", 128), ("width", 64),
+                        ("d_batch_norm", "false"), ("d_spectral_norm", "true")]
+            header = f"""
+Paper Table 3: {loss_name.upper()} loss, {what}, on CIFAR-10.
+Section 5.4: z = 128, batch 64, Adam 1e-4 (0.5, 0.999), as the AR/RFM code base.
+""" + net_text
+            flags = [
+                ("# Data", None), ("dataset", "cifar10"), ("resolution", 32),
+                ("# Nets", None), *nets,
+                ("# Objective", None), ("loss", loss),
+            ]
+            flags += _reg_flags(column, extra)
+            flags += [
+                ("# Schedule", None), ("batch_size", 64), ("n_dis", 1), ("n_iter", 100000),
+                ("lr_d", 1e-4), ("lr_g", 1e-4), ("beta1", 0.5), ("beta2", 0.999), ("lr_decay", "none"),
+                ("# Logging and checkpoints", None), ("log_every", 500), ("sample_every", 5000),
+                ("checkpoint_every", 5000), ("keep_checkpoints", 3), ("seed", 0),
+            ]
+            write(name, header, flags)
 
 # --------------------------------------------------------------------------
 # The README's offline example: a small DCGAN-DAT on scikit-learn's bundled digits,

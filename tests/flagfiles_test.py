@@ -24,16 +24,27 @@ def _load(name, **kw):
     return TrainConfig.from_flagfile(os.path.join(ROOT, "configs", f"{name}.flags"), **kw).validate()
 
 
+MODELS12 = ["sngan", "ssgan", "infomaxgan"]
+DATASETS12 = ["cifar10", "cifar100", "stl10", "tinyimagenet", "lsun_bedroom"]
+LOSSES3 = ("gan", "lsgan", "wgan")
+REGS3 = ("none", "gp", "lp", "zero_gp", "ar", "rfm", "asgan", "dat", "datt", "dat_reference", "datt_reference")
+REGS3_SN = ("none", "gp", "gp_w1", "lp", "dat")
+
+
 def test_expected_flagfiles_exist():
-    models = ["sngan", "ssgan", "infomaxgan"]
-    datasets = ["cifar10", "cifar100", "stl10", "tinyimagenet", "lsun_bedroom"]
-    table12 = {f"{m}_{d}{s}" for m in models for d in datasets for s in ("", "_dat")}
-    table3 = {f"table3_{l}_{r}" for l in ("gan", "lsgan", "wgan") for r in
-              ("none", "gp", "lp", "zero_gp", "ar", "rfm", "asgan", "dat", "datt")}
+    table12 = {f"{m}_{d}{s}" for m in MODELS12 for d in DATASETS12 for s in ("", "_dat", "_dat_paper")}
+    table3 = {f"table3_{l}_{r}" for l in LOSSES3 for r in REGS3}
+    table3sn = {f"table3sn_{l}_{r}" for l in LOSSES3 for r in REGS3_SN}
     assert "sngan_cifar10" in NAMES
-    assert table12 <= set(NAMES) and len(table12) == 30
-    assert table3 <= set(NAMES) and len(table3) == 27
+    assert table12 <= set(NAMES) and len(table12) == 45
+    assert table3 <= set(NAMES) and len(table3) == 33
+    assert table3sn <= set(NAMES) and len(table3sn) == 15
+    assert not {n for n in NAMES if n.startswith("table3")} - table3 - table3sn
     assert sum(n.startswith(("dcgan_", "wgan_")) for n in NAMES) >= 8
+
+
+def _is_dat_name(name):
+    return name.endswith(("_dat", "_datt", "_dat_paper", "_dat_reference", "_datt_reference"))
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -41,7 +52,7 @@ def test_flagfile_validates_and_names_its_run_dir(name):
     cfg = _load(name)
     assert cfg.run_dir == f"runs/{name}"
     if name != "digits":  # the README's example trains with DAT under the plain name (runs/digits)
-        assert (cfg.regularizer in ("dat", "datt")) == (name.endswith(("_dat", "_datt")))
+        assert (cfg.regularizer in ("dat", "datt")) == _is_dat_name(name)
 
 
 def test_generated_flagfiles_match_the_generator(tmp_path):
@@ -75,11 +86,44 @@ def test_table1_settings(name):
     assert cfg.image_resolution() == {"cifar10": 32, "cifar100": 32, "stl10": 48}.get(cfg.dataset, 64)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("table3_")])
+@pytest.mark.parametrize("model", MODELS12)
+def test_table12_dat_runs_the_authors_code_and_dat_paper_the_equations(model):
+    """*_dat: the reference variant, clipping as the authors' copy of that model; *_dat_paper: Eq. 9-10, no clip."""
+    clip = {"sngan": "fake", "ssgan": "both", "infomaxgan": "both"}[model]
+    for dataset in DATASETS12:
+        ref, paper = _load(f"{model}_{dataset}_dat"), _load(f"{model}_{dataset}_dat_paper")
+        base = _load(f"{model}_{dataset}")
+        assert (ref.regularizer, ref.reg_args["variant"], ref.reg_args["clip"]) == ("dat", "reference", clip)
+        assert (paper.regularizer, paper.reg_args["variant"]) == ("dat", "paper")
+        assert paper.build_regularizer().clip == "none"
+        assert ref.build_regularizer().epsilon == paper.build_regularizer().epsilon == 1.0
+        # the arms differ in the regularizer only
+        for cfg in (ref, paper):
+            assert (cfg.net, cfg.loss, cfg.n_dis, cfg.lr_decay, cfg.image_resolution()) == (
+                base.net, base.loss, base.n_dis, base.lr_decay, base.image_resolution())
+
+
+@pytest.mark.parametrize("name", [n for n in NAMES if n.startswith("table3")])
 def test_table3_settings(name):
     cfg = _load(name)
-    assert (cfg.latent_dim, cfg.batch_size, cfg.lr_d, cfg.beta1, cfg.beta2) == (128, 64, 1e-4, 0.5, 0.999)
-    assert cfg.loss == {"gan": "ns", "lsgan": "lsgan", "wgan": "wgan"}[name.split("_")[1]]
+    arm, loss, column = name.split("_", 2)
+    assert (cfg.latent_dim, cfg.batch_size, cfg.lr_d, cfg.lr_g, cfg.beta1, cfg.beta2, cfg.n_dis) == (
+        128, 64, 1e-4, 1e-4, 0.5, 0.999, 1)
+    assert cfg.loss == {"gan": "ns", "lsgan": "lsgan", "wgan": "wgan"}[loss]
+    if arm == "table3":  # the AR/RFM code base's D; its sigmoid for the LSGAN and WGAN lines, not for BCE
+        assert cfg.net == "dcgan_rfm"
+        assert cfg.d_sigmoid == (loss != "gan")
+    else:  # the labelled second arm: the first study's SN D
+        assert (cfg.net, cfg.d_spectral_norm, cfg.d_batch_norm, cfg.d_sigmoid) == ("dcgan", True, False, False)
+    reg = cfg.build_regularizer()
+    if column.startswith(("dat", "datt")):
+        assert reg.variant == ("reference" if column.endswith("_reference") else "paper")
+        assert reg.clip == ("fake" if column.endswith("_reference") else "none")
+        assert reg.with_clean == column.startswith("datt")
+    elif column in ("ar", "rfm"):
+        assert (reg.weight, reg.epsilon, reg.reduction) == (10.0, 1e-4, "batch")
+    elif column.startswith("gp") or column in ("lp", "zero_gp"):
+        assert reg.weight == (1.0 if column == "gp_w1" else 10.0)
 
 
 def _signature(cfg):

@@ -51,8 +51,13 @@ class StudyOptions:
     resolution: int = 16
     width: int = 32
     eval_samples: int = 2000
-    table3_seeds: tuple = (0, 1, 2)
+    table3_seeds: tuple = (0, 1, 2)  # Table 3's minor columns
+    table3_key_seeds: tuple = (0, 1, 2, 3, 4)  # Table 3's None, DAT and 0-GP columns (the verdicts' arms)
+    table3_sn_seeds: tuple = (0, 1, 2)  # Table 3's second arm (the SN D)
     table3_iters: int = 1000
+    # lipschitz: 0-GP weights tried on the first key seed to match DAT's gradient norm; batches measured per run
+    lipschitz_weights: tuple = (0.01, 0.1, 1.0, 10.0)
+    correctness_batches: int = 4
     figures45_seeds: tuple = (0, 1, 2, 3, 4)
     figures45_iters: int = 1000
     figures45_curve_every: int = 100  # FID/KID/IS during training (Figure 5's IS curves)
@@ -74,7 +79,8 @@ def quick_options(**overrides) -> StudyOptions:
         out_dir=QUICK_OUT_DIR, runs_dir=runs,
         quick=True, figure3_seeds=(0,), figure3_checkpoints=(100, 200, 400), figure3_stds=(0.1,),  # all 5 methods
         figure1_seeds=(0,), figure1_iters=60, figure1_resolution=8, figure1_eval_seeds=(0,),
-        resolution=8, width=8, eval_samples=300, table3_seeds=(0,), table3_iters=60, figures45_seeds=(0,),
+        resolution=8, width=8, eval_samples=300, table3_seeds=(0,), table3_key_seeds=(0,), table3_sn_seeds=(),
+        table3_iters=60, lipschitz_weights=(0.1, 10.0), correctness_batches=2, figures45_seeds=(0,),
         figures45_iters=60, figures45_curve_every=20, figures45_log_every=10, log_every=30,
     )
     kw.update(overrides)

@@ -42,6 +42,9 @@ class RunSpec:
       eval_samples: generated images per evaluation.
       final_eval: evaluate FID/KID/IS at the end.
       classifier: the metrics' feature network (``"digits"`` offline).
+      correctness_batches: at the end of training, measure D's per-example input-gradient norms
+        split by correctness on this many batches of held-out reals and fresh fakes
+        (:func:`measure_correctness`); 0: not measured.
     """
 
     flagfile: str
@@ -50,6 +53,7 @@ class RunSpec:
     eval_samples: int = 2000
     final_eval: bool = True
     classifier: str = "digits"
+    correctness_batches: int = 0
 
     @classmethod
     def make(cls, flagfile, overrides: dict, **kw) -> "RunSpec":
@@ -64,6 +68,8 @@ class RunSpec:
     def to_json(self) -> dict:
         d = dataclasses.asdict(self)
         d["overrides"] = dict(self.overrides)
+        if not self.correctness_batches:
+            del d["correctness_batches"]  # specs stored before the field existed still match
         return d
 
 
@@ -119,6 +125,9 @@ def run_one(spec: RunSpec) -> dict:
     except NonFiniteLossError as e:
         diverged_at = int(e.step)
     train_seconds = time.time() - start
+    correctness = None
+    if spec.correctness_batches and diverged_at is None:
+        correctness = measure_correctness(gan, cfg, spec.correctness_batches)
     final = {}
     if spec.final_eval:
         if diverged_at is None:
@@ -136,6 +145,7 @@ def run_one(spec: RunSpec) -> dict:
         "curve": [] if curve_cb is None else curve_cb.history,
         "final": {k: _finite_or_none(v) for k, v in final.items()},
         "diverged_at": diverged_at,
+        "correctness": correctness,
         "train_seconds": train_seconds,
         "seconds": time.time() - start,
     }
@@ -143,6 +153,47 @@ def run_one(spec: RunSpec) -> dict:
     write_json_atomic(os.path.join(cfg.run_dir, RESULT), result)
     result["reused"] = False
     return result
+
+
+# Latents of the fresh fakes of measure_correctness: the same for every run (a stateless seed per batch).
+CORRECTNESS_LATENT_SEED = 7919
+
+
+def measure_correctness(gan, cfg, batches: int) -> dict:
+    """D's per-example input-gradient norms split by correctness, at the end of training (section 4.3).
+
+    Why: the paper says DAT limits D's slope adaptively, less where D is wrong; this is the
+    measurement (:func:`dat_tf.metrics.lipschitz.gradient_norms_by_correctness`) on a fixed
+    held-out sample.  Reals: the first ``batches`` batches of the dataset's *test* split (order
+    seed 0, so the same images for every run); fakes: ``G(z)`` with ``z`` drawn statelessly from
+    ``[CORRECTNESS_LATENT_SEED, batch index]`` (the same latents for every run).  Each batch has
+    the run's ``batch_size`` and is scored on its own, as D saw its training batches (BatchNorm in
+    training mode), and correctness is judged against that batch's targets.
+
+    Returns:
+      ``{"real": {"norm": [...], "correct": [...]}, "fake": {...}, "ratio": wrong/right mean norm
+      (:func:`dat_tf.metrics.lipschitz.adaptivity_ratio`, NaN stored as None), "batches", "batch_size"}``.
+    """
+    import numpy as np
+
+    from dat_tf import latents
+    from dat_tf.data.registry import get_dataset
+    from dat_tf.metrics.lipschitz import adaptivity_ratio, gradient_norms_by_correctness
+
+    n = cfg.batch_size
+    data = get_dataset(cfg.dataset).load("test", n, n_dis=1, seed=0, resolution=cfg.resolution,
+                                          data_dir=cfg.data_dir, download=False, mixture_std=cfg.mixture_std)
+    parts = []
+    for b, reals in enumerate(data.take(batches)):
+        z = latents.stateless([CORRECTNESS_LATENT_SEED, b], n, cfg.latent_dim)
+        fakes = gan.generator(z, training=False)
+        parts.append(gradient_norms_by_correctness(gan.discriminator, cfg.loss, reals, fakes))
+    split = {side: {key: np.concatenate([p[side][key] for p in parts]) for key in ("norm", "correct")}
+             for side in ("real", "fake")}
+    out = {side: {"norm": [float(x) for x in split[side]["norm"]],
+                  "correct": [bool(x) for x in split[side]["correct"]]} for side in split}
+    out.update(ratio=_finite_or_none(adaptivity_ratio(split)), batches=len(parts), batch_size=n)
+    return out
 
 
 def metric(result: dict, name: str) -> float:

@@ -23,7 +23,7 @@ import platform
 import time
 from typing import Callable
 
-from dat_tf.experiments import cost, figure1, figure3, figures45, lipschitz, table3
+from dat_tf.experiments import cost, figure1, figure3, figures45, lipschitz, table3, tables12
 from dat_tf.experiments.common import StudyOptions, quick_options, write_section  # noqa: F401  (the study's API)
 from dat_tf.experiments.paper import CLAIMS
 
@@ -94,11 +94,11 @@ SECTIONS = {
         run=figure1.run_section, markdown=figure1.section_markdown,
     ),
     "table3": Section(
-        title="Table 3 in miniature: 3 losses x 9 regularizers",
+        title="Table 3 in miniature: 3 losses x the regularizers, on the paper's D (and the SN D)",
         claim=CLAIMS["table3"],
         command="{results} --sections=table3",
-        full_command="for f in configs/table3_*.flags; do python bin/train.py --flagfile=$f --metrics_every=10000 "
-                     "--metrics_classifier=inception; done",
+        full_command="for f in configs/table3_*.flags configs/table3sn_*.flags; do python bin/train.py --flagfile=$f "
+                     "--metrics_every=10000 --metrics_classifier=inception; done",
         run=table3.run_section, markdown=table3.section_markdown,
     ),
     "figures45": Section(
@@ -123,6 +123,15 @@ SECTIONS = {
         full_command="python benchmarks/run_all.py --tables=step,xla on the GPU machine",
         run=cost.run_section, markdown=cost.section_markdown, wall_time=cost.wall_time,
         measured=cost_date,
+    ),
+    "tables12": Section(
+        title="Tables 1 and 2: not run here",
+        claim=CLAIMS["tables12"],
+        command="{results} --sections=tables12   (no training: reads the cost section)",
+        full_command="python bin/train.py --flagfile=configs/<model>_<dataset>[_dat|_dat_paper].flags, then "
+                     "python bin/eval.py --run_dir=runs/<name> --classifier=inception",
+        run=tables12.run_section, markdown=tables12.section_markdown, wall_time=tables12.wall_time,
+        measured=tables12.measured,
     ),
 }
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from dat_tf.train.config import TrainConfig
-from dat_tf.experiments import common, figure1, figure3, figures45, lipschitz, paper, render, runner, study, table3
+from dat_tf.experiments import (common, figure1, figure3, figures45, lipschitz, paper, render, runner, study, table3,
+                                 tables12)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -17,16 +18,19 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 def test_every_run_spec_is_a_valid_config(opts):
     opts.configs_dir = os.path.join(ROOT, "configs")
     specs = list(table3.run_specs(opts).values())
-    assert len(specs) == 3 * 9 * len(opts.table3_seeds)
+    # main arm: None, DAT, 0-GP on the key seeds, the 8 other columns on table3_seeds; SN arm: 5 columns
+    assert len(specs) == 3 * (3 * len(opts.table3_key_seeds) + 8 * len(opts.table3_seeds) + 5 * len(opts.table3_sn_seeds))
+    assert sum(s.correctness_batches > 0 for s in specs) == 3 * 3 * len(opts.table3_key_seeds)
     for spec in specs:
         cfg = TrainConfig.from_flagfile(spec.flagfile, **dict(spec.overrides)).validate()
         assert (cfg.dataset, cfg.resolution, cfg.width, cfg.n_iter) == ("digits", opts.resolution, opts.width,
                                                                          opts.table3_iters)
         assert cfg.log_gradient_norms
     # the miniature keeps each flagfile's objective and optimizer: spot-check one
-    wgan_dat = table3.run_specs(opts)[("wgan", "dat", opts.table3_seeds[0])]
+    wgan_dat = table3.run_specs(opts)[("main", "wgan", "dat", opts.table3_key_seeds[0])]
     cfg = TrainConfig.from_flagfile(wgan_dat.flagfile, **dict(wgan_dat.overrides))
     assert (cfg.loss, cfg.regularizer, cfg.lr_d, cfg.beta1, cfg.latent_dim) == ("wgan", "dat", 1e-4, 0.5, 128)
+    assert (cfg.net, cfg.d_sigmoid) == ("dcgan_rfm", True)
     for _, stem in paper.FIGURES45_SETTINGS:
         for sfx in ("", "_dat"):
             assert os.path.isfile(os.path.join(ROOT, "configs", stem + sfx + ".flags"))
@@ -84,7 +88,7 @@ def _fake_sections(opts):
                 fid = 10.0 + i if reg not in ("dat", "datt") else 1.0 + (reg == "datt")
                 logs = [{"step": s, "grad_norm_real": (0.1 if reg == "dat" else 1.0) + 0.01 * seed,
                          "grad_norm_fake": 1.0 + 0.01 * seed} for s in (100, 200, 300, 400)]
-                t3_runs.append({"row": row, "reg": reg, "seed": seed, "logs": logs, "curve": [],
+                t3_runs.append({"arm": "main", "row": row, "reg": reg, "seed": seed, "logs": logs, "curve": [],
                                 "config": {"n_iter": 1000},
                                 "final": {"fid_train": fid + 0.1 * seed, "kid_train": 0.01}, "diverged_at": None})
     f45 = []
@@ -127,18 +131,20 @@ def _fake_sections(opts):
     for name, data in sections.items():
         common.write_section(opts, name, {"section": name, "seconds": 120.0, "date": "today", "quick": False,
                                           "machine": "test machine", "data": data})
+    common.write_section(opts, "tables12", {"section": "tables12", "seconds": 120.0, "date": "today", "quick": False,
+                                            "machine": "test machine", "data": tables12.run_section(opts)})
 
 
-def test_render_page_has_six_sections_and_mechanical_verdicts(tmp_path):
+def test_render_page_has_seven_sections_and_mechanical_verdicts(tmp_path):
     opts = study.StudyOptions(out_dir=str(tmp_path), runs_dir=str(tmp_path / "runs"))
     _fake_sections(opts)
     page = open(render.render_page(opts)).read()
     headers = re.findall(r"^## (\d)\. ", page, re.M)
-    assert headers == ["1", "2", "3", "4", "5", "6"]
-    assert page.count("*Verdict:*") == 6 and page.count("*Wall time:*") == 6
+    assert headers == ["1", "2", "3", "4", "5", "6", "7"]
+    assert page.count("*Verdict:*") == 7 and page.count("*Wall time:*") == 7
     # 3 seeds: a claim can be "suggestive" at most
     assert "DAT beats no regularization (per loss, FID): **suggestive** (3 of 3 cells better, 0 worse, 0 tie" in page
-    assert ("DAT or DATT has the best FID of the nine (DAT's ranks by mean: GAN #1, LSGAN #1, WGAN #1): "
+    assert ("DAT or DATT has the best FID of the nine (DAT's ranks: GAN #1, LSGAN #1, WGAN #1): "
             "**suggestive**") in page
     assert "DAT improves the final FID across settings: **suggestive against** (0 of 6 cells better, 6 worse" in page
     # K went down with DAT in the fake data, K per unit of gap up (3 training seeds, every cell significant)
@@ -155,11 +161,12 @@ def test_render_page_has_six_sections_and_mechanical_verdicts(tmp_path):
     assert ("std 0.316, balanced mixture: DAT (paper) fits better than GAN: **degenerate** (all 4 cells "
             "degenerate)") in page
     assert "Degenerate cells (not tested, not counted):" in page
-    assert "| 3.1 | DAT beats no regularization (per loss, FID) | FID on digits, 1000 steps, 3 seeds, 3 losses |" in page
+    assert ("| 3.1 | DAT beats no regularization (per loss, FID) | FID on digits, the AR/RFM code base's D, 1000 steps, "
+            "3 seeds, 3 losses |") in page
     # a one-cell claim shows its effect and interval in the summary table
     assert re.search(r"\| 3\.3 \| WGAN loss, DAT beats 0-GP .*\| \+\d+\.\d\d \[\+\d+\.\d\d, \+\d+\.\d\d\] \|",
                      page)
-    assert page.count("*Measured:* today") == 6  # the stored dates, not the render's
+    assert page.count("*Measured:* today") == 7  # the stored dates, not the render's (tables12: the cost's date)
     assert "*Measured:* 2026" not in page and "| today |" in page
     assert "1.25x" in page and "1.50x" in page  # the cost ratios
     for png in ("table3.png", "figures45.png", "lipschitz.png"):
@@ -171,7 +178,7 @@ def test_render_page_has_six_sections_and_mechanical_verdicts(tmp_path):
 def test_render_without_sections_says_not_run(tmp_path):
     opts = study.StudyOptions(out_dir=str(tmp_path))
     page = open(render.render_page(opts)).read()
-    assert page.count("Not run yet.") == 6
+    assert page.count("Not run yet.") == 7
     assert f"`python bin/results.py --out_dir={tmp_path} --sections=table3`" in page  # the command that writes it
 
 
@@ -228,11 +235,11 @@ def test_a_section_added_to_the_registry_is_run_and_rendered(tmp_path, monkeypat
     assert ran == [str(tmp_path)]
     assert json.load(open(tmp_path / "results" / "extra.json"))["data"] == {"value": 3}
     page = open(render.render_page(opts)).read()
-    assert "## 7. Extra claim" in page and "*Claim:* Something the paper says." in page
+    assert "## 8. Extra claim" in page and "*Claim:* Something the paper says." in page
     assert f"*Here:* `python bin/results.py --out_dir={tmp_path} --sections=extra`" in page
     assert "extra body 3" in page and "- extra verdict line" in page
-    assert "| 7 | Extra claim | | | | reproduced |" in page
-    assert page.count("Not run yet.") == 6  # the six real sections, not run here
+    assert "| 8 | Extra claim | | | | reproduced |" in page
+    assert page.count("Not run yet.") == 7  # the seven real sections, not run here
     monkeypatch.undo()
     assert "Extra claim" not in open(render.render_page(opts)).read()
     with pytest.raises(ValueError, match="'extra'"):
@@ -243,7 +250,7 @@ def test_registry_points_at_the_section_modules():
     from dat_tf.experiments import cost, figure3, figures45
 
     modules = {"figure3": figure3, "figure1": figure1, "table3": table3, "figures45": figures45,
-               "lipschitz": lipschitz, "cost": cost}
+               "lipschitz": lipschitz, "cost": cost, "tables12": tables12}
     assert list(study.SECTIONS) == list(modules)  # page order
     for name, section in study.SECTIONS.items():
         assert section.run is modules[name].run_section and section.markdown is modules[name].section_markdown
@@ -339,5 +346,12 @@ def test_committed_sections_pair_every_cell_by_seed():
     opts = study.StudyOptions(out_dir=os.path.join(ROOT, "docs"))
     for name, module in (("table3", table3), ("figures45", figures45), ("lipschitz", lipschitz)):
         sec = common.load_section(opts, name)
-        cells = module.comparisons(sec["data"]["runs"])
-        assert cells and all(c.seeds == tuple(sorted({r["seed"] for r in sec["data"]["runs"]})) for c in cells.values())
+        runs = sec["data"]["runs"]
+        if name == "table3" and not any("arm" in r for r in runs):
+            continue  # stored by the first study (SN D only): its cells are not the verdicts' any more
+        cells = module.comparisons(runs)
+        seeds = tuple(sorted({r["seed"] for r in runs}))
+        if name == "table3":  # columns hold 3 or 5 seeds: a cell pairs the seeds both of its columns hold
+            assert cells and all(c.seeds and set(c.seeds) <= set(seeds) for c in cells.values())
+        else:
+            assert cells and all(c.seeds == seeds for c in cells.values())

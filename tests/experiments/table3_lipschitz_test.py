@@ -1,0 +1,168 @@
+"""Table 3's and the Lipschitz section's fixed rules, on hand-worked numbers; the runner's end-of-run measurement."""
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+from dat_tf.experiments import common, lipschitz, runner, study, table3
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _run(reg, seed, fid, row="gan", arm="main", **extra):
+    return dict({"arm": arm, "row": row, "reg": reg, "seed": seed, "final": {"fid_train": fid, "kid_train": 0.1},
+                 "logs": [], "config": {"n_iter": 1000}, "diverged_at": None}, **extra)
+
+
+def test_columns_seeds_and_budget():
+    opts = study.StudyOptions(configs_dir=os.path.join(ROOT, "configs"))
+    assert table3.seeds_of(opts, "main", "dat") == (0, 1, 2, 3, 4)
+    assert table3.seeds_of(opts, "main", "zero_gp") == (0, 1, 2, 3, 4)
+    assert table3.seeds_of(opts, "main", "dat_reference") == (0, 1, 2)
+    assert table3.seeds_of(opts, "sn", "dat") == (0, 1, 2)
+    # 3 x (3 x 5 + 8 x 3) = 117 main runs at 60.32 x 1.07 s, 15 x 3 = 45 SN runs at 60.32 s, on 2 workers
+    per = 2443.0 * 2 / 81
+    assert table3.estimated_minutes(opts) == pytest.approx((117 * per * 1.07 + 45 * per) / 2 / 60)
+    assert table3.estimated_minutes(opts) < 90
+    assert table3.estimated_minutes(opts, seconds_per_run=60.0) == pytest.approx((117 * 60 * 1.07 + 45 * 60) / 120)
+
+
+def test_shared_seeds_and_row_means():
+    runs = [_run("none", s, f) for s, f in enumerate((10.0, 11.0, 12.0, 13.0, 14.0))]
+    runs += [_run("gp", s, f) for s, f in enumerate((20.0, 21.0, 22.0))]
+    # means over the seeds every column holds (0, 1, 2): None 11, GP 21 -- not None's 12 over five seeds
+    assert table3.row_means(runs, "main", "gan", ("none", "gp")) == {"none": 11.0, "gp": 21.0}
+    runs.append(_run("lp", 0, float("nan")))
+    runs += [_run("lp", s, 1.0) for s in (1, 2)]
+    assert table3.row_means(runs, "main", "gan", ("none", "lp"))["lp"] == math.inf  # a diverged seed: worst
+
+
+def test_comparisons_pair_on_shared_seeds_and_pick_the_best_by_mean():
+    runs = []
+    for s in range(5):
+        runs += [_run("none", s, 20.0 + s), _run("dat", s, 10.0 + s), _run("zero_gp", s, 15.0 + s, row="wgan"),
+                 _run("dat", s, 12.0 + 0.1 * s, row="wgan"), _run("none", s, 30.0, row="wgan")]
+    for s in range(3):
+        runs += [_run("datt", s, 9.0 + s), _run("gp", s, 8.0 + s), _run("lp", s, 25.0),
+                 _run("dat_reference", s, 11.0 + s), _run("datt_reference", s, 9.5 + s)]
+    cells = table3.comparisons(runs)
+    dvn = cells[("dat_vs_none", "gan")]
+    assert dvn.seeds == (0, 1, 2, 3, 4) and dvn.effect == pytest.approx(10.0)
+    # GAN row means over seeds 0-2: DAT 11, DATT 10, GP 9, None 21, LP 25: ours = DATT, the best other = GP
+    best = [k for k in cells if k[0] == "best"]
+    assert best == [("best", "gan", "datt", "gp")]
+    assert cells[best[0]].seeds == (0, 1, 2) and cells[best[0]].effect == pytest.approx(-1.0)  # GP better by 1
+    wg = cells[("wgan_dat_vs_zero_gp",)]
+    assert wg.seeds == (0, 1, 2, 3, 4) and wg.effect == pytest.approx(np.mean([15 + s - 12 - 0.1 * s for s in range(5)]))
+    # paper vs reference: DAT 10+s vs 11+s on seeds 0-2 (+1, paper better); DATT 9+s vs 9.5+s (+0.5)
+    assert cells[("variant", "gan", "dat")].effect == pytest.approx(1.0)
+    assert cells[("variant", "gan", "dat")].seeds == (0, 1, 2)
+    assert cells[("variant", "gan", "datt")].effect == pytest.approx(0.5)
+    assert ("variant", "wgan", "dat") not in cells  # no reference run in that row: no cell
+    # the SN arm is shown, not tested
+    assert not table3.comparisons([dict(r, arm="sn") for r in runs])
+
+
+def test_notes_are_printed_only_when_the_numbers_show_them():
+    runs = [_run("none", s, 10.0 + s, arm="sn") for s in range(3)]
+    runs += [_run("lp", s, 10.0 + s, arm="sn") for s in range(3)]  # identical to None
+    runs += [_run("gp", s, 40.0, arm="sn") for s in range(3)]  # 40 / 11 = 3.6x None
+    runs += [_run("gp_w1", s, 12.0, arm="sn") for s in range(3)]
+    notes = "\n".join(table3.notes(runs))
+    assert "SN arm, GAN: LP's FIDs equal None's in every shared seed" in notes
+    assert "SN arm, GAN: GP's mean FID is 3.6x None's" in notes
+    assert "GP with λ=1 12.00, λ=10 40.00, None 11.00" in notes
+    # one seed differs, GP only 2x: no note
+    runs = [_run("none", s, 10.0, arm="main") for s in range(3)] + [_run("lp", s, 10.0 + (s == 2), arm="main")
+                                                                    for s in range(3)]
+    runs += [_run("gp", s, 20.0, arm="main") for s in range(3)]
+    assert table3.notes(runs) == []
+    # AR's penalty: 0.004 of a D loss of 1.0 without it (logged d_loss includes the penalty) -> negligible
+    logs = [{"step": 100 * i, "reg": 0.004, "d_loss": 1.004} for i in range(1, 5)]
+    ar = [_run("ar", s, 10.0, logs=logs) for s in range(3)]
+    assert any("AR: its penalty" in n and "GAN (at most 4.0e-03)" in n for n in table3.notes(ar))
+    big = [{"step": 100, "reg": 0.02, "d_loss": 1.02}]
+    assert table3.notes([_run("ar", 0, 10.0, logs=big)]) == []
+
+
+def test_old_section_files_read_as_the_sn_arm():
+    assert table3.arm_of({"row": "gan"}) == "sn" and table3.arm_of({"arm": "main"}) == "main"
+
+
+# ------------------------------------------------------------------ lipschitz
+
+
+def test_matching_rule_is_nearest_in_log_ratio():
+    # target 0.5: |log(2/0.5)| = 1.39, |log(0.3/0.5)| = 0.51, |log(0.05/0.5)| = 2.30 -> weight 1
+    assert lipschitz.choose_weight(0.5, {0.1: 2.0, 1.0: 0.3, 10.0: 0.05}) == 1.0
+    # 0.25 and 1.0 are equally far from 0.5 in log ratio: the larger weight wins
+    assert lipschitz.choose_weight(0.5, {0.1: 1.0, 1.0: 0.25}) == 1.0
+    # a diverged candidate is skipped
+    assert lipschitz.choose_weight(0.5, {0.01: float("nan"), 0.1: 5.0}) == 0.1
+    with pytest.raises(ValueError, match="cannot match"):
+        lipschitz.choose_weight(float("nan"), {0.1: 1.0})
+    logs = [{"grad_norm_real": 9.0, "grad_norm_fake": 9.0}] * 3 + [{"grad_norm_real": 1.0, "grad_norm_fake": 3.0}]
+    assert lipschitz.run_norm(logs) == pytest.approx(2.0)  # the last quarter: (1 + 3) / 2
+
+
+def _corr(norm_real, correct_real, norm_fake, correct_fake, ratio):
+    return {"real": {"norm": norm_real, "correct": correct_real}, "fake": {"norm": norm_fake, "correct": correct_fake},
+            "ratio": ratio, "batches": 1, "batch_size": len(norm_real)}
+
+
+def test_adaptivity_cells_pair_by_seed_and_drop_undefined_ratios():
+    runs = []
+    for s, (dat, gp) in enumerate(((3.0, 1.0), (2.5, 1.2), (2.0, 1.1), (None, 1.0), (2.8, 0.9))):
+        runs.append({"row": "gan", "reg": "dat", "seed": s, "logs": [], "correctness": _corr([1.0], [True], [1.0],
+                                                                                             [True], dat)})
+        runs.append({"row": "gan", "reg": lipschitz.MATCHED, "seed": s, "logs": [],
+                     "correctness": _corr([1.0], [True], [1.0], [True], gp)})
+    a, b, dropped = lipschitz.ratio_pairs(runs, "gan", "dat", lipschitz.MATCHED)
+    assert dropped == [3] and sorted(a) == [0, 1, 2, 4]
+    cell = lipschitz.comparisons(runs)[("adaptive", "gan")]
+    # differences DAT - 0-GP (higher is better): 2.0, 1.3, 0.9, 1.9 -> mean 1.525
+    assert cell.seeds == (0, 1, 2, 4) and cell.effect == pytest.approx(1.525) and not cell.lower_is_better
+
+
+def test_adaptivity_cell_is_degenerate_when_no_seed_has_a_ratio():
+    runs = [{"row": "gan", "reg": reg, "seed": s, "logs": [], "correctness": _corr([1.0], [True], [1.0], [True], None)}
+            for s in range(3) for reg in ("dat", lipschitz.MATCHED)]
+    cell = lipschitz.comparisons(runs)[("adaptive", "gan")]
+    assert cell.degenerate.startswith("no headroom: the ratio is undefined in every seed")
+    assert lipschitz.fmt_defined([float("nan")] * 2) == "undefined"
+    assert lipschitz.fmt_defined([1.0, float("nan"), 3.0], 1) == "2.0 ± 1.4 (2 of 3 seeds)"
+
+
+def test_split_means_by_correctness():
+    run = {"correctness": _corr([1.0, 3.0], [True, False], [2.0, 6.0], [True, False], 3.0)}
+    assert lipschitz._split_means(run) == (1.5, 4.5, 0.5)
+
+
+def test_measure_correctness_on_a_tiny_run(tmp_path):
+    """The end-of-run measurement: fixed held-out reals and latents, per-example norms, stored in result.json."""
+    overrides = dict(n_iter=20, log_every=10, batch_size=16, checkpoint_every=0, sample_every=0, verbose=0,
+                     run_dir=str(tmp_path / "run"), seed=3)
+    spec = runner.RunSpec.make(os.path.join(ROOT, "configs", "toy_balanced_dat.flags"), overrides, final_eval=False,
+                               correctness_batches=2)
+    result = runner.run_one(spec)
+    c = result["correctness"]
+    assert (c["batches"], c["batch_size"]) == (2, 16)
+    assert len(c["real"]["norm"]) == len(c["fake"]["correct"]) == 32
+    assert all(n >= 0 for n in c["real"]["norm"] + c["fake"]["norm"])
+    right, wrong, share = lipschitz._split_means({"correctness": c})
+    if 0 < share < 1:
+        assert c["ratio"] == pytest.approx(wrong / right)
+    # the spec records the measurement; a spec without it keeps the old JSON shape (stored runs still match)
+    assert spec.to_json()["correctness_batches"] == 2
+    assert "correctness_batches" not in runner.RunSpec.make("x.flags", {"run_dir": "r"}).to_json()
+
+
+def test_lipschitz_needs_the_main_arm(tmp_path):
+    opts = study.StudyOptions(out_dir=str(tmp_path))
+    with pytest.raises(RuntimeError, match="run the table3 section first"):
+        lipschitz.run_section(opts)
+    common.write_section(opts, "table3", {"data": {"runs": [_run("dat", 0, 1.0, arm="sn")]}})
+    with pytest.raises(RuntimeError, match="no main-arm runs"):
+        lipschitz.run_section(opts)
