@@ -649,7 +649,7 @@ def _render_eval(d):
 
 def _render_pipeline(d):
     per = d["batch"] * d["n_dis"]
-    lines = [f"| dataset | preprocessing | first pass, images/s | cached, images/s | data-bound below (first pass / cached) |",
+    lines = ["| dataset | preprocessing | first pass, images/s | cached, images/s | data-bound below (first pass / cached) |",
              "|---|---|---:|---:|---:|"]
     for name, r in d["datasets"].items():
         lines.append(f"| {name} ({r['resolution']}x{r['resolution']}) | {r['preprocessing']} | "

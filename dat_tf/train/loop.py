@@ -230,7 +230,7 @@ def _remove_unstarted(out_dir):
     shutil.rmtree(out_dir, ignore_errors=True)
 
 
-def _newest_checkpoint_step(run_dir) -> int:
+def _largest_saved_step(run_dir) -> int:
     """The largest N of the ``ckpt-N.index`` files in ``run_dir/checkpoints`` (-1 if none)."""
     names = glob.glob(os.path.join(glob.escape(os.path.join(run_dir, "checkpoints")), "ckpt-*.index"))
     steps = [os.path.basename(n)[len("ckpt-"):-len(".index")] for n in names]
@@ -243,7 +243,7 @@ def _train(cfg, out_dir, claim, callbacks, until, gan, dataset, resume):
     if fresh:
         strategy = make_strategy(cfg.strategy, cfg.num_devices)  # before any TensorFlow work (logical devices)
         target = cfg.n_iter if until is None else until
-        if dataset is None and not (resume and _newest_checkpoint_step(cfg.run_dir) >= target):
+        if dataset is None and not (resume and _largest_saved_step(cfg.run_dir) >= target):
             # Built first, so that a dataset that is not prepared fails before any model work (not for a finished
             # run, whose export repair needs no data).  The same global seed as build_gan's (the stream's
             # shuffles combine it with their own seed): the same stream as the rebuilt ones below.
