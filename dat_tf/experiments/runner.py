@@ -171,14 +171,16 @@ def measure_correctness(gan, cfg, batches: int) -> dict:
     training mode), and correctness is judged against that batch's targets.
 
     Returns:
-      ``{"real": {"norm": [...], "correct": [...]}, "fake": {...}, "ratio": wrong/right mean norm
-      (:func:`dat_tf.metrics.lipschitz.adaptivity_ratio`, NaN stored as None), "batches", "batch_size"}``.
+      ``{"real": {"norm": [...], "correct": [...], "margin": [...]}, "fake": {...}, "ratio": wrong/right
+      mean norm (:func:`dat_tf.metrics.lipschitz.adaptivity_ratio`), "rank_corr": Spearman of margin and
+      norm (:func:`dat_tf.metrics.lipschitz.margin_rank_correlation`; NaN stored as None), "batches",
+      "batch_size"}``.
     """
     import numpy as np
 
     from dat_tf import latents
     from dat_tf.data.registry import get_dataset
-    from dat_tf.metrics.lipschitz import adaptivity_ratio, gradient_norms_by_correctness
+    from dat_tf.metrics.lipschitz import adaptivity_ratio, gradient_norms_by_correctness, margin_rank_correlation
 
     n = cfg.batch_size
     data = get_dataset(cfg.dataset).load("test", n, n_dis=1, seed=0, resolution=cfg.resolution,
@@ -188,11 +190,13 @@ def measure_correctness(gan, cfg, batches: int) -> dict:
         z = latents.stateless([CORRECTNESS_LATENT_SEED, b], n, cfg.latent_dim)
         fakes = gan.generator(z, training=False)
         parts.append(gradient_norms_by_correctness(gan.discriminator, cfg.loss, reals, fakes))
-    split = {side: {key: np.concatenate([p[side][key] for p in parts]) for key in ("norm", "correct")}
+    split = {side: {key: np.concatenate([p[side][key] for p in parts]) for key in ("norm", "correct", "margin")}
              for side in ("real", "fake")}
     out = {side: {"norm": [float(x) for x in split[side]["norm"]],
-                  "correct": [bool(x) for x in split[side]["correct"]]} for side in split}
-    out.update(ratio=_finite_or_none(adaptivity_ratio(split)), batches=len(parts), batch_size=n)
+                  "correct": [bool(x) for x in split[side]["correct"]],
+                  "margin": [float(x) for x in split[side]["margin"]]} for side in split}
+    out.update(ratio=_finite_or_none(adaptivity_ratio(split)), rank_corr=_finite_or_none(margin_rank_correlation(split)),
+               batches=len(parts), batch_size=n)
     return out
 
 

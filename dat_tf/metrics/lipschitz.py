@@ -71,7 +71,9 @@ def gradient_norms_by_correctness(discriminator, loss, reals, fakes) -> dict:
       reals, fakes: batches of examples.
 
     Returns:
-      ``{"real": {"norm": [B_r], "correct": [B_r] bool}, "fake": {...}}`` as numpy arrays.
+      ``{"real": {"norm": [B_r], "correct": [B_r] bool, "margin": [B_r]}, "fake": {...}}`` as numpy
+      arrays; ``margin`` is the signed distance to the target in g-space (``g1(D(x_r_i)) - t_r``,
+      ``g2(D(x_f_i)) - t_f``), ``correct`` is ``margin >= 0``.
 
     Example:
 
@@ -89,11 +91,13 @@ def gradient_norms_by_correctness(discriminator, loss, reals, fakes) -> dict:
     critic, gan_loss = Critic(discriminator), get_loss(loss)
     reals, fakes = tf.convert_to_tensor(reals, tf.float32), tf.convert_to_tensor(fakes, tf.float32)
     score_r, score_f = critic.score(reals, stateless=True), critic.score(fakes, stateless=True)
-    correct_r = gan_loss.g1(score_r) >= tf.reduce_mean(gan_loss.g1(score_f))
-    correct_f = gan_loss.g2(score_f) >= tf.reduce_mean(gan_loss.g2(score_r))
+    margin_r = gan_loss.g1(score_r) - tf.reduce_mean(gan_loss.g1(score_f))
+    margin_f = gan_loss.g2(score_f) - tf.reduce_mean(gan_loss.g2(score_r))
     return {
-        "real": {"norm": critic.gradient_norms(reals).numpy(), "correct": correct_r.numpy()},
-        "fake": {"norm": critic.gradient_norms(fakes).numpy(), "correct": correct_f.numpy()},
+        "real": {"norm": critic.gradient_norms(reals).numpy(), "correct": (margin_r >= 0).numpy(),
+                 "margin": margin_r.numpy()},
+        "fake": {"norm": critic.gradient_norms(fakes).numpy(), "correct": (margin_f >= 0).numpy(),
+                 "margin": margin_f.numpy()},
     }
 
 
@@ -105,3 +109,20 @@ def adaptivity_ratio(split: dict) -> float:
     if correct.all() or not correct.any():
         return float("nan")
     return float(norm[~correct].mean() / norm[correct].mean())
+
+
+def margin_rank_correlation(split: dict) -> float:
+    """Spearman's rank correlation between each example's margin and its gradient norm (reals and fakes
+    pooled); ``nan`` with fewer than 3 examples or no spread.
+
+    Why beside :func:`adaptivity_ratio`: once D scores every example correctly the ratio is undefined,
+    while margins still differ.  Adaptive control (section 4.3) means D is steeper where its margin is
+    small or negative: a more negative correlation.
+    """
+    from scipy.stats import spearmanr
+
+    margin = np.concatenate([split[s]["margin"] for s in ("real", "fake")])
+    norm = np.concatenate([split[s]["norm"] for s in ("real", "fake")])
+    if len(margin) < 3 or np.ptp(margin) == 0 or np.ptp(norm) == 0:
+        return float("nan")
+    return float(spearmanr(margin, norm).statistic)

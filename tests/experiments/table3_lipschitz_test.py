@@ -166,3 +166,18 @@ def test_lipschitz_needs_the_main_arm(tmp_path):
     common.write_section(opts, "table3", {"data": {"runs": [_run("dat", 0, 1.0, arm="sn")]}})
     with pytest.raises(RuntimeError, match="no main-arm runs"):
         lipschitz.run_section(opts)
+
+
+def test_rank_cells_compare_margin_norm_correlations_lower_is_better():
+    """Where the ratio is undefined (D right everywhere), the rank correlation still compares the arms."""
+    runs = []
+    for s, (dat, gp) in enumerate(((-0.6, -0.1), (-0.4, 0.0), (-0.5, -0.2), (-0.7, 0.1), (None, 0.0))):
+        for reg, rho in (("dat", dat), (lipschitz.MATCHED, gp)):
+            c = _corr([1.0], [True], [1.0], [True], None)
+            c["rank_corr"] = rho
+            runs.append({"row": "gan", "reg": reg, "seed": s, "logs": [], "correctness": c})
+    cells = lipschitz.comparisons(runs)
+    assert cells[("adaptive", "gan")].degenerate  # the ratio cannot measure it here
+    cell = cells[("rank", "gan")]
+    # paired differences (0-GP - DAT, lower is better so + = DAT lower): 0.5, 0.4, 0.3, 0.8 -> mean 0.5; seed 4 dropped
+    assert cell.seeds == (0, 1, 2, 3) and cell.effect == pytest.approx(0.5) and cell.lower_is_better

@@ -63,3 +63,18 @@ def test_gradient_norms_by_correctness_on_a_quadratic_critic(rng):
     assert adaptivity_ratio(out) == pytest.approx(norm[~correct].mean() / norm[correct].mean(), rel=1e-5)
     everyone = {s: {"norm": np.ones(2), "correct": np.ones(2, bool)} for s in ("real", "fake")}
     assert np.isnan(adaptivity_ratio(everyone))
+    np.testing.assert_allclose(out["real"]["margin"], g1_r - g1_f.mean(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(out["fake"]["margin"], g2_f - g2_r.mean(), rtol=1e-4, atol=1e-6)
+
+
+def test_margin_rank_correlation_against_hand_ranks():
+    from dat_tf.metrics.lipschitz import margin_rank_correlation
+
+    def split(margin, norm):
+        m, n = np.asarray(margin, float), np.asarray(norm, float)
+        return {"real": {"margin": m[:3], "norm": n[:3]}, "fake": {"margin": m[3:], "norm": n[3:]}}
+
+    assert margin_rank_correlation(split([1, 2, 3, 4, 5], [9, 7, 5, 3, 1])) == pytest.approx(-1.0)
+    # Ranks of margin 1..5 against norm ranks (2, 1, 4, 3, 5): rho = 1 - 6 * sum(d^2) / (n (n^2 - 1)) = 1 - 6*4/120.
+    assert margin_rank_correlation(split([1, 2, 3, 4, 5], [20, 10, 40, 30, 50])) == pytest.approx(0.8)
+    assert np.isnan(margin_rank_correlation(split([1, 1, 1, 1, 1], [1, 2, 3, 4, 5])))
