@@ -94,6 +94,9 @@ mimicry SNGAN ResNet nets (spectral norm in D), as the authors' code.
                 ("lr_d", 2e-4), ("lr_g", 2e-4), ("beta1", 0.0), ("beta2", 0.9), ("lr_decay", decay),
                 ("# Logging and checkpoints", None), ("log_every", 500), ("sample_every", 5000),
                 ("checkpoint_every", 5000), ("keep_checkpoints", 3), ("seed", 0),
+                ("# In-training FID/KID/IS with Inception, a cheaper cadence than the paper's final numbers (10k", None),
+                ("# generated images every 10k steps; the final 50k: bin/eval.py). Offline: off, in one line.", None),
+                ("metrics_every", 10000), ("metrics_classifier", "inception"), ("metrics_num_samples", 10000),
             ]
             write(name, header, [(k, v) for k, v in flags])
 
