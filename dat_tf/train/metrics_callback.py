@@ -66,8 +66,9 @@ class MetricsCallback(keras.callbacks.Callback):
                 self._sources = real_sources(self.cfg, self.splits)
             except (InceptionUnavailableError, DatasetUnavailableError) as e:
                 # Offline: the run trains on without metrics rather than fail now or after hours.
-                self.off = str(e).strip().splitlines()[0]
-                print(f"In-training metrics (--metrics_every) are off for this run: {self.off}", flush=True)
+                self.off = str(e).strip().splitlines()[0].split(". ")[0].rstrip(".") + "."  # its first sentence
+                print(f"In-training metrics (--metrics_every) are off for this run: {self.off} "
+                      "(python bin/eval.py --helpfull: how to provide it.)", flush=True)
                 return
             self._writer = tf.summary.create_file_writer(self.log_dir)
         self._last = int(keras.ops.convert_to_numpy(self.model.g_steps))
