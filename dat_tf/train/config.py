@@ -205,6 +205,14 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def resolved(self) -> "TrainConfig":
+        """This config with ``reg_args`` holding every hyperparameter of its regularizer, defaults included.
+
+        What a run folder stores: a default that changes in a later version then shows as a change
+        of the run's configuration instead of silently altering a resumed run.
+        """
+        return dataclasses.replace(self, reg_args=_full_reg_args(self.regularizer, self.reg_args))
+
     @classmethod
     def field_names(cls):
         return [f.name for f in dataclasses.fields(cls)]
@@ -279,6 +287,14 @@ _LEGACY_REG_KEYS = {"dat_epsilon": "epsilon", "dat_variant": "variant", "dat_cli
 _ADDED_LATER = ("d_sigmoid",)
 
 
+def _full_reg_args(regularizer: str, given: dict) -> dict:
+    """``given`` completed with today's defaults of ``regularizer``'s hyperparameters."""
+    entry = REGULARIZERS.get(regularizer)
+    if entry is None or not isinstance(given, dict):
+        return given
+    return {**{f.name: f.default for f in entry.hyperparameters()}, **given}
+
+
 def upgrade_dict(values: dict) -> dict:
     """A stored config dict in today's form: the flat regularizer keys of older runs (``dat_epsilon``,
     ``reg_weight``, ...) go to ``reg_args``, their 0 / "" / negative sentinels become ``None`` (unset), and
@@ -293,7 +309,7 @@ def upgrade_dict(values: dict) -> dict:
     if values.get("data_dir") == "":
         values["data_dir"] = None
     if not legacy:
-        return values
+        return _with_full_reg_args(values)
     reg_args = dict(values.get("reg_args") or {})
     name = values.get("regularizer", "none")
     entry = REGULARIZERS.get(name)
@@ -305,6 +321,13 @@ def upgrade_dict(values: dict) -> dict:
         if _LEGACY_REG_KEYS[key] in takes and not sentinel:
             reg_args.setdefault(_LEGACY_REG_KEYS[key], value)
     values["reg_args"] = reg_args
+    return _with_full_reg_args(values)
+
+
+def _with_full_reg_args(values: dict) -> dict:
+    # Runs stored before config.json held every hyperparameter: the missing ones are read as today's defaults.
+    if "reg_args" in values or "regularizer" in values:
+        values["reg_args"] = _full_reg_args(values.get("regularizer", "none"), dict(values.get("reg_args") or {}))
     return values
 
 

@@ -74,8 +74,9 @@ def _now():
 
 def config_differences(stored: dict, cfg: TrainConfig) -> tuple[list, list]:
     """``(refused, allowed)``: lists of ``(field, stored value, new value)`` between a stored config and ``cfg``."""
-    stored = upgrade_dict(stored)
-    now = cfg.to_dict()
+    # Compared as stored (JSON): a tuple default and the list it is read back as are the same value.
+    stored = json.loads(dumps(upgrade_dict(stored)))
+    now = json.loads(dumps(cfg.resolved().to_dict()))
     refused, allowed = [], []
     for key in sorted(set(stored) | set(now)):
         old, new = stored.get(key, "<missing>"), now.get(key, "<missing>")
@@ -139,7 +140,7 @@ def check_run(cfg: TrainConfig, out_dir: str | None = None, overwrite: bool = Fa
             elif os.path.exists(target):
                 os.remove(target)
     if not os.path.exists(path):
-        return RunClaim(out_dir, cfg.to_dict(), [])
+        return RunClaim(out_dir, cfg.resolved().to_dict(), [])
     try:
         with open(path, encoding="utf-8") as f:
             stored = json.load(f)

@@ -130,10 +130,10 @@ def test_older_config_json_is_read():
     old = {"regularizer": "dat", "dat_epsilon": 0.5, "dat_variant": "paper", "dat_clip": "default",
            "reg_weight": -1.0, "reg_epsilon": -1.0, "resolution": 0, "width": 0, "num_devices": 0, "data_dir": ""}
     cfg = TrainConfig.from_dict(old).validate()
-    assert cfg.reg_args == {"epsilon": 0.5, "variant": "paper"}
+    assert cfg.reg_args == {"epsilon": 0.5, "variant": "paper", "clip": None, "clip_range": (-1.0, 1.0)}  # + defaults
     assert (cfg.resolution, cfg.width, cfg.num_devices, cfg.data_dir) == (None, None, None, None)
     gp = TrainConfig.from_dict({"regularizer": "gp", "reg_weight": 2.0, "dat_epsilon": 1.0}).validate()
-    assert gp.reg_args == {"weight": 2.0}
+    assert gp.reg_args == {"weight": 2.0, "where": "interpolates"}
 
 
 def test_from_flagfile(tmp_path):

@@ -158,3 +158,30 @@ def test_a_finished_run_repairs_its_exports_without_its_data(tmp_path):
     again, history = train(cfg)
     assert history == {} and int(again.g_steps.numpy()) == 4
     assert exports_ok(str(tmp_path / "run"))
+
+
+def test_config_json_holds_every_regularizer_default_so_a_changed_default_is_a_changed_run(tmp_path, monkeypatch):
+    cfg = _cfg(tmp_path / "run", regularizer="rfm", n_iter=2)
+    train(cfg)
+    stored = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert stored["reg_args"] == {"weight": 10.0, "epsilon": 1e-4, "reduction": "batch"}
+    # A later version changes a default: the rerun is refused, naming the field, instead of resuming another run.
+    from dat_tf.regularizers.adversarial import RobustRegularizer
+    from dat_tf.train import config as config_module
+
+    fields = {f.name: f for f in __import__("dataclasses").fields(RobustRegularizer)}
+    monkeypatch.setattr(fields["reduction"], "default", "mean")
+    with pytest.raises(RunConfigMismatch, match="--reg_args"):
+        train(_cfg(tmp_path / "run", regularizer="rfm", n_iter=4))
+    # A run folder from before (only the given arguments stored) reads the missing ones as today's defaults.
+    assert config_module.upgrade_dict({"regularizer": "rfm", "reg_args": {"weight": 3.0}})["reg_args"] == {
+        "weight": 3.0, "epsilon": 1e-4, "reduction": "mean"}
+
+
+def test_a_dat_run_resumes_its_stored_config_with_tuple_defaults(tmp_path):
+    """DAT's clip_range default is a tuple, stored as a JSON list: the same value, so a rerun continues."""
+    cfg = _cfg(tmp_path / "run", regularizer="dat", n_iter=2)
+    train(cfg)
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["reg_args"]["clip_range"] == [-1.0, 1.0]
+    gan, _ = train(_cfg(tmp_path / "run", regularizer="dat", n_iter=4))
+    assert int(gan.g_steps.numpy()) == 4
