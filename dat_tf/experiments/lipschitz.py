@@ -237,6 +237,9 @@ def fmt_defined(values, digits=3) -> str:
 def section_markdown(opts, sec):
     data = sec["data"]
     runs = data["runs"]
+    if not any("correctness" in r for r in runs):  # the first study's runs (no end-of-run measurement; an SN D)
+        return (["Not rerun yet: the stored numbers are the first study's, whose Table 3 D had spectral "
+                 "normalization; rerun with `python bin/results.py --sections=table3,lipschitz`."], [], "not rerun")
     n_seeds = len({r["seed"] for r in runs})
     last, every = _log_steps(runs)
     regs = [r for r in (*LIPSCHITZ_REGS, MATCHED) if any(x["reg"] == r for x in runs)]

@@ -181,3 +181,9 @@ def test_rank_cells_compare_margin_norm_correlations_lower_is_better():
     cell = cells[("rank", "gan")]
     # paired differences (0-GP - DAT, lower is better so + = DAT lower): 0.5, 0.4, 0.3, 0.8 -> mean 0.5; seed 4 dropped
     assert cell.seeds == (0, 1, 2, 3) and cell.effect == pytest.approx(0.5) and cell.lower_is_better
+
+
+def test_the_first_studys_stored_section_reads_as_not_rerun():
+    old = {"runs": [{"row": "gan", "reg": "dat", "seed": 0, "logs": []}]}  # no end-of-run measurement key
+    lines, claims, overall = lipschitz.section_markdown(None, {"data": old})
+    assert overall == "not rerun" and claims == [] and "spectral normalization" in lines[0]
