@@ -459,7 +459,7 @@ class PeerProcess:
         try:
             line = self._lines.get(timeout=timeout)
         except queue.Empty:
-            raise self._error(f"gave no {what} within {timeout} s") from None
+            raise self._error(f"did not give {what} within {timeout} s") from None
         if line is None:
             code = self._proc.wait()
             raise self._error(f"exited with code {code} before {what}")
