@@ -203,7 +203,7 @@ def _analyse(graph, needed_outputs, memo):
     a needed output, a control output (side effects) or a live op's input needs
     it; through a call, only the callee's inputs its needed outputs reach.
     """
-    key = (id(graph), frozenset(needed_outputs))
+    key = (graph, frozenset(needed_outputs))  # the graph itself (not its id): kept alive while memoised
     if key in memo:
         return memo[key]
     needed = collections.defaultdict(set)
@@ -435,7 +435,7 @@ def _xplane_files(logdir):
 
 
 def _framework_op_rows(files):
-    """Host op rows of TensorFlow's "framework_op_stats" tool: ``[(type, name, occurrences, self_us)]``."""
+    """Cross-check and fallback: host op rows of TensorFlow's "framework_op_stats" tool: ``[(type, name, occurrences, self_us)]``."""
     from tensorflow.python.profiler.internal import _pywrap_profiler_plugin
 
     data, _ = _pywrap_profiler_plugin.xspace_to_tools_data(files, "framework_op_stats", {})
@@ -452,7 +452,7 @@ def _framework_op_rows(files):
 
 
 def _xspace_rows(files):
-    """Fallback: host op events read from the XSpace proto (events named ``name:Type`` on the executor threads);
+    """Host op events read from the XSpace proto (events named ``name:Type`` on the executor threads);
     an event's self time is its duration less that of the events nested in it."""
     from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
@@ -485,14 +485,18 @@ def _xspace_rows(files):
     return [(t, n, c, max(us, 0.0)) for (t, n), (c, us) in rows.items()]
 
 
-def profile_step(runner, steps: int = 1, top: int = 10, logdir: str | None = None) -> dict:
+def profile_step(runner, steps: int = 1, top: int = 10, logdir: str | None = None, warmup: int = 1) -> dict:
     """Runs ``steps`` iterations under TensorFlow's profiler and ranks the ops by host self time.
 
-    The trace is read with TensorFlow's own "framework_op_stats" converter
-    (``_pywrap_profiler_plugin.xspace_to_tools_data``, what TensorBoard's
-    profile plugin shows), or if that fails, from the ``.xplane.pb`` proto
-    directly.  Op types are the kernels that ran (after Grappler and oneDNN
-    rewrites, e.g. ``_MklNativeFusedConv2D``), not the traced graph's.
+    The trace (``.xplane.pb``) is read from its proto: every op event on the
+    host's executor threads, its self time being its duration less that of
+    the op events nested in it.  TensorFlow's own "framework_op_stats"
+    converter (``_pywrap_profiler_plugin.xspace_to_tools_data``, what
+    TensorBoard's profile plugin shows) gives the same times but, in TF 2.21,
+    twice the occurrences of some ops on larger nets, so it is only the
+    cross-check (its total self time) and the fallback.  Op types are the
+    kernels that ran (after Grappler and oneDNN rewrites, e.g.
+    ``_MklNativeFusedConv2D``), not the traced graph's.
 
     Args:
       runner: a :class:`cost.Runner` (warmed up: tracing is not profiled).
@@ -500,10 +504,13 @@ def profile_step(runner, steps: int = 1, top: int = 10, logdir: str | None = Non
       top: rows to return, >= 1.
       logdir: where the trace is written and kept (for TensorBoard); a
         temporary folder, removed afterwards, if None.
+      warmup: untimed steps first, >= 0: the first call of a model after
+        another model was built instantiates its function again (see
+        :func:`cost.interleaved`), which is not the step's cost.
 
     Returns:
-      ``{"steps", "wall_s_per_step", "op_self_s_per_step", "source", "by_type",
-      "by_name"}``; each table a list of rows ``{"op_type"|"op_name", "s_per_step",
+      ``{"steps", "wall_s_per_step", "op_self_s_per_step", "source", "cross_check",
+      "by_type", "by_name"}``; each table a list of rows ``{"op_type"|"op_name", "s_per_step",
       "share", "count_per_step"}``, costliest first; ``share`` is of all ops'
       host self time (sums to <= 1; with two threads the ops' self time can
       exceed the wall time).
@@ -513,8 +520,12 @@ def profile_step(runner, steps: int = 1, top: int = 10, logdir: str | None = Non
     for name, value in (("steps", steps), ("top", top)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"profile_step: {name} must be an integer >= 1, got {value!r}.")
+    if not isinstance(warmup, (int, np.integer)) or isinstance(warmup, bool) or warmup < 0:
+        raise ValueError(f"profile_step: warmup must be an integer >= 0, got {warmup!r}.")
     if not callable(runner):
         raise TypeError(f"profile_step: expected a cost.Runner, got {type(runner).__name__}.")
+    if warmup:
+        runner(warmup)
     with tempfile.TemporaryDirectory(prefix="dat_tf_profile_") as tmp:
         logdir = logdir or tmp
         before = set(_xplane_files(logdir))
@@ -529,9 +540,13 @@ def profile_step(runner, steps: int = 1, top: int = 10, logdir: str | None = Non
         if not files:
             raise RuntimeError(f"profile_step: the profiler wrote no .xplane.pb under {logdir}.")
         try:
-            rows, source = _framework_op_rows(files), "framework_op_stats (TensorFlow's profiler converter)"
-        except Exception as err:  # noqa: BLE001 - converter missing or changed: read the proto
-            rows, source = _xspace_rows(files), f"xplane proto parsed directly ({type(err).__name__}: {err})"
+            rows, source = _xspace_rows(files), "the trace's XSpace proto (tsl xplane_pb2)"
+        except ImportError as err:  # the proto module moved: TensorFlow's converter instead
+            rows, source = _framework_op_rows(files), f"framework_op_stats ({type(err).__name__}: {err})"
+        try:  # cross-check: TensorFlow's own converter, what TensorBoard's profile plugin shows
+            check = {"framework_op_stats_self_s_per_step": sum(r[3] for r in _framework_op_rows(files)) / 1e6 / steps}
+        except Exception as err:  # noqa: BLE001 - a cross-check only
+            check = {"framework_op_stats_error": f"{type(err).__name__}: {err}"}
     total_us = sum(r[3] for r in rows)
 
     def table(key):
@@ -545,7 +560,7 @@ def profile_step(runner, steps: int = 1, top: int = 10, logdir: str | None = Non
                  "count_per_step": count / steps} for k, (count, us) in ranked]
 
     return {"steps": steps, "wall_s_per_step": wall / steps, "op_self_s_per_step": total_us / 1e6 / steps,
-            "source": source, "by_type": table("op_type"), "by_name": table("op_name")}
+            "source": source, "cross_check": check, "by_type": table("op_type"), "by_name": table("op_name")}
 
 
 # --------------------------------------------------------------------------- the machine
