@@ -4,6 +4,7 @@
     python benchmarks/run_all.py                   # all tables (tens of minutes on 2 CPU cores)
     python benchmarks/run_all.py --quick           # smoke test: shrunken nets, 2 rounds (a few minutes)
     python benchmarks/run_all.py --tables=xla,eval # only these tables; the others are kept from results.json
+    python benchmarks/run_all.py --peers           # also the PyTorch peer (sets up runs/peers-venv once)
 
 Tables (``--tables``):
 
@@ -19,6 +20,16 @@ Tables (``--tables``):
 * ``pipeline``: images per second of the training input pipeline alone (mock
   CIFAR-10 and STL-10 through the real preprocessing, cache and prefetch) and
   the iteration time below which it would starve the model.
+* ``efficiency``: SNGAN-32 on the benchmark path and the command line's path
+  (``bin/train.py``'s defaults), FLOPs per iteration counted from the graph,
+  the achieved rate against the machine's fp32 peak, a profile of one
+  iteration, DAT's floor, and a GPU projection (:mod:`dat_tf.experiments.flops`).
+* ``precision``: float32 vs ``mixed_bfloat16`` (SNGAN-32 none and dat), and
+  digits FID in both over 3 seeds, paired.
+* ``peers`` (only with ``--peers`` or ``--tables=peers``): torch-mimicry's
+  SNGAN-32 ``train_step`` interleaved with dat_tf's ``none`` and both DAT
+  variants; the PyTorch environment is set up under ``runs/`` by
+  ``benchmarks/peers.py``.
 
 Every table runs in fresh subprocesses (this script with ``--worker=<table>``):
 one per net for ``step`` and ``xla``, one per configuration for ``memory``, one
@@ -37,6 +48,7 @@ import concurrent.futures
 import datetime
 import importlib.metadata
 import json
+import math
 import os
 import platform
 import shlex
@@ -51,7 +63,9 @@ sys.path.insert(0, ROOT)
 
 from dat_tf.experiments import cost  # noqa: E402
 
-TABLES = ("step", "xla", "replicas", "memory", "eval", "pipeline")
+TABLES = ("step", "xla", "replicas", "memory", "eval", "pipeline", "efficiency", "precision", "peers")
+# Run unless --tables names them: peers needs a PyTorch virtual environment (--peers sets it up).
+OPTIONAL_TABLES = ("peers",)
 REGULARIZERS = list(cost.REGULARIZERS)
 NETS = list(cost.STEP_NETS)
 NET_TITLES = {"sngan32": "SNGAN-32", "dcgan32": "DCGAN-32", "mlp": "MLP (2D)"}
@@ -67,7 +81,13 @@ def _parser():
     p.add_argument("--quick", action="store_true",
                    help="Smoke test: shrunken nets (cost.QUICK_OVERRIDES), 2 rounds of 1 step, few images. "
                         "Checks that every table runs; its numbers mean nothing.")
-    p.add_argument("--tables", default=",".join(TABLES), help=f"Comma-separated subset of {','.join(TABLES)}.")
+    p.add_argument("--tables", default="",
+                   help=f"Comma-separated subset of {','.join(TABLES)} (default: all but {','.join(OPTIONAL_TABLES)}).")
+    p.add_argument("--peers", action="store_true",
+                   help="Also run the peers table: sets up a PyTorch virtual environment at --peers_venv (CPU torch "
+                        "and torch-mimicry from PyPI, once) and times mimicry's SNGAN-32 beside dat_tf's.")
+    p.add_argument("--peers_venv", default=os.path.join(ROOT, "runs", "peers-venv"),
+                   help="Where the peers table's PyTorch virtual environment lives (created if missing).")
     p.add_argument("--nets", default=",".join(NETS), help="Nets of the step, xla and memory tables.")
     p.add_argument("--regularizers", default=",".join(REGULARIZERS), help="Regularizers of the step and memory tables.")
     p.add_argument("--rounds", type=int, default=0, help="Interleaved timing rounds (0: 5, or 2 with --quick).")
@@ -90,6 +110,7 @@ def _parser():
     p.add_argument("--worker_out", help=argparse.SUPPRESS)
     p.add_argument("--net", help=argparse.SUPPRESS)
     p.add_argument("--regularizer", help=argparse.SUPPRESS)
+    p.add_argument("--peers_python", help=argparse.SUPPRESS)
     return p
 
 
@@ -312,8 +333,139 @@ def worker_pipeline(args):
     return out
 
 
+# ---- the command line's path, FLOPs, profile (table 7)
+
+DAT_VARIANTS = {"dat_reference": {"variant": "reference"}, "dat_paper": {"variant": "paper"}}
+SNGAN_FLAGFILE = os.path.join(ROOT, "configs", "sngan_cifar10.flags")
+# GPU projection (a projection, not a measurement): one NVIDIA A100 (SXM), dense peak TFLOP/s and the share of it
+# assumed reached, per arithmetic; TF uses TF32 tensor cores for float32 convolutions and matmuls on Ampere.
+GPU_PROJECTION = {"name": "NVIDIA A100 SXM", "tf32_peak_tflops": 156.0, "fp32_peak_tflops": 19.5,
+                  "utilisation": (0.2, 0.4), "table2_iterations": 100_000}
+
+
+def _efficiency_configs(args, tmp):
+    """The models of table 7: the benchmark path (none, both DAT variants) and the command line's (none)."""
+    net, ov = "sngan32", _overrides(args, "sngan32")
+    cfgs = {"none": cost.gan_config(net, "none", **ov)}
+    for name, reg_args in DAT_VARIANTS.items():
+        cfgs[name] = cost.gan_config(net, "dat", reg_args=reg_args, **ov)
+    # The old default: gradient-norm diagnostics on every step (what the command line ran before they moved to
+    # the logging cadence).
+    cfgs["none_diagnostics_every_step"] = cost.gan_config(net, "none", log_gradient_norms=True, log_every=1, **ov)
+    cli = cost.cli_config(SNGAN_FLAGFILE, os.path.join(tmp, "cli_run"), verbose=1, **ov)
+    return cfgs, cli
+
+
+def worker_efficiency(args):
+    """Table 7: SNGAN-32 per iteration on the benchmark and command-line paths, FLOPs, peak, profile, DAT's floor."""
+    from dat_tf.experiments import flops
+
+    rounds, steps, warmup = _rounds(args), _steps(args, "sngan32"), _warmup(args, "sngan32")
+    tmp = tempfile.mkdtemp(prefix="dat_tf_bench_")
+    cfgs, cli = _efficiency_configs(args, tmp)
+    runners = {}
+    for key, cfg in cfgs.items():
+        runners[key] = cost.make_runner(cfg, warmup=warmup)
+        _built("efficiency", "sngan32")(key, runners[key])
+    runners["cli_defaults"] = cost.FitRunner(cli, cli.run_dir, warmup=warmup)
+    _built("efficiency", "sngan32")("cli_defaults", runners["cli_defaults"])
+    _KEEP_ALIVE.append(runners)
+    times = cost.interleaved(runners, rounds, steps)
+    med = cost.medians(times)
+    _log("efficiency: " + ", ".join(f"{k} {v * 1e3:.0f} ms" for k, v in med.items()))
+    counts = {k: flops.count_flops(runners[k]) for k in ("none", *DAT_VARIANTS, "none_diagnostics_every_step")}
+    _log("efficiency: GFLOP per iteration " + ", ".join(f"{k} {c['total'] / 1e9:.1f}" for k, c in counts.items()))
+    profiles = {k: flops.profile_step(runners[k], steps=1, top=10) for k in ("none", "dat_reference")}
+    floors = {k: flops.dat_floor(runners["none"], runners[k], counts["none"], counts[k]) for k in DAT_VARIANTS}
+    peak = flops.machine_peak()
+    return {
+        "versions": cost.versions(), "rounds": rounds, "steps": steps,
+        "settings": cost.net_settings(cfgs["none"]),
+        "cli": {"flagfile": os.path.relpath(SNGAN_FLAGFILE, ROOT), "log_every": cli.log_every,
+                "steps_per_execution": cli.steps_per_execution, "log_gradient_norms": cli.log_gradient_norms,
+                "checkpoint_every": cli.checkpoint_every, "on_nan": cli.on_nan},
+        "results": {k: {"median_s": med[k], "round_s": times[k], "build_s": runners[k].build_s,
+                        "warmup_s": runners[k].warmup_s} for k in runners},
+        "flops": counts, "profiles": profiles, "floors": floors, "peak": peak, "gpu": GPU_PROJECTION,
+    }
+
+
+# ---- bfloat16 (table 8)
+
+PRECISIONS = ("float32", "mixed_bfloat16")
+DIGITS_FLAGFILE = os.path.join(ROOT, "configs", "digits.flags")
+QUALITY_SEEDS = (0, 1, 2)
+# Fixed before any run: mixed_bfloat16 is "as good" when the upper end of the 95% interval of the paired
+# FID difference (bfloat16 - float32) is at most this share of float32's mean FID; "worse" when its lower end
+# is above 0; otherwise "undecided".
+QUALITY_MARGIN = 0.10
+
+
+def worker_precision(args):
+    """Table 8: float32 vs mixed_bfloat16, SNGAN-32 none and dat side by side, and digits FID over 3 seeds."""
+    from dat_tf.experiments.parallel import map_processes
+    from dat_tf.experiments.runner import RunSpec, run_one
+
+    net, ov = "sngan32", _overrides(args, "sngan32")
+    cfgs = {(r, p): cost.gan_config(net, r, precision=p, **ov) for r in ("none", "dat") for p in PRECISIONS}
+    runners, results = cost.time_side_by_side(cfgs, _rounds(args), _steps(args, net), _warmup(args, net),
+                                              _built("precision", net))
+    _log("precision: " + ", ".join(f"{r}/{p} {res['median_s'] * 1e3:.0f} ms" for (r, p), res in results.items()))
+    runs_dir = tempfile.mkdtemp(prefix="dat_tf_bench_digits_")
+    n_iter = 100 if args.quick else None
+    specs = []
+    for seed in QUALITY_SEEDS[:2] if args.quick else QUALITY_SEEDS:
+        for p in PRECISIONS:
+            overrides = dict(run_dir=os.path.join(runs_dir, f"{p}_seed{seed}"), precision=p, seed=seed, verbose=0,
+                             sample_every=0, checkpoint_every=0)
+            if n_iter:
+                overrides.update(n_iter=n_iter, log_every=50)
+            specs.append(((p, seed), RunSpec.make(DIGITS_FLAGFILE, overrides, eval_samples=2000)))
+    done = map_processes(run_one, [s for _, s in specs], 2)
+    quality = [{"precision": p, "seed": seed, "fid_train": r["final"].get("fid_train"),
+                "train_seconds": r["train_seconds"], "diverged_at": r["diverged_at"]}
+               for ((p, seed), _), r in zip(specs, done)]
+    _log("precision: digits FID " + ", ".join(f"{q['precision']}/{q['seed']} {q['fid_train']:.2f}" for q in quality))
+    return {"versions": cost.versions(), "rounds": _rounds(args), "steps": _steps(args, net),
+            "settings": cost.net_settings(cfgs["none", "float32"]),
+            "results": {f"{r}/{p}": res for (r, p), res in results.items()},
+            "quality": quality, "quality_flagfile": os.path.relpath(DIGITS_FLAGFILE, ROOT),
+            "quality_margin": QUALITY_MARGIN}
+
+
+# ---- the PyTorch peer (table 9, --peers)
+
+
+def worker_peers(args):
+    """Table 9: torch-mimicry's SNGAN-32 ``train_step`` interleaved with dat_tf none and both DAT variants."""
+    import peers
+
+    net, ov = "sngan32", _overrides(args, "sngan32")
+    cfgs = {"none": cost.gan_config(net, "none", **ov)}
+    for name, reg_args in DAT_VARIANTS.items():
+        cfgs[name] = cost.gan_config(net, "dat", reg_args=reg_args, **ov)
+    threads = len(os.sched_getaffinity(0))
+    runners = {}
+    for key, cfg in cfgs.items():
+        runners[key] = cost.make_runner(cfg, warmup=_warmup(args, net))
+        _built("peers", net)(key, runners[key])
+    _KEEP_ALIVE.append(runners)
+    shrink = dict(batch_size=ov["batch_size"], n_dis=ov["n_dis"]) if args.quick else {}
+    with peers.PeerProcess(args.peers_python, threads=threads, **shrink) as peer:
+        _log(f"peers: mimicry ready ({peer.ready})")
+        order = {"mimicry": peer.run, **runners}
+        times = cost.interleaved(order, _rounds(args), _steps(args, net))
+        ready = peer.ready
+    med = cost.medians(times)
+    _log("peers: " + ", ".join(f"{k} {v:.2f} s" for k, v in med.items()))
+    return {"versions": cost.versions(), "rounds": _rounds(args), "steps": _steps(args, net), "threads": threads,
+            "settings": cost.net_settings(cfgs["none"]), "mimicry": ready,
+            "results": {k: {"median_s": med[k], "round_s": times[k]} for k in order}}
+
+
 WORKERS = {"step": worker_step, "xla": worker_xla, "replicas": worker_replicas, "memory": worker_memory,
-           "eval": worker_eval, "pipeline": worker_pipeline}
+           "eval": worker_eval, "pipeline": worker_pipeline, "efficiency": worker_efficiency,
+           "precision": worker_precision, "peers": worker_peers}
 
 
 # ------------------------------------------------------------- orchestration
@@ -321,8 +473,10 @@ WORKERS = {"step": worker_step, "xla": worker_xla, "replicas": worker_replicas, 
 
 def _pass_through(args):
     flags = ["--nets", args.nets, "--regularizers", args.regularizers]
-    for name in ("rounds", "steps", "digits_images", "inception_images", "eval_repeats", "pipeline_examples"):
-        flags += [f"--{name}", str(getattr(args, name))]
+    for name in ("rounds", "steps", "digits_images", "inception_images", "eval_repeats", "pipeline_examples",
+                 "peers_python"):
+        if getattr(args, name) is not None:
+            flags += [f"--{name}", str(getattr(args, name))]
     return flags + (["--quick"] if args.quick else [])
 
 
@@ -469,10 +623,18 @@ def main(argv=None):
             f.write(render(stored["last_run"], stored["tables"]))
         _log(f"rendered {args.out} from {args.results}")
         return 0
-    tables = _csv(args.tables)
+    tables = _csv(args.tables) or [t for t in TABLES if t not in OPTIONAL_TABLES]
     unknown = [t for t in tables if t not in TABLES]
     if unknown:
         raise SystemExit(f"--tables: unknown {unknown}; expected a subset of {list(TABLES)}")
+    if args.peers and "peers" not in tables:
+        tables.append("peers")
+    if "peers" in tables:
+        sys.path.insert(0, HERE)
+        import peers
+
+        _log(f"peers: PyTorch virtual environment {args.peers_venv} ...")
+        args.peers_python = peers.ensure_venv(args.peers_venv)
     previous = {}
     if os.path.exists(args.results):
         try:
@@ -666,6 +828,183 @@ def _render_pipeline(d):
     return lines
 
 
+EFFICIENCY_ROWS = (
+    ("none", "`none`, benchmark path (compiled train function; diagnostics off)"),
+    ("cli_defaults", "`none`, command-line defaults (`fit` with the NaN guard, logger, checkpoints; diagnostics "
+                     "every `log_every` steps)"),
+    ("none_diagnostics_every_step", "`none`, gradient-norm diagnostics on every step (the default before they "
+                                    "moved to the logging cadence)"),
+    ("dat_reference", "`dat`, `reference`"),
+    ("dat_paper", "`dat`, `paper`"),
+)
+
+
+def _render_efficiency(d):
+    res, counts, peak = d["results"], d["flops"], d["peak"]
+    base = res["none"]["median_s"]
+    every = d["cli"]["log_every"]
+    diag = counts["none_diagnostics_every_step"]["total"] - counts["none"]["total"]
+    gflop = {k: c["total"] / 1e9 for k, c in counts.items()}
+    gflop["cli_defaults"] = (counts["none"]["total"] + diag / every) / 1e9
+    lines = ["| path | s / iteration (median; min-max) | / benchmark `none` | GFLOP / iteration | achieved GFLOP/s | "
+             "of measured peak | of nominal peak |", "|---|---:|---:|---:|---:|---:|---:|"]
+    for key, title in EFFICIENCY_ROWS:
+        r = res[key]
+        t = r["median_s"]
+        rate = gflop[key] / t
+        lines.append(f"| {title} | {t:.2f} ({min(r['round_s']):.2f}-{max(r['round_s']):.2f}) | **{t / base:.3f}x** | "
+                     f"{gflop[key]:,.1f} | {rate:.0f} | {rate / peak['measured_gflops']:.0%} | "
+                     f"{rate / peak['nominal_gflops']:.0%} |")
+    cli = d["cli"]
+    lines += [
+        "",
+        f"* {_settings_line('sngan32', d['settings'])}; median of {d['rounds']} interleaved rounds of {d['steps']} "
+        "iteration(s), all five models in one process.",
+        f"* Command-line defaults: the config `bin/train.py --flagfile={cli['flagfile']}` runs (log_every "
+        f"{cli['log_every']}, steps_per_execution {cli['steps_per_execution']}, gradient-norm diagnostics "
+        f"{'on' if cli['log_gradient_norms'] else 'off'}, checkpoint_every {cli['checkpoint_every']}, on_nan "
+        f"{cli['on_nan']}), timed as one `fit` of {d['steps']} step(s) per round with the callbacks the command "
+        "line adds (`dat_tf.experiments.cost.FitRunner`), on the benchmark's fixed batch (the input pipeline is "
+        "table 6). `fit`'s set-up and the NaN guard's state snapshot run once per round here but once per "
+        f"{cli['log_every']} steps on the command line, so this row overstates them. The diagnostics fire once "
+        f"every {cli['log_every']} steps and cost {diag / 1e9:,.1f} GFLOP when they do "
+        f"({diag / counts['none']['total']:.1%} of an iteration; {diag / every / counts['none']['total']:.3%} "
+        "amortised, included in its GFLOP column).",
+        f"* Machine peak, fp32: nominal {peak['nominal_gflops']:.0f} GFLOP/s = {peak['cores']} cores x "
+        f"{peak['flops_per_cycle']} FLOP/cycle x {peak['clock_mhz']:.0f} MHz ({peak['assumption']}; clock from "
+        f"{peak['clock_source']}); measured {peak['measured_gflops']:.0f} GFLOP/s ({peak['measured_how']}; "
+        f"{peak['measured_over_nominal']:.0%} of nominal).",
+        "* FLOPs are counted from the traced graph of each model's compiled train step "
+        "(`dat_tf.experiments.flops.count_flops`: convolutions and matmuls by their shapes, 1 per element "
+        "otherwise; ops TensorFlow prunes are left out); convolutions and matmuls are "
+        f"{counts['none']['conv_matmul'] / counts['none']['total']:.1%} of `none`'s. TensorFlow's own registered "
+        f"counts, summed over the op types that have one, give {counts['none']['tf_registry_flops'] / 1e9:,.1f} GFLOP "
+        "for `none` (a cross-check: it has no count for the convolution gradients).",
+    ]
+    lines += ["", "**DAT at its floor.** DAT's unavoidable extra work per D step is one more D forward and one "
+              "backward pass to the inputs, on reals and on fakes (both variants attack both batches):", "",
+              "| variant | floor (FLOPs) / `none` | counted FLOPs / `none` | measured time / `none` | time above the "
+              "floor |", "|---|---:|---:|---:|---:|"]
+    for key in DAT_VARIANTS:
+        f = d["floors"][key]
+        t = res[key]["median_s"] / base
+        lines.append(f"| `{f['variant']}` | {f['floor_ratio']:.3f}x | {f['counted_ratio']:.3f}x | {t:.3f}x | "
+                     f"{t / f['floor_ratio'] - 1:+.1%} |")
+    f = next(iter(d["floors"].values()))
+    lines += ["", f"* Per D step on a batch of {f['batch_size']}: D forward {f['d_forward_flops'] / 1e9:.2f} GFLOP, "
+                  f"input-gradient pass (forward and backward) {f['d_input_gradient_flops'] / 1e9:.2f} GFLOP; "
+                  f"floor = `none` + n_dis ({f['n_dis']}) x 2 batches x the latter."]
+    for key in ("none", "dat_reference"):
+        prof = d["profiles"][key]
+        lines += ["", f"**Profile of one iteration, `{key}`** (`dat_tf.experiments.flops.profile_step`, "
+                      f"`tf.profiler`; wall {prof['wall_s_per_step']:.1f} s, op self time "
+                      f"{prof['op_self_s_per_step']:.1f} s over the threads; top ten op types by self time):", "",
+                  "| op type (kernel) | s / iteration | share of op time | count |", "|---|---:|---:|---:|"]
+        for row in prof["by_type"]:
+            lines.append(f"| `{row['op_type']}` | {row['s_per_step']:.2f} | {row['share']:.1%} | "
+                         f"{row['count_per_step']:.0f} |")
+        conv = sum(r["share"] for r in prof["by_type"] if "Conv" in r["op_type"])
+        lines += ["", f"* Convolution kernels (forward and both gradients): {conv:.0%} of op time; they hold "
+                      f"{counts[key]['conv_matmul'] / counts[key]['total']:.1%} of the FLOPs."]
+    gpu = d["gpu"]
+    lo, hi = gpu["utilisation"]
+    lines += ["", f"**GPU on paper (a projection, not a measurement).** One {gpu['name']} (TF32 tensor cores "
+                  f"{gpu['tf32_peak_tflops']:.0f} TFLOP/s dense peak; TensorFlow uses TF32 for float32 convolutions "
+                  f"on Ampere) at {lo:.0%}-{hi:.0%} utilisation:", "",
+              f"| path | GFLOP / iteration | s / iteration | one Table 2 run ({gpu['table2_iterations']:,} iterations) |",
+              "|---|---:|---:|---:|"]
+    for key in ("none", "dat_reference"):
+        g = gflop[key]
+        fast, slow = g / (gpu["tf32_peak_tflops"] * 1e3 * hi), g / (gpu["tf32_peak_tflops"] * 1e3 * lo)
+        n = gpu["table2_iterations"]
+        lines.append(f"| `{key}` | {g:,.0f} | {fast:.3f}-{slow:.3f} | {fast * n / 3600:.1f}-{slow * n / 3600:.1f} h |")
+    lines += ["", f"* On this CPU at the measured rate the same run takes {res['none']['median_s'] * gpu['table2_iterations'] / 86400:.0f} "
+                  f"days (`none`) and {res['dat_reference']['median_s'] * gpu['table2_iterations'] / 86400:.0f} days "
+                  "(`dat`). Metric evaluations (Inception features, table 5) come on top."]
+    return lines
+
+
+def quality_verdict(cell, margin=QUALITY_MARGIN):
+    """The digits verdict on mixed_bfloat16 (rule fixed before the runs; see ``QUALITY_MARGIN``).
+
+    ``cell`` is :func:`dat_tf.experiments.stats.paired` of bfloat16 (method) against float32 (baseline), lower is
+    better: its interval is of ``float32 - bfloat16``, so ``bfloat16 - float32`` lies in ``(-high, -low)``.
+    """
+    low, high = cell.ci
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "undecided (fewer than 2 paired seeds)"
+    bound = margin * cell.baseline_mean
+    if -high > 0:
+        return "worse"
+    if -low <= bound:
+        return "as good"
+    return "undecided"
+
+
+def _render_precision(d):
+    from dat_tf.experiments import stats
+
+    res = d["results"]
+    lines = ["| regularizer | float32 | mixed_bfloat16 | bfloat16 / float32 |", "|---|---:|---:|---:|"]
+    for r in ("none", "dat"):
+        f32, bf16 = res[f"{r}/float32"]["median_s"], res[f"{r}/mixed_bfloat16"]["median_s"]
+        lines.append(f"| `{r}` | {_ms(f32)} | {_ms(bf16)} | **{bf16 / f32:.2f}x** |")
+    lines += ["", f"* {_settings_line('sngan32', d['settings'])}; median of {d['rounds']} interleaved rounds of "
+                  f"{d['steps']} step(s); `dat` is the paper's variant (the step table's)."]
+    q = {(row["precision"], row["seed"]): row for row in d["quality"]}
+    seeds = sorted({seed for _, seed in q})
+    fid = {p: {seed: q[p, seed]["fid_train"] for seed in seeds} for p in PRECISIONS}
+    cell = stats.paired(fid["mixed_bfloat16"], fid["float32"], lower_is_better=True)
+    lines += ["", f"Quality on digits (`python bin/train.py --flagfile={d['quality_flagfile']}` with `--precision` "
+                  "and `--seed` set; FID against the digits train split with the project's digits classifier, "
+                  "2,000 samples):", "",
+              "| seed | float32 FID | mixed_bfloat16 FID | bfloat16 - float32 |", "|---:|---:|---:|---:|"]
+    for seed in seeds:
+        a, b = fid["float32"][seed], fid["mixed_bfloat16"][seed]
+        lines.append(f"| {seed} | {a:.2f} | {b:.2f} | {b - a:+.2f} |")
+    low, high = cell.ci
+    lines += ["", f"* Paired over {cell.n} seeds: bfloat16 - float32 = {-cell.effect:+.2f} FID, 95% interval "
+                  f"[{-high:+.2f}, {-low:+.2f}], paired t p = {cell.p_t:.2g}. Rule (fixed before the runs): as good "
+                  f"when the interval's upper end is at most {d['quality_margin']:.0%} of float32's mean FID "
+                  f"({d['quality_margin'] * cell.baseline_mean:.2f}), worse when its lower end is above 0, else "
+                  f"undecided. **Verdict: {quality_verdict(cell, d['quality_margin'])}.**"]
+    return lines
+
+
+def _render_peers(d):
+    res, m, n_dis = d["results"], d["mimicry"], d["settings"]["n_dis"]
+    none, peer = res["none"]["median_s"], res["mimicry"]["median_s"]
+    rows = [("PyTorch torch-mimicry " + m.get("torch_mimicry", ""), "`SNGANDiscriminator32.train_step` x n_dis, "
+             "`SNGANGenerator32.train_step`", "mimicry"),
+            ("dat_tf", "`none`", "none"), ("dat_tf", "`dat`, `reference`", "dat_reference"),
+            ("dat_tf", "`dat`, `paper`", "dat_paper")]
+    lines = ["| framework | D step | s / iteration (median; min-max over rounds) | ratio |", "|---|---|---:|---|"]
+    for framework, what, key in rows:
+        r = res[key]
+        span = f"{min(r['round_s']):.2f}-{max(r['round_s']):.2f}"
+        if key == "mimicry":
+            ratio = "-"
+        elif key == "none":
+            ratio = f"{r['median_s'] / peer:.2f}x mimicry"
+        else:
+            ratio = f"{r['median_s'] / none:.2f}x dat_tf `none`; {r['median_s'] / peer:.2f}x mimicry"
+        lines.append(f"| {framework} | {what} | {r['median_s']:.2f} ({span}) | {ratio} |")
+    lines += ["", f"* {_settings_line('sngan32', d['settings'])}; Adam 2e-4 (0, 0.9) both; {d['threads']} threads "
+                  f"each (torch `set_num_threads`, TensorFlow's default pools); median of {d['rounds']} interleaved "
+                  f"rounds of {d['steps']} iteration(s), each framework computing alone (the other waits).",
+              f"* PyTorch {m.get('torch', '?')}, torch-mimicry {m.get('torch_mimicry', '?')}, from the virtual "
+              "environment `--peers_venv` (`python benchmarks/peers.py --setup runs/peers-venv`: a CPU "
+              "`torch==2.13.0` and `torch-mimicry==0.1.16` without its dependencies; only its nets are imported).",
+              f"* Work per iteration, counted while mimicry runs: {m.get('d_forwards_per_iteration', '?')} D forwards "
+              f"({m.get('d_forwards_per_d_step', '?')} per D step: reals and fakes separately, 1 in the G step), "
+              f"{m.get('g_forwards_per_iteration', '?')} G forwards, {m.get('backwards_per_iteration', '?')} "
+              f"backward passes, {m.get('input_gradient_passes_per_iteration', '?')} input-gradient passes. "
+              f"dat_tf `none` runs the same passes (reals and fakes through D separately, {2 * n_dis + 1} D forwards); "
+              "its `dat` adds, per D step, a D forward of reals and of fakes and one backward pass to those inputs "
+              f"({4 * n_dis + 1} D forwards per iteration; the efficiency table gives DAT's floor)."]
+    return lines
+
+
 SECTIONS = {
     "step": ("1. Per-iteration time per regularizer (graph mode, ratio to `none`)", _render_step, [
         "One iteration = one `GAN.train_step`: `n_dis` discriminator updates and one generator update, run "
@@ -703,6 +1042,24 @@ SECTIONS = {
         "299x299x3 (random weights: same cost as the trained one; FID's TF-GAN Inception graph has a similar "
         "but not identical cost). It is timed on a few dozen images and **extrapolated linearly** to 1k and 50k; "
         "the digits classifier is timed on thousands of images (its 50k column is extrapolated too).",
+    ]),
+    "efficiency": ("7. The command line's path, FLOPs against the machine, profile and DAT's floor (SNGAN-32)",
+                   _render_efficiency, [
+        "SNGAN-32 as in the paper's Table 1 (mimicry's widths, batch 64, n_dis 5, hinge): seconds per iteration on "
+        "the benchmark path (table 1's) and on the path `bin/train.py` runs, side by side; FLOPs per iteration "
+        "counted from the graph; the achieved rate against this machine's fp32 peak; where the time goes; how far "
+        "DAT is above the least work it must do; and what a GPU would take, on paper.",
+    ]),
+    "precision": ("8. bfloat16 on this CPU (`--precision=mixed_bfloat16`)", _render_precision, [
+        "The CPU has AVX-512 BF16. `TrainConfig(precision=\"mixed_bfloat16\")` (Keras' dtype policy: bfloat16 "
+        "compute, float32 variables) against float32, SNGAN-32 `none` and `dat` timed side by side in one process; "
+        "then the quality check: the digits example trained in both precisions over the same seeds.",
+    ]),
+    "peers": ("9. Against the PyTorch peer: torch-mimicry's SNGAN-32 (`--peers`)", _render_peers, [
+        "Optional (not in the default run, not in CI): `python benchmarks/run_all.py --peers` sets up a separate "
+        "PyTorch virtual environment under `runs/` once and times mimicry's own `train_step`s in a worker process "
+        "(`benchmarks/peers.py`), interleaved round by round with dat_tf's models in the table's process: one "
+        "computes while the other waits on a pipe.",
     ]),
     "pipeline": ("6. Input pipeline: images per second against what an iteration consumes", _render_pipeline, [
         "The training input pipeline alone (`dat_tf.data.images.image_dataset`, as `bin/train.py` builds it: "
