@@ -32,5 +32,6 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
-# Keras finds a saved GAN by its registered name: register it once Keras is there (now, or at its import).
-when_imported("keras", lambda _keras: importlib.import_module("dat_tf.gan"))
+# Keras finds a saved GAN, and the layers of the saved nets, by their registered names: register them once Keras
+# is there (now, or at its import).
+when_imported("keras", lambda _keras: [importlib.import_module(m) for m in ("dat_tf.gan", "dat_tf.nets.layers")])

@@ -89,6 +89,20 @@ def test_a_saved_gan_loads_in_a_process_that_imports_keras_last(tmp_path):
         print(type(gan).__name__, type(gan.gan_loss).__name__, type(gan.regularizer).__name__)
         """)
         assert out.strip() == "GAN Wasserstein GradientPenalty", first
+    # A saved generator's batch normalization (dat_tf's fused layer) is found the same way.
+    gen = tmp_path / "generator.keras"
+    _python(f"""
+        import keras
+        from dat_tf.nets import dcgan_generator
+        dcgan_generator(latent_dim=4, resolution=16, channels=1, width=8).save({str(gen)!r})
+    """)
+    out = _python(f"""
+        import dat_tf
+        import keras
+        g = keras.models.load_model({str(gen)!r})
+        print(sorted({{type(layer).__name__ for layer in g.layers if "Normalization" in type(layer).__name__}}))
+    """)
+    assert out.strip() == "['FusedBatchNormalization']"
 
 
 def test_keras_serializable_refuses_a_class_without_get_config():

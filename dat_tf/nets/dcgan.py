@@ -16,6 +16,9 @@ import math
 
 import keras
 
+from dat_tf.nets.layers import FusedBatchNormalization
+
+
 def _init():
     """N(0, 0.02) as in DCGAN; a fresh initializer per layer, so each layer draws its own
     weights from the global seed (``keras.utils.set_random_seed``)."""
@@ -43,14 +46,14 @@ def dcgan_generator(latent_dim: int = 100, resolution: int = 32, channels: int =
     z = keras.Input((latent_dim,), name="z")
     h = keras.layers.Dense(4 * 4 * top, use_bias=False, kernel_initializer=_init(), name="project")(z)
     h = keras.layers.Reshape((4, 4, top))(h)
-    h = keras.layers.BatchNormalization(name="bn_project")(h)
+    h = FusedBatchNormalization(name="bn_project")(h)
     h = keras.layers.ReLU()(h)
     for i in range(k - 1):
         h = keras.layers.Conv2DTranspose(
             top // 2 ** (i + 1), 4, strides=2, padding="same", use_bias=False, kernel_initializer=_init(),
             name=f"deconv{i}",
         )(h)
-        h = keras.layers.BatchNormalization(name=f"bn{i}")(h)
+        h = FusedBatchNormalization(name=f"bn{i}")(h)
         h = keras.layers.ReLU()(h)
     x = keras.layers.Conv2DTranspose(
         channels, 4, strides=2, padding="same", kernel_initializer=_init(), name="to_image"
@@ -84,7 +87,7 @@ def dcgan_discriminator(
             )
         )(h)
         if batch_norm and i > 0:
-            h = keras.layers.BatchNormalization(name=f"bn{i}")(h)
+            h = FusedBatchNormalization(name=f"bn{i}")(h)
         h = keras.layers.LeakyReLU(0.2)(h)
     # A 4x4 valid convolution to one channel over a 4x4 map is a dense layer on
     # the flattened map; written as one so that the penultimate features
@@ -131,7 +134,7 @@ def rfm_discriminator(resolution: int = 32, channels: int = 3, width: int = 64, 
     k = _num_upsamplings(resolution)
 
     def bn(name):
-        return keras.layers.BatchNormalization(
+        return FusedBatchNormalization(
             gamma_initializer=keras.initializers.RandomNormal(1.0, 0.02), name=name
         )
 

@@ -17,6 +17,8 @@ import math
 import keras
 from keras import ops
 
+from dat_tf.nets.layers import FusedBatchNormalization
+
 RESOLUTIONS = (32, 48, 64)
 
 # Per resolution: G's bottom width, default ngf and the right-shift of ngf for
@@ -80,7 +82,7 @@ def _conv(filters, kernel, in_channels, gain, name):
 
 
 def _bn(name):
-    return keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
+    return FusedBatchNormalization(momentum=0.9, epsilon=1e-5, name=name)
 
 
 @keras.saving.register_keras_serializable(package="dat_tf")

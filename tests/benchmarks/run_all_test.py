@@ -107,8 +107,8 @@ def test_quality_verdict_rule_on_hand_worked_cases():
 
 
 def _efficiency_data():
-    s = {"none": 10.0, "cli_defaults": 10.3, "none_diagnostics_every_step": 12.0, "dat_reference": 13.0,
-         "dat_paper": 13.5}
+    s = {"none": 10.0, "cli_defaults": 10.3, "none_diagnostics_every_step": 12.0, "none_keras_batch_norm": 11.0,
+         "dat_reference": 13.0, "dat_paper": 13.5}
     g = {"none": 2000e9, "none_diagnostics_every_step": 2500e9, "dat_reference": 2500e9, "dat_paper": 2500e9}
     counts = {k: {"total": v, "conv_matmul": 0.99 * v, "tf_registry_flops": 0.5 * v} for k, v in g.items()}
     floor = {"floor_ratio": 1.25, "counted_ratio": 1.25, "d_forward_flops": 30e9, "d_input_gradient_flops": 60e9,
@@ -141,6 +141,8 @@ def test_efficiency_table_ratios_rates_and_floor():
     none = next(r for k, r in rows.items() if "benchmark path" in k)
     assert none[4] == "200" and none[5] == "100%" and none[6] == "50%"  # 2000 GFLOP / 10 s vs 200 and 400
     # Time above the floor: 13.0 / 10.0 / 1.25 - 1 = +4.0%.
+    keras_bn = next(r for k, r in rows.items() if "Keras' own" in k)
+    assert keras_bn[2] == "**1.100x**" and keras_bn[3] == "2,000.0"  # same FLOPs as none, other kernels
     floor_row = next(line for line in text.splitlines() if line.startswith("| `reference` |"))
     assert floor_row.endswith("| 1.300x | +4.0% |")
 
