@@ -40,8 +40,8 @@ quiet_tensorflow()  # before anything imports TensorFlow: no CPU-only start-up n
 from absl import app, flags  # noqa: E402
 
 from dat_tf.data import registry  # noqa: E402  (the registry module itself imports no TensorFlow)
+from dat_tf.train.cli import EXIT_USAGE as EXIT_BAD_FLAGS, FlagError, fail, flags_parser  # noqa: E402
 
-EXIT_BAD_FLAGS = 2
 EXIT_NOT_AVAILABLE = 4
 
 IMAGE_DATASETS = tuple(n for n, d in registry.DATASETS.items() if d.kind == "images") + (
@@ -74,21 +74,7 @@ flags.DEFINE_string("output", None, "Also write the JSON lines to this file.")
 FLAGS = flags.FLAGS
 
 
-class _BadFlag(Exception):
-    """A bad flag value or a missing file named by a flag: printed alone (no usage text), exit code 2."""
 
-
-def _fail(code, message):
-    print(f"error: {message}", file=sys.stderr)
-    return code
-
-
-def _parse_flags(argv):
-    """absl's parsing, but a flag it cannot parse is one short line and exit code 2 (absl: usage text, 1)."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        sys.exit(_fail(EXIT_BAD_FLAGS, f"{e}\n(python bin/eval.py --helpfull lists every flag.)"))
 
 
 def _dataset_of_flag():
@@ -96,9 +82,9 @@ def _dataset_of_flag():
     try:
         data = registry.get_dataset(FLAGS.dataset)
     except ValueError:
-        raise _BadFlag(f"--dataset must be one of {list(IMAGE_DATASETS)}, got {FLAGS.dataset!r}.") from None
+        raise FlagError(f"--dataset must be one of {list(IMAGE_DATASETS)}, got {FLAGS.dataset!r}.") from None
     if data.kind != "images":
-        raise _BadFlag(
+        raise FlagError(
             f"--dataset={FLAGS.dataset!r} is not an image dataset (FID/KID/IS need images); "
             f"expected one of {list(IMAGE_DATASETS)}."
         )
@@ -108,47 +94,47 @@ def _dataset_of_flag():
 def _validate():
     """Checks the flags and that the named files exist; returns the :class:`RunDir` of ``--run_dir`` (or ``None``)."""
     if bool(FLAGS.generator) == bool(FLAGS.run_dir):
-        raise _BadFlag("give exactly one of --run_dir (a training run) and --generator (a saved generator).")
+        raise FlagError("give exactly one of --run_dir (a training run) and --generator (a saved generator).")
     if FLAGS.step is not None and not FLAGS.run_dir:
-        raise _BadFlag("--step only applies with --run_dir.")
+        raise FlagError("--step only applies with --run_dir.")
     if FLAGS.step is not None and FLAGS.step < 0:
-        raise _BadFlag(f"--step must be >= 0, got {FLAGS.step}.")
+        raise FlagError(f"--step must be >= 0, got {FLAGS.step}.")
     if FLAGS.run_dir and FLAGS["dataset"].present:
-        raise _BadFlag("--dataset only applies with --generator; a run evaluates against its own dataset.")
+        raise FlagError("--dataset only applies with --generator; a run evaluates against its own dataset.")
     if FLAGS.generator:
         data = _dataset_of_flag()
         if FLAGS["download"].present and FLAGS.download and data.source != "tfds":
-            raise _BadFlag(f"--download only applies to the tfds datasets, not --dataset={FLAGS.dataset!r}.")
+            raise FlagError(f"--download only applies to the tfds datasets, not --dataset={FLAGS.dataset!r}.")
         if FLAGS.data_dir and data.source in ("bundled", "generated"):
-            raise _BadFlag(f"--data_dir does not apply to --dataset={FLAGS.dataset!r} (it ships with a package).")
+            raise FlagError(f"--data_dir does not apply to --dataset={FLAGS.dataset!r} (it ships with a package).")
     clf = FLAGS.classifier
     if clf not in ("digits", "inception"):
         if not clf.endswith((".keras", ".h5")):
-            raise _BadFlag(f"--classifier must be 'digits', 'inception' or a .keras/.h5 file, got {clf!r}.")
+            raise FlagError(f"--classifier must be 'digits', 'inception' or a .keras/.h5 file, got {clf!r}.")
         if not os.path.isfile(clf):
-            raise _BadFlag(f"--classifier file not found: {clf!r}.")
+            raise FlagError(f"--classifier file not found: {clf!r}.")
         if not FLAGS.feature_layer or not FLAGS.logits_layer:
-            raise _BadFlag("a Keras classifier file needs --feature_layer and --logits_layer.")
+            raise FlagError("a Keras classifier file needs --feature_layer and --logits_layer.")
     elif FLAGS.feature_layer or FLAGS.logits_layer:
-        raise _BadFlag(f"--feature_layer/--logits_layer only apply to a classifier file, not {clf!r}.")
+        raise FlagError(f"--feature_layer/--logits_layer only apply to a classifier file, not {clf!r}.")
     if FLAGS.inception_path and clf != "inception":
-        raise _BadFlag("--inception_path only applies with --classifier=inception.")
+        raise FlagError("--inception_path only applies with --classifier=inception.")
     path = FLAGS.inception_path
     if path and "://" not in path and not os.path.isfile(os.path.join(path, "saved_model.pb")):
-        raise _BadFlag(f"--inception_path={path!r} is not a SavedModel folder (no saved_model.pb in it).")
+        raise FlagError(f"--inception_path={path!r} is not a SavedModel folder (no saved_model.pb in it).")
     minimum = {"num_samples": 2, "seeds": 1, "batch_size": 1, "is_splits": 1, "kid_max_block_size": 2}
     for name, low in minimum.items():
         if getattr(FLAGS, name) < low:
-            raise _BadFlag(f"--{name} must be >= {low}, got {getattr(FLAGS, name)}.")
+            raise FlagError(f"--{name} must be >= {low}, got {getattr(FLAGS, name)}.")
     if FLAGS.num_real_samples is not None and FLAGS.num_real_samples < 2:
-        raise _BadFlag(f"--num_real_samples must be >= 2, got {FLAGS.num_real_samples}.")
+        raise FlagError(f"--num_real_samples must be >= 2, got {FLAGS.num_real_samples}.")
     if FLAGS.is_splits > FLAGS.num_samples:
-        raise _BadFlag(f"--is_splits ({FLAGS.is_splits}) cannot exceed --num_samples ({FLAGS.num_samples}).")
+        raise FlagError(f"--is_splits ({FLAGS.is_splits}) cannot exceed --num_samples ({FLAGS.num_samples}).")
     bad = [s for s in FLAGS.splits if s not in ("train", "test")]
     if bad or not FLAGS.splits:
-        raise _BadFlag(f"--splits must be a non-empty subset of train,test, got {FLAGS.splits}.")
+        raise FlagError(f"--splits must be a non-empty subset of train,test, got {FLAGS.splits}.")
     if FLAGS.generator and not os.path.isfile(FLAGS.generator):
-        raise _BadFlag(f"--generator file not found: {FLAGS.generator!r}.")
+        raise FlagError(f"--generator file not found: {FLAGS.generator!r}.")
     if not FLAGS.run_dir:
         return None
     from dat_tf.train.run_dir import RunDir
@@ -156,7 +142,7 @@ def _validate():
     try:
         return RunDir(FLAGS.run_dir)
     except (ValueError, FileNotFoundError) as e:
-        raise _BadFlag(f"--run_dir: {e}") from None
+        raise FlagError(f"--run_dir: {e}") from None
 
 
 def _real_sources(data, resolution, data_dir):
@@ -193,10 +179,10 @@ def main(argv):
     logging.set_verbosity(logging.WARNING)  # tfds's INFO lines ("Constructing tf.data.Dataset ...") are noise here
     try:
         if len(argv) > 1:
-            raise _BadFlag(f"unexpected arguments {argv[1:]}; every setting is a --flag.")
+            raise FlagError(f"unexpected arguments {argv[1:]}; every setting is a --flag.")
         run = _validate()
-    except _BadFlag as e:
-        return _fail(EXIT_BAD_FLAGS, str(e))
+    except FlagError as e:
+        return fail(EXIT_BAD_FLAGS, str(e))
     t0 = time.perf_counter()
     from dat_tf.data.errors import DatasetUnavailableError
     from dat_tf.files import dumps, write_text_atomic
@@ -208,7 +194,7 @@ def main(argv):
         try:
             generator = load_generator(FLAGS.generator)
         except Exception as e:  # noqa: BLE001 - any load failure is a bad --generator file
-            return _fail(EXIT_BAD_FLAGS, f"--generator={FLAGS.generator!r} cannot be loaded as a Keras model: {e}")
+            return fail(EXIT_BAD_FLAGS, f"--generator={FLAGS.generator!r} cannot be loaded as a Keras model: {e}")
         shape = tuple(generator.output_shape)
         resolution = int(shape[1]) if len(shape) == 4 and shape[1] else None
     else:
@@ -217,19 +203,19 @@ def main(argv):
         cfg = run.config
         data, dataset, data_dir = registry.get_dataset(cfg.dataset), cfg.dataset, FLAGS.data_dir or cfg.data_dir
         if data.kind != "images":
-            return _fail(EXIT_BAD_FLAGS, f"--run_dir={FLAGS.run_dir!r} trained on {cfg.dataset!r}: FID/KID/IS need "
+            return fail(EXIT_BAD_FLAGS, f"--run_dir={FLAGS.run_dir!r} trained on {cfg.dataset!r}: FID/KID/IS need "
                                          "image data (the 2D mixtures have dat_tf.metrics.mixture).")
         try:
             generator, step = run.load_generator(FLAGS.step)
         except (ValueError, FileNotFoundError, CheckpointRestoreError) as e:
-            return _fail(EXIT_BAD_FLAGS, str(e))
+            return fail(EXIT_BAD_FLAGS, str(e))
         resolution = cfg.image_resolution()
         source_label = f"{FLAGS.run_dir}@{step}" if step is not None else run.exported_generator_path
     # 2. The real data, then the classifier: not on this machine -> exit 4, before any image is generated.
     try:
         sources = _real_sources(data, resolution, data_dir)
     except DatasetUnavailableError as e:  # not prepared, or unreadable images
-        return _fail(EXIT_NOT_AVAILABLE, f"{e}{_inception_note()}")
+        return fail(EXIT_NOT_AVAILABLE, f"{e}{_inception_note()}")
     try:
         classifier = get_classifier(
             FLAGS.classifier,
@@ -238,9 +224,9 @@ def main(argv):
             inception_path=FLAGS.inception_path,
         )
     except InceptionUnavailableError as e:
-        return _fail(EXIT_NOT_AVAILABLE, str(e))
+        return fail(EXIT_NOT_AVAILABLE, str(e))
     except (ValueError, FileNotFoundError) as e:
-        return _fail(EXIT_BAD_FLAGS, str(e))
+        return fail(EXIT_BAD_FLAGS, str(e))
     timings = {}
     rows = evaluate(
         generator,
@@ -268,4 +254,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=_parse_flags)  # exits with main's return code
+    app.run(main, flags_parser=flags_parser("bin/eval.py"))  # exits with main's return code

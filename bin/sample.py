@@ -28,6 +28,8 @@ quiet_tensorflow()  # before anything imports TensorFlow: no CPU-only start-up n
 
 from absl import app, flags  # noqa: E402
 
+from dat_tf.train.cli import EXIT_USAGE as EXIT_BAD_FLAGS, FlagError, fail, flags_parser  # noqa: E402
+
 flags.DEFINE_string("generator", None, "generator_savedmodel folder or generator.keras file.")
 flags.DEFINE_string("run_dir", None, "A bin/train.py run directory instead of --generator.")
 flags.DEFINE_integer("step", None, "With --run_dir: the checkpoint's generator step (default: the newest).")
@@ -37,48 +39,32 @@ flags.DEFINE_string("out", None, "Output path without extension: OUT.png and OUT
                     "with --run_dir, <run_dir>/samples_step<N> with --step, runs/samples with --generator).")
 FLAGS = flags.FLAGS
 
-EXIT_BAD_FLAGS = 2
 
 
-class _BadFlag(Exception):
-    """A bad flag value or a missing file named by a flag: printed alone (no usage text), exit code 2."""
-
-
-def _fail(message):
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_BAD_FLAGS
-
-
-def _parse_flags(argv):
-    """absl's parsing, but a flag it cannot parse is one short line and exit code 2 (absl: usage text, 1)."""
-    try:
-        return FLAGS(argv)
-    except flags.Error as e:
-        sys.exit(_fail(f"{e}\n(python bin/sample.py --helpfull lists every flag.)"))
 
 
 def _validate():
     """Checks the flags; returns the :class:`RunDir` of ``--run_dir`` (or ``None``)."""
     if bool(FLAGS.generator) == bool(FLAGS.run_dir):
-        raise _BadFlag("give exactly one of --generator (an exported generator) and --run_dir (a training run)")
+        raise FlagError("give exactly one of --generator (an exported generator) and --run_dir (a training run)")
     if FLAGS.num < 1:
-        raise _BadFlag(f"--num={FLAGS.num} is not allowed; expected an integer >= 1")
+        raise FlagError(f"--num={FLAGS.num} is not allowed; expected an integer >= 1")
     if FLAGS.seed < 0:
-        raise _BadFlag(f"--seed={FLAGS.seed} is not allowed; expected an integer >= 0")
+        raise FlagError(f"--seed={FLAGS.seed} is not allowed; expected an integer >= 0")
     if FLAGS.step is not None and not FLAGS.run_dir:
-        raise _BadFlag("--step only applies with --run_dir")
+        raise FlagError("--step only applies with --run_dir")
     if FLAGS.step is not None and FLAGS.step < 0:
-        raise _BadFlag(f"--step={FLAGS.step} is not allowed; expected an integer >= 0")
+        raise FlagError(f"--step={FLAGS.step} is not allowed; expected an integer >= 0")
     if FLAGS.generator:
         if not os.path.exists(FLAGS.generator):
-            raise _BadFlag(f"--generator={FLAGS.generator!r} does not exist")
+            raise FlagError(f"--generator={FLAGS.generator!r} does not exist")
         return None
     from dat_tf.train.run_dir import RunDir
 
     try:
         return RunDir(FLAGS.run_dir)
     except (ValueError, FileNotFoundError) as e:
-        raise _BadFlag(f"--run_dir: {e}") from None
+        raise FlagError(f"--run_dir: {e}") from None
 
 
 def default_out(run_dir=None, step=None):
@@ -91,10 +77,10 @@ def default_out(run_dir=None, step=None):
 def main(argv):
     try:
         if len(argv) > 1:
-            raise _BadFlag(f"unexpected arguments {argv[1:]}; every setting is a --flag.")
+            raise FlagError(f"unexpected arguments {argv[1:]}; every setting is a --flag.")
         run = _validate()
-    except _BadFlag as e:
-        return _fail(str(e))
+    except FlagError as e:
+        return fail(EXIT_BAD_FLAGS, str(e))
     from dat_tf.latents import numpy_stream
     from dat_tf.train.export import keras_generator_fn, load_exported_generator, write_samples
 
@@ -102,7 +88,7 @@ def main(argv):
         try:
             generate, latent_dim = load_exported_generator(FLAGS.generator)
         except Exception as e:  # noqa: BLE001 - any load failure means a bad --generator
-            return _fail(f"--generator={FLAGS.generator!r} cannot be loaded (expected generator_savedmodel/ or "
+            return fail(EXIT_BAD_FLAGS, f"--generator={FLAGS.generator!r} cannot be loaded (expected generator_savedmodel/ or "
                          f"generator.keras of bin/train.py): {type(e).__name__}: {e}")
         source = FLAGS.generator
     else:
@@ -111,7 +97,7 @@ def main(argv):
         try:
             generator, step = run.load_generator(FLAGS.step)
         except (ValueError, FileNotFoundError, CheckpointRestoreError) as e:
-            return _fail(str(e))
+            return fail(EXIT_BAD_FLAGS, str(e))
         generate, latent_dim = keras_generator_fn(generator)
         source = f"{FLAGS.run_dir}@{step}" if step is not None else run.exported_generator_path
     z = numpy_stream(FLAGS.seed, latent_dim)(FLAGS.num)
@@ -124,4 +110,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main, flags_parser=_parse_flags)
+    app.run(main, flags_parser=flags_parser("bin/sample.py"))

@@ -36,7 +36,9 @@ quiet_tensorflow()  # before anything imports TensorFlow: no CPU-only start-up n
 
 from absl import app, flags, logging  # noqa: E402
 
-from dat_tf.train.cli import config_from_flags, define_flags, define_short_help  # noqa: E402
+from dat_tf.train.cli import (  # noqa: E402
+    config_from_flags, define_flags, define_short_help, flags_parser, usage_error,
+)
 
 FLAG_NAMES = define_flags()
 define_short_help()
@@ -49,12 +51,7 @@ flags.DEFINE_bool("debug", False, "Show the Python traceback of an error; withou
 # Exit codes by kind of failure (the table is in the module docstring).
 EXIT_NAN, EXIT_USAGE, EXIT_REFUSED, EXIT_DATA, EXIT_NOT_WRITABLE, EXIT_RESTORE = 1, 2, 3, 4, 5, 6
 EXIT_UNEXPECTED, EXIT_INTERRUPTED = 70, 130
-
-
-def _usage_error(message):
-    """Bad flags: the problem alone, first and short (no flag listing), exit code 2."""
-    print(f"error: {message}\n(python bin/train.py --helpfull lists every flag.)", file=sys.stderr)
-    sys.exit(EXIT_USAGE)
+SCRIPT = "bin/train.py"
 
 
 def _fail(code, message, exc):
@@ -110,11 +107,11 @@ def _unexpected(e):
 def main(argv):
     logging.set_verbosity(logging.WARNING)  # TensorFlow's INFO lines (SavedModel export) drown the progress
     if len(argv) > 1:
-        _usage_error(f"unexpected arguments {argv[1:]}; every setting is a --flag.")
+        usage_error(f"unexpected arguments {argv[1:]}; every setting is a --flag.", SCRIPT)
     try:
         cfg = config_from_flags(FLAG_NAMES).validate()
     except ValueError as e:
-        _usage_error(str(e))
+        usage_error(str(e), SCRIPT)
     try:
         from dat_tf.train.loop import train
 
@@ -138,4 +135,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    app.run(main)
+    app.run(main, flags_parser=flags_parser(SCRIPT))

@@ -31,10 +31,8 @@ def load_generator(path: str) -> keras.Model:
     """A saved Keras generator ``z -> images`` (``.keras`` / ``.h5``)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"generator file not found: {path!r}.")
-    try:
-        import dat_tf.nets  # noqa: F401 - registers the project's serializable layers, if any
-    except Exception:  # noqa: BLE001 - plain Keras generators load without it
-        pass
+    import dat_tf.nets.layers  # noqa: F401 - registers the layers of the project's generators (batch norm)
+
     return keras.saving.load_model(path, compile=False)
 
 

@@ -8,6 +8,7 @@ fields and the regularizers' own fields, so nothing is restated here.
 from __future__ import annotations
 
 import dataclasses
+import sys
 
 from absl import flags
 
@@ -18,6 +19,38 @@ from dat_tf.train.config import TrainConfig, regularizer_flags
 # The flags belong to the module that calls define_flags (bin/train.py): absl's --help then
 # lists them (it shows only the main module's flags; --helpfull shows all).
 flags.disclaim_key_flags()
+
+# Exit code of a bad flag, in every command line (absl's own is 1, with the whole usage text).
+EXIT_USAGE = 2
+
+
+class FlagError(Exception):
+    """A bad flag value, or a missing file a flag names: printed alone (no usage text), exit code 2."""
+
+
+def fail(code: int, message: str) -> int:
+    """Prints ``error: <message>`` on stderr; returns ``code`` (for ``return fail(...)`` in a ``main``)."""
+    print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def usage_error(message: str, script: str):
+    """A bad flag: the problem alone, first and short, then exit code 2."""
+    sys.exit(fail(EXIT_USAGE, f"{message}\n(python {script} --helpfull lists every flag.)"))
+
+
+def flags_parser(script: str, flag_values=flags.FLAGS):
+    """``app.run(main, flags_parser=flags_parser("bin/x.py"))``: absl's parsing, but a flag it cannot
+    parse is one short line and exit code 2 instead of absl's usage text and 1."""
+
+    def parse(argv):
+        try:
+            return flag_values(argv)
+        except flags.Error as e:
+            usage_error(str(e), script)
+
+    return parse
+
 
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}
 

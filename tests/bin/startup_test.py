@@ -55,6 +55,8 @@ def test_help_does_not_import_tensorflow(flag):
         (["--net=nope"], "--net='nope' is not allowed; expected one of ['mlp'"),
         (["--dataset=digits", "--net=sngan"], "--net='sngan' is not allowed with --dataset='digits'"),
         (["--batch_size=7", "--strategy=mirrored", "--num_devices=2"], "--batch_size=7 is not allowed with --strategy"),
+        # A value absl cannot parse: one short line, exit 2 (absl alone prints its usage text and exits 1).
+        (["--n_iter=abc"], "error: flag --n_iter=abc: invalid literal for int() with base 10: 'abc'"),
     ],
 )
 def test_bad_flags_are_rejected_without_importing_tensorflow(args, expected):
