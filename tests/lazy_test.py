@@ -155,3 +155,21 @@ def test_hooks_run_around_and_after_the_first_import(tmp_path, monkeypatch):
     lazy.when_imported("dat_tf_hooked_mod", lambda m: events.append("already imported"))
     assert events[-1] == "already imported"
     assert not lazy.around_import("dat_tf_hooked_mod", around)  # too late: refused, not silently ignored
+
+
+@pytest.mark.parametrize("imports", [
+    "import dat_tf\nimport tensorflow",  # TensorFlow imports Keras while it initialises
+    "import dat_tf\nimport keras",  # Keras imports TensorFlow as its backend
+    "from dat_tf.quiet import quiet_tensorflow\nquiet_tensorflow()\nimport tensorflow",  # the command lines' way
+    "import tensorflow\nimport dat_tf",
+])
+def test_the_saved_classes_are_registered_whatever_the_import_order(imports):
+    out = _python(f"""
+        import sys
+        sys.argv = ["x"]
+        {imports.replace(chr(10), chr(10) + "        ")}
+        import keras
+        from keras.src.saving import object_registration
+        print(sorted(k for k in object_registration.GLOBAL_CUSTOM_OBJECTS if k in ("dat_tf>GAN", "dat_tf>FusedBatchNormalization")))
+    """)
+    assert out.strip() == "['dat_tf>FusedBatchNormalization', 'dat_tf>GAN']"
