@@ -115,18 +115,19 @@ class Runner:
 
 
 class FitRunner(Runner):
-    """The command line's path: one long ``gan.fit`` with the callbacks ``bin/train.py`` adds, paced from outside.
+    """The command line's path: one long ``gan.fit`` with the callbacks ``bin/train.py`` adds, paced step by step.
 
-    ``fit`` runs in a background thread over epochs of ``n`` generator steps
-    with the NaN guard, the TensorBoard logger, the progress line (to
-    ``os.devnull``) and the checkpoint callback, as
-    :func:`dat_tf.train.loop.train` calls it, in a scratch run folder; a last
-    callback holds each epoch until ``runner(n)`` lets it run and waits for its
-    end, so only one model computes at a time and ``fit``'s set-up is paid once,
-    as on the command line.  The epoch-end work (the guard's state snapshot,
-    the logger) runs every round here but every ``log_every`` steps on the
-    command line: a short round overstates its share.  The data are the
-    benchmark's fixed batch, not the input pipeline (measured apart).
+    ``fit`` runs in a background thread with the NaN guard, the TensorBoard
+    logger, the progress line (to ``os.devnull``) and the checkpoint callback,
+    epochs of ``cfg.log_every`` steps, as :func:`dat_tf.train.loop.train`
+    calls it, in a scratch run folder.  A last callback holds each step at its
+    start until ``runner(n)`` lets ``n`` steps run, so only one model computes
+    at a time and ``fit``'s set-up and the epoch-end work come as often as on
+    the command line (once per ``log_every`` steps; :meth:`epoch_end_s` times
+    the latter).  One step per execution (the command line runs
+    ``cfg.steps_per_execution``: fewer Python round trips, so this is an upper
+    bound).  The data are the benchmark's fixed batch, not the input pipeline
+    (measured apart).
     """
 
     def __init__(self, cfg, run_dir: str, warmup: int = 2):
@@ -135,6 +136,9 @@ class FitRunner(Runner):
 
     def _setup(self):
         import os
+        import threading
+
+        import keras
 
         from dat_tf.train.callbacks import ProgressLogger, TensorBoardLogger
         from dat_tf.train.checkpoints import CheckpointCallback, RunCheckpointer
@@ -149,13 +153,6 @@ class FitRunner(Runner):
             ProgressLogger(cfg.n_iter, stream=self._devnull),
             CheckpointCallback(checkpointer, cfg.checkpoint_every, save_at_end=False),
         ]
-        self._fit = None  # (epoch length, pacer, thread) of the running fit
-
-    def _start(self, n):
-        import math
-        import threading
-
-        import keras
 
         class Stop(Exception):
             pass
@@ -164,60 +161,78 @@ class FitRunner(Runner):
             def __init__(self):
                 super().__init__()
                 self.go, self.done = threading.Semaphore(0), threading.Semaphore(0)
-                self.stop, self.logs, self.error = False, None, None
+                self.n = self.left = 0
+                self.started = self.stop = False
+                self.logs = self.error = None
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self.go.acquire()
-                if self.stop:
-                    raise Stop
+            def on_train_batch_begin(self, batch, logs=None):
+                if self.left == 0:
+                    if self.started:
+                        self.done.release()  # the previous round's steps, their batch-end hooks included
+                    self.started = True
+                    self.go.acquire()
+                    if self.stop:
+                        raise Stop
+                    self.left = self.n
+                self.left -= 1
 
-            def on_epoch_end(self, epoch, logs=None):
+            def on_train_batch_end(self, batch, logs=None):
                 self.logs = dict(logs or {})
-                self.done.release()
 
-        pacer = Pacer()
-        spe = math.gcd(self.cfg.steps_per_execution, n)  # as the command line's loop sets it per epoch length
-        if self.gan.steps_per_execution != spe:
-            self.gan.steps_per_execution = spe
+        self._stop_type, self._pacer_type, self._pacer, self._thread, self._epoch = Stop, Pacer, None, None, 0
+
+    def _start(self):
+        import threading
+
+        if self.gan.steps_per_execution != 1:
+            self.gan.steps_per_execution = 1
             self.gan.train_function = None
+        pacer = self._pacer = self._pacer_type()  # fresh semaphores for each fit
 
         def fit():
             try:
-                self.gan.fit(self._dataset, steps_per_epoch=n, epochs=2**31 - 1, verbose=0, shuffle=False,
-                             callbacks=[*self._callbacks, pacer])
-            except Stop:
+                self.gan.fit(self._dataset, steps_per_epoch=self.cfg.log_every, epochs=2**31 - 1, verbose=0,
+                             shuffle=False, callbacks=[*self._callbacks, pacer])
+            except self._stop_type:
                 pass
             except BaseException as e:  # noqa: BLE001 - handed to the caller of __call__
                 pacer.error = e
             finally:
                 pacer.done.release()
 
-        thread = threading.Thread(target=fit, daemon=True)
-        thread.start()
-        self._fit = (n, pacer, thread)
+        self._thread = threading.Thread(target=fit, daemon=True)
+        self._thread.start()
 
     def close(self):
-        """Ends the running ``fit`` (its thread waits at the next epoch's start)."""
-        if self._fit is not None:
-            _, pacer, thread = self._fit
-            pacer.stop = True
-            pacer.go.release()
-            thread.join()
-            self._fit = None
+        """Ends the running ``fit`` (its thread waits at the start of the next step)."""
+        if self._thread is not None:
+            self._pacer.stop = True
+            self._pacer.go.release()
+            self._thread.join()
+            self._thread = None
 
     def __call__(self, n: int) -> float:
-        if self._fit is not None and self._fit[0] != n:
-            self.close()  # another epoch length: a new fit, as the command line starts one per epoch plan
-        if self._fit is None:
-            self._start(n)
-        _, pacer, thread = self._fit
+        if self._thread is None:
+            self._start()
+        pacer = self._pacer
+        pacer.n = n
         pacer.go.release()
         pacer.done.acquire()
         if pacer.error is not None:
-            error, self._fit = pacer.error, None
-            thread.join()
+            error, pacer.error = pacer.error, None
+            self._thread.join()
+            self._thread = None
             raise RuntimeError(f"the command line's fit stopped: {error!r}") from error
         return float(pacer.logs["d_loss"])
+
+    def epoch_end_s(self) -> float:
+        """Seconds of one epoch end of the command line's callbacks (the NaN guard's state snapshot, the
+        logger's scalars, the progress line, the checkpoint check), called once while ``fit`` waits."""
+        self._epoch += 1
+        t = time.perf_counter()
+        for callback in self._callbacks:
+            callback.on_epoch_end(self._epoch, logs=dict(self._pacer.logs or {}))
+        return time.perf_counter() - t
 
 
 def make_runner(cfg, strategy=None, warmup: int = 2) -> Runner:

@@ -34,49 +34,43 @@ def test_cli_config_is_the_flagfile_with_its_defaults(tmp_path):
     assert bench.log_gradient_norms is False and bench.steps_per_execution == 1
 
 
-def test_fit_runner_trains_through_fit_with_the_command_lines_callbacks(tmp_path):
+def test_fit_runner_paces_one_fit_step_by_step_with_the_command_lines_callbacks(tmp_path):
     cfg = cost.gan_config("mlp", "none", batch_size=16, log_gradient_norms=True, log_every=4, steps_per_execution=4,
                           checkpoint_every=6, run_dir=str(tmp_path / "run"))
     runner = cost.FitRunner(cfg, cfg.run_dir, warmup=2)
     names = [type(c).__name__ for c in runner._callbacks]
     assert names == ["NaNGuard", "TensorBoardLogger", "ProgressLogger", "CheckpointCallback"]
     assert runner.gan.diagnostics_every == 4  # diagnostics at the logging cadence, as bin/train.py builds it
-    before = int(keras.ops.convert_to_numpy(runner.gan.g_steps))
-    loss = runner(4)
-    assert int(keras.ops.convert_to_numpy(runner.gan.g_steps)) == before + 4
-    assert runner.gan.steps_per_execution == 4  # gcd(steps_per_execution, epoch length), as the loop sets it
-    assert loss == loss  # a finite number came back from fit's history
-    runner(2)  # an epoch length that is not a multiple: a shorter execution, as the command line would run
-    assert runner.gan.steps_per_execution == 2
+    began, ended = [], []
+    runner._callbacks.append(keras.callbacks.LambdaCallback(on_train_begin=lambda logs: began.append(1),
+                                                            on_epoch_end=lambda epoch, logs: ended.append(epoch)))
+    runner.close()  # the warm-up's fit ends; the next call starts one fit with the callback above
+    g = lambda: int(keras.ops.convert_to_numpy(runner.gan.g_steps))  # noqa: E731
+    before = g()
+    for n in (3, 1, 2, 1):
+        loss = runner(n)
+        assert loss == loss  # a finite number from the last step's logs
+    assert g() == before + 7 and runner.gan.steps_per_execution == 1
+    assert began == [1]  # one fit for every round: its set-up paid once, as on the command line
+    assert ended == [0]  # one epoch end after log_every (4) steps, not one per round
     # The checkpoint callback of the command line saved once the run crossed checkpoint_every (step 6).
-    assert os.path.isdir(os.path.join(cfg.run_dir, "checkpoints"))
     assert any(f.startswith("ckpt-") for f in os.listdir(os.path.join(cfg.run_dir, "checkpoints")))
+    assert runner.epoch_end_s() > 0
     runner.close()
-    assert runner._fit is None
-    g = int(keras.ops.convert_to_numpy(runner.gan.g_steps))
-    assert g == before + 6  # closing ran no further step
+    assert g() == before + 7  # closing ran no further step
 
 
-def test_fit_runner_paces_one_fit_and_reports_its_failure(tmp_path):
-    cfg = cost.gan_config("mlp", "none", batch_size=16, log_every=3, steps_per_execution=3,
-                          run_dir=str(tmp_path / "run"))
-    runner = cost.FitRunner(cfg, cfg.run_dir, warmup=3)
-    began = []
-    runner._callbacks.append(keras.callbacks.LambdaCallback(on_train_begin=lambda logs: began.append(1)))
-    runner.close()  # the warm-up's fit ends; the next call starts one fit that then runs every round
-    for _ in range(3):
-        runner(3)
-    assert began == [1]  # one fit for all three rounds: its set-up paid once, as on the command line
-    assert int(keras.ops.convert_to_numpy(runner.gan.g_steps)) == 12
+def test_fit_runner_reports_its_failure(tmp_path):
+    cfg = cost.gan_config("mlp", "none", batch_size=16, log_every=3, run_dir=str(tmp_path / "run"))
+    runner = cost.FitRunner(cfg, cfg.run_dir, warmup=1)
 
-    def fail(epoch, logs=None):
+    def fail(batch, logs=None):
         raise ValueError("boom")
 
-    runner._callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=fail))
+    runner._callbacks.append(keras.callbacks.LambdaCallback(on_train_batch_end=fail))
     runner.close()
     with pytest.raises(RuntimeError, match="the command line's fit stopped: ValueError\\('boom'\\)"):
-        runner(3)
-    assert runner._fit is None
+        runner(2)
 
 
 # ------------------------------------------------------------------ bfloat16's verdict (rule fixed before the runs)
