@@ -877,7 +877,7 @@ def _render_efficiency(d):
     lines += [
         "",
         f"* {_settings_line('sngan32', d['settings'])}; median of {d['rounds']} interleaved rounds of {d['steps']} "
-        "iteration(s), all {len(res)} models in one process.",
+        f"iteration(s), all {len(res)} models in one process.",
         f"* Command-line defaults: the config `bin/train.py --flagfile={cli['flagfile']}` runs (log_every "
         f"{cli['log_every']}, steps_per_execution {cli['steps_per_execution']}, gradient-norm diagnostics "
         f"{'on' if cli['log_gradient_norms'] else 'off'}, checkpoint_every {cli['checkpoint_every']}, on_nan "
@@ -890,7 +890,10 @@ def _render_efficiency(d):
         f"* Machine peak, fp32: nominal {peak['nominal_gflops']:.0f} GFLOP/s = {peak['cores']} cores x "
         f"{peak['flops_per_cycle']} FLOP/cycle x {peak['clock_mhz']:.0f} MHz ({peak['assumption']}; clock from "
         f"{peak['clock_source']}); measured {peak['measured_gflops']:.0f} GFLOP/s ({peak['measured_how']}; "
-        f"{peak['measured_over_nominal']:.0%} of nominal).",
+        f"{peak['measured_over_nominal']:.0%} of nominal)."
+        + (" The measured rate is above the nominal peak: the cores run faster than the clock the kernel reports "
+           "(boost), so the nominal peak is a lower bound and its column overstates the share; the measured peak is "
+           "the one to read." if peak["measured_gflops"] > peak["nominal_gflops"] else ""),
         "* FLOPs are counted from the traced graph of each model's compiled train step "
         "(`dat_tf.experiments.flops.count_flops`: convolutions and matmuls by their shapes, 1 per element "
         "otherwise; ops TensorFlow prunes are left out); convolutions and matmuls are "
