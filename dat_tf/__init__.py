@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 
 import importlib  # noqa: E402
 
-from dat_tf.lazy import lazy_exports, when_imported  # noqa: E402
+from dat_tf.lazy import lazy_exports, when_all_imported  # noqa: E402
 
 _EXPORTS = {
     "GAN": "dat_tf.gan",
@@ -33,19 +33,8 @@ __all__ = sorted(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
 
 
-
-def _register_with_keras(_module):
-    """Keras finds a saved GAN, and the layers of the saved nets, by their registered names: register them once
-    Keras and TensorFlow are both fully imported (now, or when the later of the two finishes: TensorFlow imports
-    Keras while it initialises, and Keras imports TensorFlow as its backend)."""
-    from dat_tf.lazy import _imported
-
-    done = {getattr(_module, "__name__", None)}  # the one whose import just finished (still flagged initialising)
-    if any(name not in done and _imported(name) is None for name in ("keras", "tensorflow")):
-        return  # the other one's hook comes later
-    for name in ("dat_tf.gan", "dat_tf.nets.layers"):
-        importlib.import_module(name)
-
-
-when_imported("keras", _register_with_keras)
-when_imported("tensorflow", _register_with_keras)
+# Keras finds a saved GAN, and the layers of the saved nets, by their registered names: register them once Keras
+# and TensorFlow are both imported (now, or when the later of the two finishes).
+when_all_imported(
+    ("keras", "tensorflow"), lambda: [importlib.import_module(m) for m in ("dat_tf.gan", "dat_tf.nets.layers")]
+)

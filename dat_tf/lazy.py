@@ -136,6 +136,30 @@ def when_imported(name: str, callback) -> None:
     _install()
 
 
+def when_all_imported(names, callback) -> None:
+    """Calls ``callback()`` once every module of ``names`` is imported and initialised: now, or when the last
+    of them finishes.
+
+    For modules that import each other while they initialise (TensorFlow imports Keras, Keras imports
+    TensorFlow): a callback on one alone may run while the other is half-initialised.
+
+    Args:
+      names: top-level module names, e.g. ``("keras", "tensorflow")``.
+      callback: called once, with no argument.
+    """
+    names, called = tuple(names), []
+
+    def check(module):
+        # The module whose import just finished is still flagged as initialising: count it as done.
+        if called or any(n != module.__name__ and _imported(n) is None for n in names):
+            return
+        called.append(True)
+        callback()
+
+    for name in names:
+        when_imported(name, check)
+
+
 def around_import(name: str, wrapper) -> bool:
     """Runs the first import of the module ``name`` as ``wrapper(load)``; ``load()`` executes it.
 

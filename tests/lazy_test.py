@@ -173,3 +173,20 @@ def test_the_saved_classes_are_registered_whatever_the_import_order(imports):
         print(sorted(k for k in object_registration.GLOBAL_CUSTOM_OBJECTS if k in ("dat_tf>GAN", "dat_tf>FusedBatchNormalization")))
     """)
     assert out.strip() == "['dat_tf>FusedBatchNormalization', 'dat_tf>GAN']"
+
+
+def test_when_all_imported_waits_for_modules_that_import_each_other(tmp_path, monkeypatch):
+    # a imports b while it initialises, as TensorFlow imports Keras: the callback runs once, after both.
+    (tmp_path / "dat_tf_probe_a.py").write_text("import dat_tf_probe_b\nREADY = True\n")
+    (tmp_path / "dat_tf_probe_b.py").write_text("READY = True\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for name in ("dat_tf_probe_a", "dat_tf_probe_b"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    seen = []
+    lazy.when_all_imported(("dat_tf_probe_a", "dat_tf_probe_b"),
+                           lambda: seen.append(getattr(sys.modules["dat_tf_probe_a"], "READY", False)))
+    assert seen == []
+    importlib.import_module("dat_tf_probe_a")
+    assert seen == [True]  # once, and not while a was half-initialised
+    lazy.when_all_imported(("dat_tf_probe_a", "dat_tf_probe_b"), lambda: seen.append("now"))
+    assert seen == [True, "now"]  # both already imported: at once

@@ -31,8 +31,6 @@ def load_generator(path: str) -> keras.Model:
     """A saved Keras generator ``z -> images`` (``.keras`` / ``.h5``)."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"generator file not found: {path!r}.")
-    import dat_tf.nets.layers  # noqa: F401 - registers the layers of the project's generators (batch norm)
-
     return keras.saving.load_model(path, compile=False)
 
 
