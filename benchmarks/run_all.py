@@ -343,12 +343,18 @@ GPU_PROJECTION = {"name": "NVIDIA A100 SXM", "tf32_peak_tflops": 156.0, "fp32_pe
                   "utilisation": (0.2, 0.4), "table2_iterations": 100_000}
 
 
+def _none_and_dat_configs(net, overrides):
+    """``none`` and both DAT variants (keys ``none``, ``dat_reference``, ``dat_paper``) on ``net``."""
+    cfgs = {"none": cost.gan_config(net, "none", **overrides)}
+    for name, reg_args in DAT_VARIANTS.items():
+        cfgs[name] = cost.gan_config(net, "dat", reg_args=reg_args, **overrides)
+    return cfgs
+
+
 def _efficiency_configs(args, tmp):
     """The models of table 7: the benchmark path (none, both DAT variants) and the command line's (none)."""
     net, ov = "sngan32", _overrides(args, "sngan32")
-    cfgs = {"none": cost.gan_config(net, "none", **ov)}
-    for name, reg_args in DAT_VARIANTS.items():
-        cfgs[name] = cost.gan_config(net, "dat", reg_args=reg_args, **ov)
+    cfgs = _none_and_dat_configs(net, ov)
     # The old default: gradient-norm diagnostics on every step (what the command line ran before they moved to
     # the logging cadence).
     cfgs["none_diagnostics_every_step"] = cost.gan_config(net, "none", log_gradient_norms=True, log_every=1, **ov)
@@ -447,9 +453,7 @@ def worker_peers(args):
     import peers
 
     net, ov = "sngan32", _overrides(args, "sngan32")
-    cfgs = {"none": cost.gan_config(net, "none", **ov)}
-    for name, reg_args in DAT_VARIANTS.items():
-        cfgs[name] = cost.gan_config(net, "dat", reg_args=reg_args, **ov)
+    cfgs = _none_and_dat_configs(net, ov)
     threads = len(os.sched_getaffinity(0))
     runners = {}
     for key, cfg in cfgs.items():

@@ -74,9 +74,6 @@ flags.DEFINE_string("output", None, "Also write the JSON lines to this file.")
 FLAGS = flags.FLAGS
 
 
-
-
-
 def _dataset_of_flag():
     """The registry entry of ``--dataset`` (an image dataset), or a usage error listing the allowed ones."""
     try:

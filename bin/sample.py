@@ -40,9 +40,6 @@ flags.DEFINE_string("out", None, "Output path without extension: OUT.png and OUT
 FLAGS = flags.FLAGS
 
 
-
-
-
 def _validate():
     """Checks the flags; returns the :class:`RunDir` of ``--run_dir`` (or ``None``)."""
     if bool(FLAGS.generator) == bool(FLAGS.run_dir):
@@ -88,8 +85,9 @@ def main(argv):
         try:
             generate, latent_dim = load_exported_generator(FLAGS.generator)
         except Exception as e:  # noqa: BLE001 - any load failure means a bad --generator
-            return fail(EXIT_BAD_FLAGS, f"--generator={FLAGS.generator!r} cannot be loaded (expected generator_savedmodel/ or "
-                         f"generator.keras of bin/train.py): {type(e).__name__}: {e}")
+            return fail(EXIT_BAD_FLAGS, f"--generator={FLAGS.generator!r} cannot be loaded (expected "
+                                        f"generator_savedmodel/ or generator.keras of bin/train.py): "
+                                        f"{type(e).__name__}: {e}")
         source = FLAGS.generator
     else:
         from dat_tf.train.checkpoints import CheckpointRestoreError
