@@ -31,6 +31,7 @@ from dat_tf.replicas import RNG_ALG
 from dat_tf.critic import Critic
 from dat_tf.losses import get_loss
 from dat_tf.regularizers import DStep, get_regularizer, interpolate
+from dat_tf.regularizers.base import mean_perturbation_norm
 
 # Each generator step owns _SEEDS_PER_STEP stateless seeds: 0 for G's latents,
 # 1 + 2k and 2 + 2k for the k-th D step's latents and regularizer draws.
@@ -160,6 +161,7 @@ class GAN(keras.Model):
             "grad_norm_fake",
             "grad_norm_interp",
             "perturbation_norm",
+            "perturbation_ratio",
         ]
         if auxiliary is not None:
             names += ["aux_d_loss", "aux_g_loss"]
@@ -521,8 +523,12 @@ class GAN(keras.Model):
         if self.d_weight_clip > 0:
             for v in self.discriminator.trainable_variables:
                 v.assign(tf.clip_by_value(v, -self.d_weight_clip, self.d_weight_clip))
+        # The perturbation against the clean inputs' size (both per example, global means): DAT's or ASGAN's
+        # step as a share of an image, e.g. to tell a method that acts from one that is switched off in effect.
+        ratio = pert.norm / tf.maximum(mean_perturbation_norm(x_real, x_fake), 1e-12)
         return {"d_loss": d_loss, "reg": penalty, "d_real": tf.reduce_mean(real_logits),
-                "d_fake": tf.reduce_mean(fake_logits), "perturbation_norm": pert.norm, "aux_d_loss": aux}, x_fake
+                "d_fake": tf.reduce_mean(fake_logits), "perturbation_norm": pert.norm, "perturbation_ratio": ratio,
+                "aux_d_loss": aux}, x_fake
 
     def _generator_step(self, batch):
         n_rep = replicas.num_replicas()

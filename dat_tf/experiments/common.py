@@ -38,6 +38,14 @@ class StudyOptions:
     configs_dir: str = "configs"
     workers: int = 2
     quick: bool = False
+    # pilot (dat_tf.experiments.pilot): seed 0 of each family's central arms to the family's cap; None: the
+    # module's caps and grids (digits 8000 steps, mixtures 20000)
+    pilot_seed: int = 0
+    pilot_points: int = 40
+    pilot_cap: int | None = None
+    pilot_grid: tuple = ()
+    pilot_mixture_cap: int | None = None
+    pilot_mixture_grid: tuple = ()
     # figure3
     figure3_seeds: tuple = (0, 1, 2, 3, 4)
     figure3_checkpoints: tuple = paper.FIGURE3_CHECKPOINTS
@@ -77,7 +85,8 @@ def quick_options(**overrides) -> StudyOptions:
     runs = os.path.join("runs", "results_quick", "runs")
     kw = dict(
         out_dir=QUICK_OUT_DIR, runs_dir=runs,
-        quick=True, figure3_seeds=(0,), figure3_checkpoints=(100, 200, 400), figure3_stds=(0.1,),  # all 5 methods
+        quick=True, pilot_points=4, pilot_cap=60, pilot_grid=(20, 40, 60), pilot_mixture_cap=400,
+        pilot_mixture_grid=(200, 400), figure3_seeds=(0,), figure3_checkpoints=(100, 200, 400), figure3_stds=(0.1,),  # all 5 methods
         figure1_seeds=(0,), figure1_iters=60, figure1_resolution=8, figure1_eval_seeds=(0,),
         resolution=8, width=8, eval_samples=300, table3_seeds=(0,), table3_key_seeds=(0,), table3_sn_seeds=(),
         table3_iters=60, lipschitz_weights=(0.1, 10.0), correctness_batches=2, figures45_seeds=(0,),
@@ -128,7 +137,9 @@ def digits_overrides(opts: StudyOptions, run_dir, seed, n_iter) -> dict:
 
 def slim(result) -> dict:
     """What a section keeps of a run's result."""
-    return {k: result[k] for k in ("config", "logs", "curve", "final", "diverged_at", "seconds", "reused")}
+    out = {k: result[k] for k in ("config", "logs", "curve", "final", "diverged_at", "seconds", "reused")}
+    out.update(date=result.get("date"), code_version=result.get("code_version"))
+    return out
 
 
 # ------------------------------------------------------------------ numbers

@@ -24,6 +24,7 @@ import tensorflow as tf
 from dat_tf.experiments import paper, stats, verdicts
 from dat_tf.experiments.common import fmt, rel
 from dat_tf.experiments.parallel import limit_threads, map_processes
+from dat_tf.experiments.runner import code_version
 from dat_tf.files import write_jsonl_atomic
 
 SCORES = ("auto", "sigmoid", "logit")
@@ -473,23 +474,6 @@ def attack_jobs(opts: Figure1Options) -> list:
                 job["png"] = os.path.join(opts.out_dir, f"{reg}.png")
             jobs.append(job)
     return jobs
-
-
-def code_version() -> str:
-    """The git commit of this checkout (``+ uncommitted changes`` if dat_tf/, bin/ or configs/ differ from it)."""
-    import subprocess
-
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True,
-                              timeout=30)
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "dat_tf", "bin",
-                                "configs"], cwd=root, capture_output=True, text=True, timeout=30)
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    if head.returncode != 0 or not head.stdout.strip():
-        return "unknown"
-    return head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
 
 
 def trained_by(run_dir: str) -> list:

@@ -35,7 +35,8 @@ class RunSpec:
     """What to train and how to evaluate it.
 
     Args:
-      flagfile: a ``configs/*.flags`` file (the full-scale experiment).
+      flagfile: a ``configs/*.flags`` file (the full-scale experiment), or ``""`` for a config made from the
+        overrides alone.
       overrides: ``TrainConfig`` fields replacing the file's (the miniature:
         dataset, resolution, width, n_iter, seed, run_dir, ...); must hold ``run_dir``.
       curve_every: generator steps between FID/KID evaluations during training (0: none).
@@ -106,7 +107,8 @@ def run_one(spec: RunSpec) -> dict:
 
     if os.path.isdir(spec.run_dir):
         shutil.rmtree(spec.run_dir)  # a killed run: start it again so that its logs are whole
-    cfg = TrainConfig.from_flagfile(spec.flagfile, **dict(spec.overrides)).validate()
+    overrides = dict(spec.overrides)
+    cfg = (TrainConfig.from_flagfile(spec.flagfile, **overrides) if spec.flagfile else TrainConfig(**overrides)).validate()
     gan, dataset = build_gan(cfg), build_dataset(cfg)
     # Keras histories per epoch; an epoch is log_every generator steps.
     callbacks, curve_cb = [], None
@@ -148,6 +150,8 @@ def run_one(spec: RunSpec) -> dict:
         "correctness": correctness,
         "train_seconds": train_seconds,
         "seconds": time.time() - start,
+        "date": utc_now(),
+        "code_version": code_version(),
     }
     os.makedirs(cfg.run_dir, exist_ok=True)  # a run that failed before writing anything has no folder yet
     write_json_atomic(os.path.join(cfg.run_dir, RESULT), result)
@@ -198,6 +202,30 @@ def measure_correctness(gan, cfg, batches: int) -> dict:
     out.update(ratio=_finite_or_none(adaptivity_ratio(split)), rank_corr=_finite_or_none(margin_rank_correlation(split)),
                batches=len(parts), batch_size=n)
     return out
+
+
+def utc_now() -> str:
+    """The time now, as the results pages print it."""
+    import datetime
+
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def code_version() -> str:
+    """The git commit of this checkout (``+ uncommitted changes`` if dat_tf/, bin/ or configs/ differ from it)."""
+    import subprocess
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True,
+                              timeout=30)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", "dat_tf", "bin",
+                                "configs"], cwd=root, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    if head.returncode != 0 or not head.stdout.strip():
+        return "unknown"
+    return head.stdout.strip() + (" + uncommitted changes" if dirty.stdout.strip() else "")
 
 
 def metric(result: dict, name: str) -> float:

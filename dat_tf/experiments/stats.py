@@ -30,8 +30,32 @@ The rules are fixed before any run and applied mechanically
   difference in any seed*, e.g. two bit-identical trajectories); or a reason
   the caller knows from the setup (``no_headroom``, e.g. the attack starts
   inside its success tolerance).
+* **Cells that cannot move** (fixed before the third edition's runs) are not
+  tested either, and are named with their numbers (``cannot_move``):
+
+  - *failed*: an arm that did not learn.  A run did not learn when its final
+    Inception-style score is below :data:`FAILED_IS` (a collapsed generator
+    scores about 1 with the digits classifier; trained ones 5-7), its FID is
+    above :data:`FAILED_FID_FACTOR` times the best arm's mean FID of its row
+    or setting, or it diverged (:func:`run_failed`); an arm did not learn when
+    at least half of its seeds did not (:func:`arm_failed`).  A cell is
+    *failed* when the baseline arm of its setting (no regularizer) did not
+    learn, so that the setup cannot test the method, or when both of its arms
+    did not (:func:`failed_reason`).  A method that fails where its setting's
+    baseline learns is a result, not a failed setup: that cell is counted,
+    and the failed arm loses it.
+  - *inactive*: the method under test did almost nothing.  DAT's (or
+    ASGAN's) mean perturbation is under :data:`INACTIVE_SHARE` of the mean
+    norm of the inputs it perturbs, or a penalty's mean is under that share of
+    D's loss without it, both averaged over the last quarter of training and
+    then over seeds (:func:`inactive_reason`).
+  - *saturated* / *no difference* / *no headroom*: as above.
 * **Several cells**: :func:`holm` adjusts the p values of a family (Holm's
-  step-down method, controlling the family-wise error rate).
+  step-down method, controlling the family-wise error rate).  **One rule for
+  every section**: the cells of the paper's claims in a section form one
+  family; each group of comparisons that are not claims of the paper (the two
+  DAT variants against each other, an epsilon sweep, a setting of our own)
+  forms a family of its own (:data:`FAMILY_RULE`).
 
 Example:
 
@@ -48,6 +72,14 @@ import math
 import numpy as np
 
 CONFIDENCE = 0.95
+# Cells that cannot move (see the module doc), fixed before the third edition's runs.
+FAILED_IS = 2.0
+FAILED_FID_FACTOR = 3.0
+INACTIVE_SHARE = 0.01
+KINDS = ("saturated", "no difference", "no headroom", "failed", "inactive")  # why a cell is not counted
+FAMILY_RULE = ("Holm's correction runs over one family per section for the paper's claims (every tested cell of "
+               "the section's claims together) and over one family of its own for each group of comparisons that "
+               "are not claims of the paper (the DAT variants against each other, a sweep, a setting of our own).")
 
 
 def _finite_list(values, name):
@@ -174,7 +206,8 @@ def by_seed(values, seeds) -> dict:
     return dict(zip(seeds, values))
 
 
-def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_headroom: str | None = None) -> Paired:
+def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_headroom: str | None = None,
+           cannot_move: str | None = None) -> Paired:
     """Compares ``method`` with ``baseline`` seed by seed (see the module doc for every rule).
 
     Args:
@@ -184,6 +217,8 @@ def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_h
         a cell where every run of both arms sits at it is degenerate.
       no_headroom: a reason, known from the setup, why the cell cannot move
         (e.g. the attack starts within its tolerance); makes it degenerate.
+      cannot_move: a *failed* or *inactive* reason (:func:`failed_reason`, :func:`inactive_reason`);
+        makes the cell not counted, with that reason.
     """
     if not isinstance(method, dict) or not isinstance(baseline, dict):
         raise ValueError("method and baseline must be {seed: value} dicts (see by_seed).")
@@ -222,7 +257,9 @@ def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_h
 
     degenerate = None
     finite_vals = np.concatenate([a[fa], b[fb]])
-    if no_headroom:
+    if cannot_move:
+        degenerate = cannot_move
+    elif no_headroom:
         degenerate = f"no headroom: {no_headroom}"
     elif bound is not None and not one_sided and n and np.all(finite_vals == bound):
         degenerate = f"saturated: every run of both arms at the metric's bound {bound:g}"
@@ -243,3 +280,73 @@ def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_h
         baseline_mean=float(b[ok].mean()) if n else float("nan"), baseline_sd=sample_std(b[ok]),
         lower_is_better=bool(lower_is_better),
     )
+
+
+# ------------------------------------------------------------------ cells that cannot move
+
+
+def run_failed(fid, inception_score=None, best_fid=None) -> bool:
+    """True when a run did not learn (see the module doc): non-finite FID, IS under :data:`FAILED_IS`, or FID
+    over :data:`FAILED_FID_FACTOR` x ``best_fid`` (the best arm's mean FID of its row).
+
+    >>> run_failed(300.0, 1.0, 30.0), run_failed(95.0, 4.1, 26.0), run_failed(28.0, 6.2, 26.0)
+    (True, True, False)
+    """
+    fid = float("nan") if fid is None else float(fid)
+    if not math.isfinite(fid):
+        return True
+    if inception_score is not None and math.isfinite(float(inception_score)) and inception_score < FAILED_IS:
+        return True
+    return best_fid is not None and math.isfinite(float(best_fid)) and fid > FAILED_FID_FACTOR * float(best_fid)
+
+
+def arm_failed(failed_by_seed: dict) -> bool:
+    """An arm did not learn when at least half of its seeds did not (``{seed: bool}``).
+
+    >>> arm_failed({0: True, 1: True, 2: False}), arm_failed({0: True, 1: False, 2: False})
+    (True, False)
+    """
+    if not failed_by_seed:
+        return False
+    return 2 * sum(bool(v) for v in failed_by_seed.values()) >= len(failed_by_seed)
+
+
+def failed_reason(setting_baseline: bool, method: bool, baseline: bool, names=("method", "baseline"),
+                  setting="the setting") -> str | None:
+    """Why a cell is *failed*, or None: the setting's baseline did not learn, or both arms did not.
+
+    Args:
+      setting_baseline: the arm without a regularizer of the cell's setting did not learn.
+      method, baseline: the cell's arms did not learn.
+
+    >>> failed_reason(True, False, False, setting="WGAN (sigmoid)")
+    "failed: WGAN (sigmoid)'s arm without a regularizer did not learn, so the setup cannot test the method"
+    >>> failed_reason(False, True, False) is None  # the method fails where the setup trains: counted
+    True
+    """
+    if setting_baseline:
+        return f"failed: {setting}'s arm without a regularizer did not learn, so the setup cannot test the method"
+    if method and baseline:
+        return f"failed: neither arm learned ({names[0]} and {names[1]})"
+    return None
+
+
+def inactive_reason(shares, what="DAT's perturbation", of="the inputs' norm") -> str | None:
+    """Why a cell is *inactive*, or None: the mean over seeds of the method's effect share is under
+    :data:`INACTIVE_SHARE` (``shares``: one share per seed, NaN ignored).
+
+    >>> inactive_reason([0.0005, 0.0024])
+    "inactive: DAT's perturbation is 0.00145 of the inputs' norm (< 0.01)"
+    """
+    v = np.asarray([x for x in shares if x is not None and math.isfinite(float(x))], np.float64)
+    if v.size == 0:
+        return None
+    m = float(np.mean(v))
+    return f"inactive: {what} is {m:.3g} of {of} (< {INACTIVE_SHARE:g})" if m < INACTIVE_SHARE else None
+
+
+def kind_of(reason: str | None) -> str | None:
+    """The kind (one of :data:`KINDS`) of a not-counted cell's reason."""
+    if reason is None:
+        return None
+    return next((k for k in KINDS if reason.startswith(k)), "no headroom")

@@ -23,7 +23,7 @@ import platform
 import time
 from typing import Callable
 
-from dat_tf.experiments import cost, figure1, figure3, figures45, lipschitz, table3, tables12
+from dat_tf.experiments import cost, figure1, figure3, figures45, lipschitz, pilot, table3, tables12
 from dat_tf.experiments.common import StudyOptions, quick_options, write_section  # noqa: F401  (the study's API)
 from dat_tf.experiments.paper import CLAIMS
 
@@ -78,6 +78,13 @@ class Section:
 
 
 SECTIONS = {
+    "pilot": Section(
+        title="The pilot: how long each family trains",
+        claim="(no claim: the step budgets of the sections below, chosen before their runs)",
+        command="{results} --sections=pilot",
+        full_command="the same rule on the full-scale curves: each flagfile's --metrics_every curve",
+        run=pilot.run_section, markdown=pilot.section_markdown,
+    ),
     "figure3": Section(
         title="Figure 3: 2D Gaussian mixtures",
         claim=CLAIMS["figure3"],
