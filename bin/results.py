@@ -1,11 +1,11 @@
 #!/usr/bin/env python
 """Reruns the paper's claims at CPU scale and writes results.md (see dat_tf/experiments/study.py).
 
-    python bin/results.py                          # everything, from scratch: under 3 h on 2 CPU cores
+    python bin/results.py                          # everything, from scratch (the pilot first); hours on 2 CPU cores
     python bin/results.py --quick                  # smoke run of every section, < 10 min, own output folder
     python bin/results.py --sections=table3,lipschitz
     python bin/results.py --render                 # only rewrite the page from the stored section files
-    python bin/results.py --out_dir=docs ...       # the committed docs/results.md (add --render to only rewrite it)
+    python bin/results.py --out_dir=docs ...       # the committed docs/results.md and README's results table
 
 Outputs go under runs/results/docs (git-ignored) unless --out_dir says otherwise.
 A study interrupted midway resumes: finished runs keep their result.json under runs/results.
@@ -36,6 +36,10 @@ flags.DEFINE_list("figure3_stds", ["default", "0.1"], "Mixture stds of the figur
                   "flagfiles' sqrt(0.1), the paper's 'variance 0.1' read as a variance) and/or numbers (0.1: read as "
                   "a std; the epsilon sweep runs at 0.1).")
 flags.DEFINE_bool("cost_reuse", False, "Read benchmarks/results.json as it is instead of measuring the step table.")
+flags.DEFINE_list("table3_columns", [], "Table 3's main-arm columns to run (default: all eleven); e.g. "
+                  "none,dat,zero_gp,gp for the paper's central cells first. A later run with all of them reuses the "
+                  "finished runs.")
+flags.DEFINE_bool("table3_other_arm", True, "Also run Table 3's labelled arm (the other reading of LSGAN and WGAN).")
 FLAGS = flags.FLAGS
 
 
@@ -57,9 +61,18 @@ def main(argv):
                              "and/or positive numbers")
     from dat_tf.experiments.render import render_page
 
-    kw = dict(workers=FLAGS.workers, cost_reuse=FLAGS.cost_reuse, figure3_stds=stds)
+    from dat_tf.experiments.table3 import MAIN_COLUMNS
+
+    bad = [c for c in FLAGS.table3_columns if c not in MAIN_COLUMNS]
+    if bad:
+        raise app.UsageError(f"--table3_columns={','.join(FLAGS.table3_columns)}: {bad} not allowed; expected some of "
+                             f"{list(MAIN_COLUMNS)}")
+    kw = dict(workers=FLAGS.workers, cost_reuse=FLAGS.cost_reuse, figure3_stds=stds,
+              table3_columns=tuple(FLAGS.table3_columns), table3_other_arm=FLAGS.table3_other_arm)
     if FLAGS.out_dir:
         kw["out_dir"] = FLAGS.out_dir
+        if os.path.normpath(FLAGS.out_dir) == "docs" and not FLAGS.quick:
+            kw["readme"] = "README.md"  # the committed page: README's results table comes from it
     opts = study.quick_options(**kw) if FLAGS.quick else study.StudyOptions(**kw)
     if not FLAGS.render:
         study.run_sections(opts, FLAGS.sections)

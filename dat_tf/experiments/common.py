@@ -34,6 +34,7 @@ class StudyOptions:
     """
 
     out_dir: str = DEFAULT_OUT_DIR
+    readme: str | None = None  # a README.md whose results table the page rewrites (bin/results.py: with --out_dir=docs)
     runs_dir: str = os.path.join("runs", "results")
     configs_dir: str = "configs"
     workers: int = 2
@@ -48,29 +49,30 @@ class StudyOptions:
     pilot_mixture_grid: tuple = ()
     # figure3
     figure3_seeds: tuple = (0, 1, 2, 3, 4)
-    figure3_checkpoints: tuple = paper.FIGURE3_CHECKPOINTS
+    figure3_checkpoints: tuple = paper.FIGURE3_CHECKPOINTS  # the paper's; the runs go on to the pilot's budget
     figure3_stds: tuple = (None, 0.1)  # None: the flagfiles' sqrt(0.1); 0.1: the narrow-mode reading (+ the epsilon sweep)
-    # figure1: both arms trained and attacked by the section (runs in <runs_dir>/figure1)
+    # figure1: both arms trained and attacked by the section (runs in <runs_dir>/figure1), for the pilot's budget
     figure1_seeds: tuple = (0, 1, 2, 3, 4)
-    figure1_iters: int = 2000
     figure1_resolution: int = 32
     figure1_eval_seeds: tuple = (0, 1, 2)
-    # image studies on digits
+    # image studies on digits (each family trains for its pilot budget, a curve every 5% of it)
     resolution: int = 16
     width: int = 32
     eval_samples: int = 2000
-    table3_seeds: tuple = (0, 1, 2)  # Table 3's minor columns
-    table3_key_seeds: tuple = (0, 1, 2, 3, 4)  # Table 3's None, DAT and 0-GP columns (the verdicts' arms)
-    table3_sn_seeds: tuple = (0, 1, 2)  # Table 3's second arm (the SN D)
-    table3_iters: int = 1000
-    # lipschitz: 0-GP weights tried on the first key seed to match DAT's gradient norm; batches measured per run
+    table3_seeds: tuple = (0, 1, 2, 3, 4)  # every column of Table 3's main arm (the verdicts' reading)
+    table3_other_seeds: tuple = (0, 1, 2)  # the labelled arm (the other reading of LSGAN and WGAN)
+    # Table 3's main-arm columns to run now (all eleven by default; the central four first, as a pass of their own,
+    # when the budget is short: a later run with all of them reuses the finished runs); () with no labelled arm
+    table3_columns: tuple = ()
+    table3_other_arm: bool = True
+    # lipschitz: 0-GP weights tried on the first seed to match DAT's gradient norm; batches measured per run
     lipschitz_weights: tuple = (0.01, 0.1, 1.0, 10.0)
     correctness_batches: int = 4
     figures45_seeds: tuple = (0, 1, 2, 3, 4)
-    figures45_iters: int = 1000
-    figures45_curve_every: int = 100  # FID/KID/IS during training (Figure 5's IS curves)
+    figures45_reference_seeds: tuple = (0, 1, 2)  # DAT's reference variant in the clipped WGAN settings
     figures45_log_every: int = 50  # d_real, d_fake (Figure 5's Wasserstein estimate) and the other training logs
     log_every: int = 100
+    curve_fraction: float = 0.05  # comparison runs: an evaluation every 5% of the budget
     # cost
     cost_reuse: bool = False  # read cost_results as it is instead of measuring the step table again
     cost_results: str = os.path.join("benchmarks", "results.json")  # benchmarks/run_all.py's raw results
@@ -86,11 +88,12 @@ def quick_options(**overrides) -> StudyOptions:
     kw = dict(
         out_dir=QUICK_OUT_DIR, runs_dir=runs,
         quick=True, pilot_points=4, pilot_cap=60, pilot_grid=(20, 40, 60), pilot_mixture_cap=400,
-        pilot_mixture_grid=(200, 400), figure3_seeds=(0,), figure3_checkpoints=(100, 200, 400), figure3_stds=(0.1,),  # all 5 methods
-        figure1_seeds=(0,), figure1_iters=60, figure1_resolution=8, figure1_eval_seeds=(0,),
-        resolution=8, width=8, eval_samples=300, table3_seeds=(0,), table3_key_seeds=(0,), table3_sn_seeds=(),
-        table3_iters=60, lipschitz_weights=(0.1, 10.0), correctness_batches=2, figures45_seeds=(0,),
-        figures45_iters=60, figures45_curve_every=20, figures45_log_every=10, log_every=30,
+        pilot_mixture_grid=(200, 400), figure3_seeds=(0,), figure3_checkpoints=(100, 200, 400),
+        figure3_stds=(0.1,),  # all 5 methods
+        figure1_seeds=(0,), figure1_resolution=8, figure1_eval_seeds=(0,),
+        resolution=8, width=8, eval_samples=300, table3_seeds=(0,), table3_other_seeds=(0,),
+        lipschitz_weights=(0.1, 10.0), correctness_batches=2, figures45_seeds=(0,), figures45_reference_seeds=(0,),
+        figures45_log_every=5, log_every=30, curve_fraction=0.25,
     )
     kw.update(overrides)
     return StudyOptions(**kw)
@@ -123,6 +126,23 @@ def load_section(opts: StudyOptions, name: str) -> dict | None:
         return json.load(f)
 
 
+def pilot_data(opts) -> dict:
+    """The stored pilot's data (families with their budgets, Table 3's readings, our WGAN setting)."""
+    sec = load_section(opts, "pilot")
+    if sec is None:
+        raise RuntimeError("the study's budgets come from the pilot: run the pilot section first "
+                           "(python bin/results.py --sections=pilot ...).")
+    return sec["data"]
+
+
+def budget(opts, family: str) -> int:
+    """The stored pilot's step budget of ``family`` (:mod:`dat_tf.experiments.pilot`; run it first)."""
+    fams = pilot_data(opts)["families"]
+    if family not in fams:
+        raise RuntimeError(f"the stored pilot has no family {family!r} (it has {sorted(fams)}): rerun the pilot.")
+    return int(fams[family]["budget"])
+
+
 # ------------------------------------------------------------------ runs
 
 
@@ -133,6 +153,17 @@ def digits_overrides(opts: StudyOptions, run_dir, seed, n_iter) -> dict:
         log_every=opts.log_every, sample_every=0, checkpoint_every=0, keep_checkpoints=1, verbose=0,
         log_gradient_norms=True,
     )
+
+
+def progress(section: str):
+    """A ``map_processes`` progress callback printing one line per finished run with the time left."""
+    from dat_tf.experiments.parallel import eta_line
+
+    def report(done, total, job, seconds):
+        where = getattr(job, "run_dir", None) or (job[0] if isinstance(job, tuple) else "")
+        print(f"{section}: {os.path.basename(str(where))} finished; {eta_line(done, total, seconds)}", flush=True)
+
+    return report
 
 
 def slim(result) -> dict:

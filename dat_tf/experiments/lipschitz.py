@@ -40,9 +40,9 @@ import os
 
 import numpy as np
 
-from dat_tf.experiments import stats, verdicts
-from dat_tf.experiments.common import (band, digits_overrides, finish_axes, fmt, load_section, per_seed, pyplot,
-                                       slim, tail_mean)
+from dat_tf.experiments import convergence, pilot, stats, table3, verdicts
+from dat_tf.experiments.common import (band, digits_overrides, finish_axes, fmt, load_section, per_seed, progress,
+                                       pyplot, slim, tail_mean)
 from dat_tf.experiments.paper import REG_TITLES, ROW_TITLES, TABLE3_LOSSES
 from dat_tf.experiments.parallel import map_processes
 from dat_tf.experiments.runner import RunSpec, run_one
@@ -50,7 +50,8 @@ from dat_tf.experiments.runner import RunSpec, run_one
 LIPSCHITZ_REGS = ("none", "zero_gp", "dat")
 MATCHED = "zero_gp_matched"
 TITLES = dict(REG_TITLES, **{MATCHED: "0-GP (matched)"})
-LOG_KEYS = ("step", "grad_norm_real", "grad_norm_fake", "d_real", "d_fake", "perturbation_norm")
+LOG_KEYS = ("step", "grad_norm_real", "grad_norm_fake", "d_real", "d_fake", "perturbation_norm", "perturbation_ratio",
+            "reg", "d_loss")
 FLAGFILE_WEIGHT = 10.0  # --gp_weight of configs/table3_*_zero_gp.flags
 
 
@@ -80,16 +81,21 @@ def _tag(w):
     return f"{w:g}"
 
 
-def _grid_spec(opts, row, weight, seed):
-    run_dir = os.path.join(opts.runs_dir, "lipschitz", f"{row}_zero_gp_w{_tag(weight)}_seed{seed}")
-    over = dict(digits_overrides(opts, run_dir, seed, opts.table3_iters), gp_weight=float(weight))
-    return RunSpec.make(os.path.join(opts.configs_dir, f"table3_{row}_zero_gp.flags"), over,
+def _grid_spec(opts, row, reading, weight, seed):
+    """A 0-GP run of the main arm's ``row`` (its reading and pilot budget, as table3's) with another weight."""
+    budget = pilot.budget(opts, pilot.table3_family(row, reading))
+    every = convergence.curve_every(budget, opts.curve_fraction)
+    run_dir = os.path.join(opts.runs_dir, "lipschitz", f"{reading}_{row}_zero_gp_w{_tag(weight)}_seed{seed}")
+    over = dict(digits_overrides(opts, run_dir, seed, budget), gp_weight=float(weight), d_sigmoid=reading == "sigmoid",
+                log_every=every)
+    return RunSpec.make(os.path.join(opts.configs_dir, f"table3_{row}_zero_gp.flags"), over, curve_every=every,
                         eval_samples=opts.eval_samples, correctness_batches=opts.correctness_batches)
 
 
 def _keep(r, **fields):
     return dict(fields, logs=[{k: l.get(k) for k in LOG_KEYS} for l in r["logs"]], correctness=r.get("correctness"),
-                final=r.get("final", {}), diverged_at=r.get("diverged_at"))
+                final=r.get("final", {}), diverged_at=r.get("diverged_at"), curve=r.get("curve"), date=r.get("date"),
+                code_version=r.get("code_version"), config=r.get("config"))
 
 
 def run_section(opts) -> dict:
@@ -97,16 +103,18 @@ def run_section(opts) -> dict:
     t3 = load_section(opts, "table3")
     if t3 is None:
         raise RuntimeError("the lipschitz section reads the table3 runs: run the table3 section first.")
-    runs = [_keep(r, row=r["row"], reg=r["reg"], seed=r["seed"]) for r in t3["data"]["runs"]
+    readings = t3["data"]["readings"]
+    best = {row: table3.row_best(t3["data"]["runs"], "main", row) for row in TABLE3_LOSSES}
+    runs = [_keep(r, row=r["row"], reg=r["reg"], seed=r["seed"], row_best=best[r["row"]]) for r in t3["data"]["runs"]
             if r.get("arm") == "main" and r["reg"] in LIPSCHITZ_REGS]
     if not runs:
         raise RuntimeError("the stored table3 section has no main-arm runs of None, 0-GP and DAT: rerun table3.")
     seeds = sorted({r["seed"] for r in runs if r["reg"] == "dat"})
     first = seeds[0]
     # 3. the grid on the first seed (weight 10 is the table3 run itself)
-    grid = {(row, w): _grid_spec(opts, row, w, first) for row in TABLE3_LOSSES for w in opts.lipschitz_weights
+    grid = {(row, w): _grid_spec(opts, row, readings[row], w, first) for row in TABLE3_LOSSES for w in opts.lipschitz_weights
             if w != FLAGFILE_WEIGHT}
-    grid_results = dict(zip(grid, map_processes(run_one, list(grid.values()), opts.workers)))
+    grid_results = dict(zip(grid, map_processes(run_one, list(grid.values()), opts.workers, progress("lipschitz"))))
     matching = {}
     for row in TABLE3_LOSSES:
         target = float(np.mean([run_norm(r["logs"]) for r in runs if r["row"] == row and r["reg"] == "dat"]))
@@ -118,9 +126,10 @@ def run_section(opts) -> dict:
                          "weight": choose_weight(target, cand), "seed": first}
     # 4. the chosen weight on every seed
     matched = []
-    rest = {(row, s): _grid_spec(opts, row, matching[row]["weight"], s) for row in TABLE3_LOSSES for s in seeds
+    rest = {(row, s): _grid_spec(opts, row, readings[row], matching[row]["weight"], s) for row in TABLE3_LOSSES
+            for s in seeds
             if matching[row]["weight"] != FLAGFILE_WEIGHT}
-    rest_results = dict(zip(rest, map_processes(run_one, list(rest.values()), opts.workers)))
+    rest_results = dict(zip(rest, map_processes(run_one, list(rest.values()), opts.workers, progress("lipschitz"))))
     for row in TABLE3_LOSSES:
         w = matching[row]["weight"]
         for s in seeds:
@@ -129,11 +138,12 @@ def run_section(opts) -> dict:
                 matched.append(dict(r, reg=MATCHED, weight=w))
             else:
                 matched.append(_keep(slim(rest_results[(row, s)]) | {"correctness": rest_results[(row, s)].get(
-                    "correctness")}, row=row, reg=MATCHED, seed=s, weight=w))
+                    "correctness")}, row=row, reg=MATCHED, seed=s, weight=w, row_best=best[row]))
     grid_runs = [_keep(slim(r) | {"correctness": r.get("correctness")}, row=row, weight=w, seed=first)
                  for (row, w), r in grid_results.items()]
     return {"runs": runs + matched, "matching": matching, "grid_runs": grid_runs,
-            "weights": list(opts.lipschitz_weights)}
+            "weights": list(opts.lipschitz_weights), "readings": readings, "resolution": opts.resolution,
+            "eval_samples": opts.eval_samples}
 
 
 # ------------------------------------------------------------------ the page
@@ -160,8 +170,27 @@ def ratio_pairs(runs, row, method, baseline, value=_ratio) -> tuple:
     return {s: a[s] for s in keep}, {s: b[s] for s in keep}, dropped
 
 
+def _failed(runs, row, reg) -> bool:
+    """Did the arm not learn (at least half of its seeds: :func:`dat_tf.experiments.stats.run_failed` against the
+    table3 row's best FID, stored with each run)?"""
+    chosen = [r for r in runs if r["row"] == row and r["reg"] == reg]
+    return stats.arm_failed({r["seed"]: stats.run_failed((r.get("final") or {}).get("fid_train"),
+                                                         (r.get("final") or {}).get("is"), r.get("row_best"))
+                             for r in chosen})
+
+
+def cannot_move(runs, row, method, baseline) -> str | None:
+    """A cell's *failed* or *inactive* reason (rules of :mod:`dat_tf.experiments.stats`), or None."""
+    reason = stats.failed_reason(_failed(runs, row, "none"), _failed(runs, row, method), _failed(runs, row, baseline),
+                                 names=(TITLES[method], TITLES[baseline]), setting=f"the {ROW_TITLES[row]} row")
+    if reason is None and method == "dat":
+        reason = stats.inactive_reason([tail_mean(r["logs"], "perturbation_ratio") for r in runs
+                                        if r["row"] == row and r["reg"] == "dat"])
+    return reason
+
+
 def comparisons(runs) -> dict:
-    """The section's cells.
+    """The section's cells (the paper's claims: one Holm family).
 
     * ``(baseline, row, at)`` for baseline in None, 0-GP: DAT's tail-mean gradient norm at reals/fakes;
       lower is better ("better" = DAT's norm is smaller).
@@ -180,11 +209,13 @@ def comparisons(runs) -> dict:
                 a, b = vals["dat"], vals[base]
                 common = sorted(set(a) & set(b))
                 if common:
-                    out[(base, row, at)] = stats.paired({s: a[s] for s in common}, {s: b[s] for s in common}, True)
+                    out[(base, row, at)] = stats.paired({s: a[s] for s in common}, {s: b[s] for s in common}, True,
+                                                        cannot_move=cannot_move(runs, row, "dat", base))
     for row in TABLE3_LOSSES:
         a, b, dropped = ratio_pairs(runs, row, "dat", MATCHED)
         if a:
-            out[("adaptive", row)] = stats.paired(a, b, lower_is_better=False)
+            out[("adaptive", row)] = stats.paired(a, b, lower_is_better=False,
+                                                  cannot_move=cannot_move(runs, row, "dat", MATCHED))
         elif dropped:  # every seed undefined: the cell cannot measure the claim
             nan = {s: float("nan") for s in dropped}
             out[("adaptive", row)] = stats.paired(nan, nan, lower_is_better=False, no_headroom=(
@@ -192,7 +223,8 @@ def comparisons(runs) -> dict:
     for row in TABLE3_LOSSES:
         a, b, dropped = ratio_pairs(runs, row, "dat", MATCHED, value=_rank)
         if a:
-            out[("rank", row)] = stats.paired(a, b, lower_is_better=True)
+            out[("rank", row)] = stats.paired(a, b, lower_is_better=True,
+                                              cannot_move=cannot_move(runs, row, "dat", MATCHED))
         elif dropped:
             nan = {s: float("nan") for s in dropped}
             out[("rank", row)] = stats.paired(nan, nan, lower_is_better=True, no_headroom=(
@@ -317,26 +349,39 @@ def section_markdown(opts, sec):
     if has_split:
         _plot_split(opts, runs, regs)
         lines += ["", "![Gradient norms by correctness](results/lipschitz_adaptivity.png)"]
-    setup = f"tail-mean ‖∇ₓD‖ of the table3 main arm, {last} steps, {n_seeds} seeds, 3 losses x reals/fakes"
+    labels = dict(rows)
+    label_of = {id(c): t for t, c in rows}
+    named = lambda cs: tuple(verdicts.named(c, label_of.get(id(c), str(c.label))) for c in cs)  # noqa: E731
+    del labels
+    res = data.get("resolution", opts.resolution)
+    steps = "/".join(str(s) for s in sorted({(r.get("config") or {}).get("n_iter") for r in runs
+                                             if (r.get("config") or {}).get("n_iter")})) or str(last)
+    scope = (f"digits at {res}x{res}, the table3 main arm's runs (readings "
+             + ", ".join(f"{ROW_TITLES[k]} D's {v}" for k, v in (data.get("readings") or {}).items())
+             + f"), {steps} steps, {n_seeds} seeds, norms logged every {every} steps")
+    setup = "tail-mean ‖∇ₓD‖ of the table3 main arm, 3 losses x reals/fakes"
+    between_named = tuple(verdicts.named(c, f"{ROW_TITLES[c.label[0]]}, at {c.label[1]}s: DAT between 0-GP and None")
+                          for c in between)
     claims = [
         verdicts.Claim("DAT lowers D's input-gradient norm vs no regularization", setup,
-                       tuple(c for k, c in cells.items() if k[0] == "none"), digits=3),
+                       named(c for k, c in cells.items() if k[0] == "none"), scope, digits=3),
     ]
     if between:
         claims.append(verdicts.Claim(
             "DAT's norm lies strictly between 0-GP's and None's (smaller than None's, larger than 0-GP's: the "
-            "\"weaker than 0-GP\" reading of section 4.3; it does not test adaptivity)", setup, tuple(between), digits=3))
+            "\"weaker than 0-GP\" reading of section 4.3; it does not test adaptivity)", setup, between_named, scope,
+            digits=3))
     if adaptive:
         claims.append(verdicts.Claim(
             "DAT's D is steeper where it is wrong than 0-GP's (matched): the adaptivity of section 4.3",
-            f"wrong/right norm ratio at the end of the table3 main arm's runs, DAT vs 0-GP with its weight matched "
-            f"to DAT's norm, {n_seeds} seeds, 3 losses", tuple(adaptive), digits=3))
+            "wrong/right norm ratio at the end of the table3 main arm's runs, DAT vs 0-GP with its weight matched "
+            "to DAT's norm, 3 losses", named(adaptive), scope, digits=3))
     if ranked:
         claims.append(verdicts.Claim(
             "DAT's D grows steeper as its margin shrinks, more than 0-GP's (matched): the adaptivity of section 4.3, "
             "measured where the ratio cannot be (D right on every example)",
-            f"Spearman ρ(margin, norm) at the end of the table3 main arm's runs, DAT vs matched 0-GP, {n_seeds} seeds, "
-            "3 losses", tuple(ranked), digits=3))
+            "Spearman ρ(margin, norm) at the end of the table3 main arm's runs, DAT vs matched 0-GP, 3 losses",
+            named(ranked), scope, digits=3))
     return lines, claims, claims[-1].verdict.word
 
 

@@ -78,6 +78,7 @@ FIGURE1_TOL = 0.02
 
 # The claim each section of the results page tests, in the paper's terms.
 CLAIMS = {
+    "pilot": "(no claim: the step budgets of the sections below, chosen before their runs)",
     "figure3": "DAT fits the mixtures faster and, on the imbalanced one, keeps the small modes the baseline loses.",
     "figure1": "A DAT discriminator needs many more attack steps (K) to be fooled than a baseline one.",
     "table3": "DAT and DATT give the best FID of the nine regularizers under each of the GAN, LSGAN and WGAN losses.",

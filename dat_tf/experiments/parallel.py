@@ -25,19 +25,49 @@ def limit_threads():
         pass
 
 
-def map_processes(fn, jobs, workers: int = 2):
+def map_processes(fn, jobs, workers: int = 2, progress=None):
     """``[fn(job) for job in jobs]``, in ``workers`` spawned processes (in-process for 1).
 
     ``fn`` must be a module-level function and ``jobs`` picklable.  Results come
-    back in the order of ``jobs``.
+    back in the order of ``jobs``.  ``progress(done, total, job, seconds)``, if
+    given, is called in this process each time a job finishes (in the order they
+    finish), ``seconds`` since the first job started.
     """
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}.")
+    import time
+
     jobs = list(jobs)
+    start = time.time()
     if workers == 1 or len(jobs) <= 1:
-        return [fn(j) for j in jobs]
+        out = []
+        for i, j in enumerate(jobs):
+            out.append(fn(j))
+            if progress:
+                progress(i + 1, len(jobs), j, time.time() - start)
+        return out
+    out = [None] * len(jobs)
     with mp.get_context("spawn").Pool(min(workers, len(jobs)), maxtasksperchild=1) as pool:
-        return pool.map(fn, jobs, chunksize=1)
+        for done, (i, result) in enumerate(pool.imap_unordered(_indexed, [(fn, i, j) for i, j in enumerate(jobs)]), 1):
+            out[i] = result
+            if progress:
+                progress(done, len(jobs), jobs[i], time.time() - start)
+    return out
+
+
+def _indexed(args):
+    fn, i, job = args
+    return i, fn(job)
+
+
+def eta_line(done: int, total: int, seconds: float) -> str:
+    """``"3/24 done, 1.2 min elapsed, about 8.5 min left"`` (the rate so far times the jobs left).
+
+    >>> eta_line(3, 24, 72.0)
+    '3/24 done, 1.2 min elapsed, about 8.4 min left'
+    """
+    left = seconds / done * (total - done) if done else float("nan")
+    return f"{done}/{total} done, {seconds / 60:.1f} min elapsed, about {left / 60:.1f} min left"
 
 
 def call_in_fresh_process(fn, arg, env=None):

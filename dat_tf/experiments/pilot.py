@@ -11,8 +11,8 @@ The pilot also fixes two readings the paper leaves open, by rules written here b
 * **Table 3's rows** (:data:`TABLE3_READINGS`): each loss row is judged on the AR/RFM code base's
   reading (a sigmoid on D's output for LSGAN and WGAN) when its None learns in the pilot, else on
   D's logit without the sigmoid (nothing else changed: no clipping, no penalty); the other reading
-  runs as a labelled arm.  DESIGN.md section 3 asks for this test of any row whose baseline does
-  not learn.
+  runs as a labelled arm.  The design notes ask for this test of any row whose baseline does not
+  learn (docs/design.md, "Regularizers and Table 3's setup").
 * **Our Figure 5 setting** (:data:`OURS_CANDIDATES`): the paper's WGAN (it 5) clips D's weights
   at 0.01, where DAT's step is about 1e-3 of an image, so its cells test nothing.  Our own
   setting is the first candidate whose DAT perturbation in the pilot is at least
@@ -28,7 +28,8 @@ import os
 import numpy as np
 
 from dat_tf.experiments import convergence, stats
-from dat_tf.experiments.common import digits_overrides, slim, tail_mean
+from dat_tf.experiments import common
+from dat_tf.experiments.common import digits_overrides, progress, slim, tail_mean
 from dat_tf.experiments.parallel import map_processes
 from dat_tf.experiments.runner import RunSpec, run_one
 
@@ -138,8 +139,8 @@ def run_section(opts) -> dict:
     digits = [(n, a) for n, f in fams.items() if f.kind == "digits" for a in f.arms]
     mixture = [(n, a) for n, f in fams.items() if f.kind == "mixture" for a in f.arms]
     specs = [_digits_spec(opts, n, fams[n], a) for n, a in digits]
-    results = map_processes(run_one, specs, opts.workers)
-    mix = map_processes(_mixture_job, [(n, fams[n], a, opts) for n, a in mixture], opts.workers)
+    results = map_processes(run_one, specs, opts.workers, progress("pilot"))
+    mix = map_processes(_mixture_job, [(n, fams[n], a, opts) for n, a in mixture], opts.workers, progress("pilot"))
     out = {}
     for (name, arm), spec, r in zip(digits, specs, results):
         fam = out.setdefault(name, {"arms": {}})
@@ -200,28 +201,8 @@ def ours_setting(fams: dict) -> float | None:
     return None
 
 
-def budget(opts, family: str) -> int:
-    """The stored pilot's budget of ``family`` (run the pilot section first)."""
-    from dat_tf.experiments.common import load_section
-
-    sec = load_section(opts, "pilot")
-    if sec is None:
-        raise RuntimeError("the study's budgets come from the pilot: run the pilot section first "
-                           "(python bin/results.py --sections=pilot ...).")
-    fams = sec["data"]["families"]
-    if family not in fams:
-        raise RuntimeError(f"the stored pilot has no family {family!r} (it has {sorted(fams)}): rerun the pilot.")
-    return int(fams[family]["budget"])
-
-
-def stored(opts) -> dict:
-    """The stored pilot's data (families, readings, ours)."""
-    from dat_tf.experiments.common import load_section
-
-    sec = load_section(opts, "pilot")
-    if sec is None:
-        raise RuntimeError("run the pilot section first (python bin/results.py --sections=pilot ...).")
-    return sec["data"]
+budget = common.budget  # the stored pilot's budget of a family (in common: the sections read it without this module)
+stored = common.pilot_data
 
 
 def _improvement_cell(fam, arm):
@@ -291,7 +272,11 @@ def section_markdown(opts, sec):
                   (f"clip {chosen:g}." if chosen is not None else "none (DAT inactive in every candidate).")]
     _plot(opts, fams)
     lines += ["", "![The pilot's curves](results/pilot.png)"]
-    return lines, [], "budgets fixed"
+    capped = [f["title"] for f in fams.values() if f["capped"]]
+    verdict = (f"Budgets fixed for {len(fams)} families before any comparison run"
+               + (f"; at the cap, still improving: {', '.join(capped)}" if capped else "; every family slowed "
+                  "before its cap") + ".")
+    return lines, [verdict], "budgets fixed"
 
 
 def _plot(opts, fams):

@@ -12,7 +12,14 @@ import os
 
 from dat_tf.experiments.common import load_section, minutes, results_command
 from dat_tf.experiments.study import SECTIONS
+from dat_tf.experiments import stats
 from dat_tf.experiments.verdicts import RULES_TEXT, Claim
+
+
+def not_counted_summary(claim) -> str:
+    """``"2 inactive, 1 failed"``: the cells a claim's verdict did not count, by kind (details in its section)."""
+    kinds = [stats.kind_of(c.note) for c in claim.cells if c.outcome == "degenerate"]
+    return ", ".join(f"{kinds.count(k)} {k}" for k in stats.KINDS if k in kinds) or "-"
 
 
 def render_page(opts) -> str:
@@ -32,8 +39,8 @@ def render_page(opts) -> str:
     ]
     if opts.quick:
         header += ["> **--quick smoke run: the numbers on this page mean nothing.**", ""]
-    summary = ["| # | claim | setup | effect [95% CI] | p (Holm) | verdict | measured |",
-               "|---|---|---|---|---|---|---|"]
+    summary = ["| # | claim | scope | effect [95% CI] | p (Holm) | verdict | not counted | measured |",
+               "|---|---|---|---|---|---|---|---|"]
     body = []
     total = 0.0
     for i, (name, section) in enumerate(SECTIONS.items(), 1):
@@ -43,7 +50,7 @@ def render_page(opts) -> str:
         sec = load_section(opts, name)
         if sec is None:
             body += ["Not run yet.", ""]
-            summary.append(f"| {i} | {title} | | | | not run | - |")
+            summary.append(f"| {i} | {title} | | | | not run | | - |")
             continue
         lines, claims, overall = section.markdown(opts, sec)
         seconds, note = section.wall_time(sec)
@@ -57,14 +64,50 @@ def render_page(opts) -> str:
         for j, c in enumerate(typed, 1):
             eff, p = c.effect_and_p()
             v = c.verdict
-            counts = (f"{v.better}/{v.worse}/{v.tie} of {v.counted} better/worse/tie"
-                      + (f", {v.degenerate} degenerate" if v.degenerate else ""))
-            summary.append(f"| {i}.{j} | {c.text} | {c.setup} | {eff} | {p} | **{v.word}** ({counts}) | "
-                           f"{c.measured or date} |")
+            counts = f"{v.better}/{v.worse}/{v.tie} of {v.counted} better/worse/tie"
+            summary.append(f"| {i}.{j} | {c.text} | {c.scope or c.setup} | {eff} | {p} | **{v.word}** ({counts}) | "
+                           f"{not_counted_summary(c)} | {c.measured or date} |")
         if not typed:
-            summary.append(f"| {i} | {title} | | | | {overall} | {date} |")
+            summary.append(f"| {i} | {title} | | | | {overall} | | {date} |")
     header += summary + ["", f"Sum of the section times above: {minutes(total)}.", ""]
     path = os.path.join(opts.out_dir, "results.md")
     with open(path, "w") as f:
         f.write("\n".join(header + body) + "\n")
+    if opts.readme:
+        update_readme(opts.readme, readme_table(opts))
     return path
+
+
+README_START = "<!-- results table: written by `python bin/results.py --render --out_dir=docs` from docs/results/; edit there -->"
+README_END = "<!-- end of the results table -->"
+
+
+def readme_table(opts) -> list:
+    """The README's results table: one row per claim of the page, its verdict word and scope (one source: the
+    stored sections, through the same :class:`dat_tf.experiments.verdicts.Claim` s as the page)."""
+    lines = ["| claim of the paper | verdict here | scope | not counted |", "|---|---|---|---|"]
+    for name, section in SECTIONS.items():
+        sec = load_section(opts, name)
+        if sec is None:
+            continue
+        _, claims, overall = section.markdown(opts, sec)
+        typed = [c for c in claims if isinstance(c, Claim)]
+        for c in typed:
+            v = c.verdict
+            eff, _ = c.effect_and_p()
+            effect = "" if eff.endswith("in the section") or eff.startswith("-") else f"; {eff}"
+            lines.append(f"| {c.text} | **{v.word}** ({v.better}/{v.worse}/{v.tie} of {v.counted} better/worse/tie"
+                         f"{effect}) | {c.scope or c.setup} | {not_counted_summary(c)} |")
+    return lines
+
+
+def update_readme(path: str, table: list) -> None:
+    """Replaces the lines between :data:`README_START` and :data:`README_END` of ``path`` by ``table``."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    if README_START not in text or README_END not in text:
+        raise ValueError(f"{path} has no results-table markers ({README_START!r} ... {README_END!r}).")
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(head + README_START + "\n" + "\n".join(table) + "\n" + README_END + tail)

@@ -34,12 +34,17 @@ def stored_wall_time(sec):
 
 
 def stored_date(sec):
-    """When a stored section was measured: the date its runs finished (written with the section)."""
-    reused = [r for r in sec.get("data", {}).get("runs", []) if isinstance(r, dict) and r.get("reused")]
-    if reused:
-        return (f"{sec['date']} ({len(reused)} runs reused from an earlier invocation, their own dates not "
-                "stored)")
-    return sec["date"]
+    """When a stored section was measured: the span of its runs' own dates (each run stores when it finished), else
+    the date the section was written."""
+    runs = [r for r in sec.get("data", {}).get("runs", []) if isinstance(r, dict)]
+    dates = sorted(r["date"] for r in runs if r.get("date"))
+    undated = sum(1 for r in runs if not r.get("date"))
+    if not dates:
+        return sec["date"] + (f" ({undated} runs without a date of their own)" if undated else "")
+    span = dates[0] if dates[0] == dates[-1] else f"{dates[0]} to {dates[-1]}"
+    versions = sorted({r.get("code_version") for r in runs if r.get("code_version")})
+    out = f"runs {span}" + (f", code {', '.join(versions)}" if versions else "")
+    return out + (f" ({undated} runs without a date of their own)" if undated else "")
 
 
 def lipschitz_date(sec):
@@ -80,7 +85,7 @@ class Section:
 SECTIONS = {
     "pilot": Section(
         title="The pilot: how long each family trains",
-        claim="(no claim: the step budgets of the sections below, chosen before their runs)",
+        claim=CLAIMS["pilot"],
         command="{results} --sections=pilot",
         full_command="the same rule on the full-scale curves: each flagfile's --metrics_every curve",
         run=pilot.run_section, markdown=pilot.section_markdown,

@@ -8,23 +8,29 @@ std, paired t test, sign test, Holm); this module decides:
 * **A cell** (one method against one baseline on one metric and setting) of
   a section is *better* (*worse*) when its Holm-adjusted p value is at most
   :data:`ALPHA` and the effect favours the method (the baseline); else a
-  *tie*.  The family Holm corrects over is **every tested cell of the
-  section** (all its claims together).  A degenerate cell (see
-  :func:`dat_tf.experiments.stats.paired`) is not tested, not counted, and
-  listed apart.
+  *tie*.  Holm corrects over one family per section for the paper's claims
+  and one family of its own per group of comparisons that are not claims
+  (:data:`dat_tf.experiments.stats.FAMILY_RULE`): a section calls
+  :func:`decide` once per family.  A cell that cannot move (saturated, no
+  difference, no headroom, *failed*, *inactive*; see
+  :mod:`dat_tf.experiments.stats`) is not tested, not counted, and listed
+  beside its claim's verdict with its numbers.
 * **A claim** over its cells gets one of these words (``k`` cells better,
   ``m`` worse, of ``n`` counted cells; seeds = the fewest seeds of a counted
   cell):
 
-  - ``reproduced``: k >= 1, m = 0, at least :data:`MIN_SEEDS` seeds;
-  - ``not reproduced``: m >= 1, k = 0, at least :data:`MIN_SEEDS` seeds (the data go against the claim);
-  - ``mixed``: k >= 1 and m >= 1;
-  - ``suggestive``: k >= 1, m = 0, fewer than :data:`MIN_SEEDS` seeds;
-  - ``suggestive against``: m >= 1, k = 0, fewer than :data:`MIN_SEEDS` seeds;
+  - ``reproduced``: m = 0 and k > n / 2 (most counted cells better, none worse);
+  - ``partly reproduced (k of n)``: m = 0 and 1 <= k <= n / 2;
+  - ``not reproduced at this scale``: k = 0 and m >= 1 (the opposite is shown);
+  - ``mixed (k better, m worse of n)``: k >= 1 and m >= 1;
   - ``not shown``: every counted cell a tie (no evidence either way);
-  - ``degenerate``: no cell can measure the claim.
+  - ``cannot be judged here``: no counted cell (every cell failed, inactive or degenerate).
 
-  ``mixed`` with fewer than :data:`MIN_SEEDS` seeds reads ``mixed (suggestive)``.
+  With fewer than :data:`MIN_SEEDS` seeds, ``reproduced`` / ``partly reproduced``
+  / ``not reproduced at this scale`` / ``mixed`` read ``suggestive`` /
+  ``suggestive (k of n)`` / ``suggestive against`` / ``mixed (suggestive)``.
+  Every verdict carries its scope (data and resolution, classifier, steps,
+  samples, seeds: :attr:`Claim.scope`).
 
 Example:
 
@@ -46,9 +52,9 @@ from dat_tf.experiments import stats
 
 ALPHA = 0.05
 MIN_SEEDS = 5
-OUTCOMES = ("better", "worse", "tie", "degenerate")
-WORDS = ("reproduced", "not reproduced", "mixed", "mixed (suggestive)", "suggestive", "suggestive against",
-         "not shown", "degenerate")
+OUTCOMES = ("better", "worse", "tie", "degenerate")  # "degenerate": not counted (see stats.KINDS for why)
+WORDS = ("reproduced", "partly reproduced", "not reproduced at this scale", "mixed", "not shown",
+         "cannot be judged here", "suggestive", "suggestive against", "mixed (suggestive)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -114,6 +120,7 @@ def both(label, supports: Cell, also: Cell, note: str) -> Cell:
     outcomes = (supports.outcome, also.outcome)
     if "degenerate" in outcomes:
         outcome = "degenerate"
+        note = supports.note if supports.outcome == "degenerate" else also.note
     elif "worse" in outcomes:
         outcome = "worse"
     elif outcomes == ("better", "better"):
@@ -146,16 +153,21 @@ class Verdict:
     def counted(self) -> int:
         return self.better + self.worse + self.tie
 
+    @property
+    def base_word(self) -> str:
+        """The word without its counts (one of :data:`WORDS`)."""
+        return self.word.split(" (")[0] if not self.word.startswith("mixed (suggestive") else "mixed (suggestive)"
+
     def text(self) -> str:
-        """``"4 of 6 cells better, 0 worse, 2 tie at alpha=0.05 (Holm over the section's 7 tested cells); 5 seeds"``."""
+        """``"4 of 6 cells better, 0 worse, 2 tie at alpha=0.05 (Holm over 7 tested cells of its family); 5 seeds"``."""
         if not self.counted:
-            return f"all {self.degenerate} cells degenerate"
+            return f"no cell can be counted: {self.degenerate} not counted"
         s = (f"{self.better} of {self.counted} cells better, {self.worse} worse, {self.tie} tie "
-             f"at alpha={ALPHA:g} (Holm over the section's {self.family} tested cells); {self.seeds} seeds")
+             f"at alpha={ALPHA:g} (Holm over the {self.family} tested cells of its family); {self.seeds} seeds")
         if self.seeds < MIN_SEEDS:
             s += f" (< {MIN_SEEDS}: at most suggestive)"
         if self.degenerate:
-            s += f"; {self.degenerate} degenerate cell{'s' if self.degenerate > 1 else ''} not counted"
+            s += f"; {self.degenerate} cell{'s' if self.degenerate > 1 else ''} not counted"
         return s
 
 
@@ -171,15 +183,17 @@ def verdict(cells) -> Verdict:
     counted = [c for c in cells if c.outcome != "degenerate"]
     seeds = min((c.seeds for c in counted), default=0)
     enough = seeds >= MIN_SEEDS
-    b, w = counts["better"], counts["worse"]
+    b, w, n = counts["better"], counts["worse"], len(counted)
     if not counted:
-        word = "degenerate"
+        word = "cannot be judged here"
     elif b and w:
-        word = "mixed" if enough else "mixed (suggestive)"
-    elif b:
+        word = f"mixed ({b} better, {w} worse of {n})" if enough else "mixed (suggestive)"
+    elif b and 2 * b > n:
         word = "reproduced" if enough else "suggestive"
+    elif b:
+        word = f"partly reproduced ({b} of {n})" if enough else f"suggestive ({b} of {n})"
     elif w:
-        word = "not reproduced" if enough else "suggestive against"
+        word = "not reproduced at this scale" if enough else "suggestive against"
     else:
         word = "not shown"
     return Verdict(word, b, w, counts["tie"], counts["degenerate"], seeds, max((c.family for c in cells), default=0))
@@ -188,13 +202,26 @@ def verdict(cells) -> Verdict:
 # ------------------------------------------------------------------ the page
 
 
+def readable(x, digits=2, sign=False) -> str:
+    """``x`` with ``digits`` decimals, or 3 significant digits where those decimals would show fewer than two
+    (so that 0.0005 prints as ``0.0005``, not ``0.00``).
+
+    >>> readable(12.345), readable(0.000512), readable(-0.0004, sign=True), readable(0.0)
+    ('12.35', '0.000512', '-0.0004', '0.00')
+    """
+    plus = "+" if sign else ""
+    if x != 0 and abs(x) < 10.0 ** (1 - digits):
+        return f"{x:{plus}.3g}"
+    return f"{x:{plus}.{digits}f}"
+
+
 def num(x, digits=2) -> str:
     """A number for the page (``-`` for NaN)."""
     if x is None or (isinstance(x, float) and math.isnan(x)):
         return "-"
     if math.isinf(x):
         return "inf" if x > 0 else "-inf"
-    return f"{x:.{digits}f}"
+    return readable(x, digits)
 
 
 def pvalue(p) -> str:
@@ -208,16 +235,26 @@ def effect(c: stats.Paired, digits=2) -> str:
     """``"+1.23 [0.45, 2.01]"``: the mean paired difference (positive = method better) and its 95% interval."""
     if c.n == 0:
         return "-"
-    s = f"{c.effect:+.{digits}f}"
+    s = readable(c.effect, digits, sign=True)
     if c.n >= 2:
-        s += f" [{c.ci[0]:+.{digits}f}, {c.ci[1]:+.{digits}f}]"
+        s += f" [{readable(c.ci[0], digits, sign=True)}, {readable(c.ci[1], digits, sign=True)}]"
     return s
 
 
 def _mean_sd(mean, sd, digits):
     if math.isnan(mean):
         return "-"
-    return f"{mean:.{digits}f}" if math.isnan(sd) else f"{mean:.{digits}f} ± {sd:.{digits}f}"
+    return readable(mean, digits) if math.isnan(sd) else f"{readable(mean, digits)} ± {readable(sd, digits)}"
+
+
+def mean_sd(values, digits=2) -> str:
+    """``mean ± sample std`` of ``values`` for the page, small values readable (``-`` if empty)."""
+    v = np.asarray([x for x in values if x is not None], np.float64)
+    if v.size == 0:
+        return "-"
+    if not np.all(np.isfinite(v)):
+        return f"diverged ({int(np.sum(~np.isfinite(v)))}/{v.size})"
+    return _mean_sd(float(v.mean()), float(v.std(ddof=1)) if v.size > 1 else float("nan"), digits)
 
 
 def cells_table(rows, digits=2) -> list:
@@ -235,7 +272,7 @@ def cells_table(rows, digits=2) -> list:
         if cell.outcome == "degenerate":
             what = "" if c is None else (f" (method {_mean_sd(c.method_mean, c.method_sd, digits)}, baseline "
                                          f"{_mean_sd(c.baseline_mean, c.baseline_sd, digits)}, {c.n} seeds)")
-            apart.append(f"- {label}: {cell.note}{what}")
+            apart.append(f"- {label}: **{stats.kind_of(cell.note)}**: {cell.note}{what}")
             continue
         if c is None:
             lines.append(f"| {label} | | | ({cell.note}) | {cell.seeds} | | | {pvalue(cell.p_holm)} | "
@@ -251,7 +288,7 @@ def cells_table(rows, digits=2) -> list:
             f"{_mean_sd(c.baseline_mean, c.baseline_sd, digits)} | {effect(c, digits)} | {c.n} | {pvalue(c.p_t)} | "
             f"{pvalue(c.p_sign)} | {pvalue(cell.p_holm)} | **{cell.outcome}**{extra} |")
     if apart:
-        lines += ["", "Degenerate cells (not tested, not counted):", ""] + apart
+        lines += ["", "Cells not counted (not tested; why, with their numbers):", ""] + apart
     return lines
 
 
@@ -259,14 +296,20 @@ RULES_TEXT = (
     f"Verdicts are mechanical (`dat_tf/experiments/stats.py`, `verdicts.py`), fixed before the runs: arms are "
     "compared **paired by seed** (same seed = same initialisation and data order); the effect is the mean paired "
     "difference, signed so that + means the method is better, with its 95% t interval; a cell is *better* or "
-    f"*worse* when its two-sided paired t test is significant at alpha={ALPHA:g} after Holm's correction over every "
-    "tested cell of its section, else a *tie* (the exact sign test is shown as a check; with one arm diverged "
-    "the diverged arm loses that seed and the sign test decides). Spreads are sample standard deviations (ddof 1). "
-    "A cell that cannot move (every run of both arms at the metric's bound, no difference in any seed, or no "
-    "headroom in the setup) is *degenerate*: listed, not counted. A claim is *reproduced* with some cells "
-    "better and none worse, *not reproduced* with some worse and none better, *mixed* with both, *not shown* "
-    f"with only ties; with fewer than {MIN_SEEDS} seeds *reproduced* / *not reproduced* become *suggestive* / "
-    "*suggestive against*. No seed, learning rate or threshold was tuned."
+    f"*worse* when its two-sided paired t test is significant at alpha={ALPHA:g} after Holm's correction, else a "
+    "*tie* (the exact sign test is shown as a check; with one arm diverged the diverged arm loses that seed and "
+    f"the sign test decides). {stats.FAMILY_RULE} Spreads are sample standard deviations (ddof 1). A cell that "
+    "cannot move is not counted and is listed beside its verdict with its numbers: *failed* (the setting's arm "
+    f"without a regularizer did not learn, or neither arm did: final IS under {stats.FAILED_IS:g}, FID over "
+    f"{stats.FAILED_FID_FACTOR:g}x the row's best, or diverged, in at least half of the seeds), *inactive* (the "
+    f"method's perturbation under {stats.INACTIVE_SHARE:g} of the inputs' norm, or its penalty under that share of "
+    "D's loss), *saturated* (every run of both arms at the metric's bound), *no difference* in any seed, or *no "
+    "headroom*. A method that fails where its setting's baseline learns loses its cell (counted). A claim is "
+    "*reproduced* when most counted cells are better and none worse, *partly reproduced (k of n)* with fewer "
+    "better and none worse, *not reproduced at this scale* with some worse and none better, *mixed* with both, "
+    "*not shown* with only ties, *cannot be judged here* with no counted cell; with fewer than "
+    f"{MIN_SEEDS} seeds the words become *suggestive*. Runs train for the budgets of the pilot (section 1). No "
+    "seed, learning rate or threshold was tuned."
 )
 
 
@@ -300,14 +343,21 @@ def spearman(x, y) -> float:
 # ------------------------------------------------------------------ claims
 
 
+def named(cell: Cell, text: str) -> Cell:
+    """``cell`` with a label for the page (the claims list their cells that were not counted by it)."""
+    return dataclasses.replace(cell, label=text)
+
+
 @dataclasses.dataclass(frozen=True)
 class Claim:
     """One claim of the paper as a section tests it: its decided cells and what they ran on.
 
     Args:
       text: the claim, in the page's words.
-      setup: what the cells compare and on what (for the summary table).
-      cells: the decided :class:`Cell` s (from :func:`decide`, :func:`both`, :func:`flipped`).
+      setup: what the cells compare (for the summary table).
+      cells: the decided :class:`Cell` s (from :func:`decide`, :func:`both`, :func:`flipped`), labelled for the
+        page by :func:`named`.
+      scope: what the verdict rests on: data and resolution, classifier, steps, samples, seeds.
       digits: decimals of the effect on the page.
       measured: the measurement date when it is not the section's (e.g. an earlier run it includes).
     """
@@ -315,22 +365,45 @@ class Claim:
     text: str
     setup: str
     cells: tuple
+    scope: str = ""
     digits: int = 2
     measured: str | None = None
+    effect_text: str | None = None  # the summary's effect for a claim whose cell is not a paired comparison
 
     @property
     def verdict(self) -> Verdict:
         return verdict(self.cells)
 
+    def not_counted(self) -> list:
+        """``"reason: label (method m ± s, baseline m ± s); label (...)"``, one line per reason, for the cells the
+        verdict did not count."""
+        groups = {}
+        for c in self.cells:
+            if c.outcome != "degenerate":
+                continue
+            cmp = c.comparison
+            nums = "" if cmp is None else (f" (method {_mean_sd(cmp.method_mean, cmp.method_sd, self.digits)}, "
+                                           f"baseline {_mean_sd(cmp.baseline_mean, cmp.baseline_sd, self.digits)})")
+            groups.setdefault(c.note, []).append(f"{c.label}{nums}")
+        return [f"{note}: {'; '.join(cells)}" for note, cells in groups.items()]
+
     def line(self) -> str:
         v = self.verdict
-        return f"{self.text}: **{v.word}** ({v.text()})"
+        s = f"{self.text}: **{v.word}** ({v.text()})"
+        if self.scope:
+            s += f". Scope: {self.scope}"
+        apart = self.not_counted()
+        if apart:
+            s += ". Not counted: " + " | ".join(apart)
+        return s
 
     def effect_and_p(self) -> tuple:
         """``(effect [CI], Holm p)`` of a one-cell claim; for several cells, where to find them."""
+        if self.effect_text:
+            return self.effect_text, "-"
         counted = [c for c in self.cells if c.outcome != "degenerate"]
         if not counted:
-            return "- (all cells degenerate)", "-"
+            return "- (no cell counted)", "-"
         if len(self.cells) == 1 and counted and counted[0].comparison is not None:
             return effect(counted[0].comparison, self.digits), pvalue(counted[0].p_holm)
         return f"{len(counted)} cells: in the section", "per cell"

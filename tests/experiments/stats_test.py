@@ -172,3 +172,46 @@ def test_seeds_where_both_arms_diverged_are_dropped():
 def test_one_pair_has_no_test():
     c = stats.paired({0: 1.0}, {0: 2.0}, lower_is_better=True)
     assert c.n == 1 and c.test == "none" and math.isnan(c.p) and math.isnan(c.ci[0])
+
+
+# ------------------------------------------------------------------ cells that cannot move (third edition)
+
+
+@pytest.mark.parametrize("fid, is_, best, failed", [
+    (300.0, 1.0, 30.0, True),  # a collapsed generator: IS ~ 1
+    (95.0, 4.1, 26.0, True),  # FID > 3 x the row's best
+    (77.0, 4.1, 26.0, False),  # 2.96 x: still learning something
+    (28.0, 6.2, 26.0, False),
+    (float("nan"), None, 26.0, True),  # diverged
+    (None, None, 26.0, True),
+    (40.0, 1.99, None, True),  # below the IS floor, whatever the FID
+])
+def test_run_failed(fid, is_, best, failed):
+    assert stats.run_failed(fid, is_, best) is failed
+
+
+def test_arm_failed_needs_half_of_the_seeds():
+    assert stats.arm_failed({0: True, 1: False})  # half
+    assert not stats.arm_failed({0: True, 1: False, 2: False})
+    assert not stats.arm_failed({})
+
+
+def test_failed_reason_only_for_the_setup_or_both_arms():
+    assert stats.failed_reason(True, False, False).startswith("failed: the setting's arm without a regularizer")
+    assert stats.failed_reason(False, True, True, names=("DAT", "None")) == "failed: neither arm learned (DAT and None)"
+    # the method fails where the setup trains: a result, counted (the method loses the cell)
+    assert stats.failed_reason(False, True, False) is None and stats.failed_reason(False, False, True) is None
+
+
+def test_inactive_reason_uses_the_mean_share_over_seeds():
+    assert stats.inactive_reason([0.0005, 0.0024]).startswith("inactive: DAT's perturbation is 0.00145")
+    assert stats.inactive_reason([0.005, 0.016]) is None  # mean 0.0105 >= 0.01
+    assert stats.inactive_reason([float("nan"), None]) is None  # nothing measured: not inactive
+    assert stats.kind_of(stats.inactive_reason([0.001])) == "inactive"
+    assert stats.kind_of("failed: x") == "failed" and stats.kind_of("saturated: every run") == "saturated"
+
+
+def test_paired_with_cannot_move_is_not_tested_but_keeps_its_numbers():
+    c = stats.paired({0: 1.0, 1: 2.0, 2: 3.0}, {0: 2.0, 1: 4.0, 2: 5.0}, True, cannot_move="inactive: tiny")
+    assert c.degenerate == "inactive: tiny" and c.test == "none" and math.isnan(c.p)
+    assert c.effect == pytest.approx(5.0 / 3) and c.method_mean == 2.0 and c.baseline_mean == pytest.approx(11 / 3)

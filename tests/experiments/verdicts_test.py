@@ -60,28 +60,32 @@ def cell(outcome, seeds=5):
 @pytest.mark.parametrize(
     "outcomes, seeds, word",
     [
-        (["better", "tie"], 5, "reproduced"),
-        (["better", "tie"], 3, "suggestive"),
-        (["worse", "tie", "tie"], 5, "not reproduced"),
+        (["better", "better", "tie"], 5, "reproduced"),  # most counted cells better, none worse
+        (["better", "tie"], 5, "partly reproduced (1 of 2)"),  # half is not most
+        (["better", "tie", "tie", "tie", "tie", "tie"], 5, "partly reproduced (1 of 6)"),
+        (["better", "tie"], 3, "suggestive (1 of 2)"),
+        (["better", "better"], 3, "suggestive"),
+        (["worse", "tie", "tie"], 5, "not reproduced at this scale"),
         (["worse", "tie"], 2, "suggestive against"),
-        (["better", "worse"], 5, "mixed"),
+        (["better", "worse", "tie"], 5, "mixed (1 better, 1 worse of 3)"),
         (["better", "worse"], 3, "mixed (suggestive)"),
         (["tie", "tie"], 5, "not shown"),
         (["tie", "tie"], 2, "not shown"),
-        (["degenerate", "degenerate"], 5, "degenerate"),
-        (["better", "degenerate"], 5, "reproduced"),
+        (["degenerate", "degenerate"], 5, "cannot be judged here"),
+        (["better", "degenerate"], 5, "reproduced"),  # a cell that cannot move is not counted
     ],
 )
 def test_verdict_words(outcomes, seeds, word):
-    assert verdicts.verdict([cell(o, seeds) for o in outcomes]).word == word
+    v = verdicts.verdict([cell(o, seeds) for o in outcomes])
+    assert v.word == word and v.base_word in verdicts.WORDS
 
 
 def test_verdict_counts_only_cells_that_can_move_and_the_fewest_seeds():
     v = verdicts.verdict([cell("better", 5), cell("tie", 3), cell("degenerate", 1)])
     assert (v.better, v.worse, v.tie, v.degenerate, v.seeds, v.family) == (1, 0, 1, 1, 3, 4)
-    assert v.word == "suggestive"
-    assert v.text() == ("1 of 2 cells better, 0 worse, 1 tie at alpha=0.05 (Holm over the section's 4 tested "
-                        "cells); 3 seeds (< 5: at most suggestive); 1 degenerate cell not counted")
+    assert v.word == "suggestive (1 of 2)"
+    assert v.text() == ("1 of 2 cells better, 0 worse, 1 tie at alpha=0.05 (Holm over the 4 tested cells of its "
+                        "family); 3 seeds (< 5: at most suggestive); 1 cell not counted")
 
 
 def test_verdict_rejects_unknown_outcome_and_empty_claims():
@@ -110,10 +114,29 @@ def test_flipped_swaps_better_and_worse_only():
 
 def test_claim_line_and_one_cell_effect():
     cells = verdicts.decide({"good": stats.paired(GOOD, BASE, True)})
-    claim = verdicts.Claim("DAT beats None", "setup", tuple(cells.values()))
+    claim = verdicts.Claim("DAT beats None", "setup", tuple(cells.values()), scope="digits 16x16, 5 seeds")
     assert claim.line().startswith("DAT beats None: **reproduced** (1 of 1 cells better")
+    assert "Scope: digits 16x16, 5 seeds" in claim.line()
     effect, p = claim.effect_and_p()
     assert effect == "+3.00 [+1.04, +4.96]" and p == "0.0132"
+
+
+def test_claim_names_the_cells_it_did_not_count_with_their_numbers():
+    inactive = stats.paired(GOOD, BASE, True, cannot_move=stats.inactive_reason([0.0005, 0.0024]))
+    cells = verdicts.decide({"good": stats.paired(GOOD, BASE, True), "off": inactive})
+    claim = verdicts.Claim("c", "s", (verdicts.named(cells["good"], "GAN"), verdicts.named(cells["off"], "WGAN it 5")))
+    assert claim.verdict.word == "reproduced" and claim.verdict.counted == 1
+    (line,) = claim.not_counted()
+    assert line.startswith("inactive: DAT's perturbation is 0.00145 of the inputs' norm (< 0.01): WGAN it 5")
+    assert "(method 8.00 ± 1.58, baseline 11.00 ± 1.58)" in line  # the cell's numbers, though not tested
+    assert cells["off"].p_holm != cells["off"].p_holm and cells["good"].family == 1  # untested, not in the family
+
+
+def test_small_values_print_readably():
+    assert verdicts.readable(0.000512) == "0.000512" and verdicts.readable(12.345) == "12.35"
+    assert verdicts.mean_sd([0.0005, 0.0024], 3) == "0.00145 ± 0.00134"
+    c = stats.paired({0: 0.0010, 1: 0.0012, 2: 0.0011}, {0: 0.0020, 1: 0.0021, 2: 0.0023}, True)
+    assert verdicts.effect(c, 3).startswith("+0.00103 [")
 
 
 def test_cells_table_lists_degenerate_cells_apart():
@@ -125,7 +148,7 @@ def test_cells_table_lists_degenerate_cells_apart():
     table = [line for line in lines if line.startswith("| good cell")]
     assert len(table) == 1 and "+3.00 [+1.04, +4.96]" in table[0] and "**better**" in table[0]
     assert not any(line.startswith("| sat cell") for line in lines)
-    assert any(line.startswith("- sat cell: saturated") for line in lines)
+    assert any(line.startswith("- sat cell: **saturated**: saturated") for line in lines)
 
 
 def test_ranks_and_spearman_match_scipy():
