@@ -175,6 +175,21 @@ def epoch_plan(done: int, until: int, every: int) -> tuple[int, int]:
     return every, (until - done) // every
 
 
+def execution_length(steps_per_execution: int, done: int, steps_per_epoch: int, checkpoint_every: int) -> int:
+    """The steps per execution of a ``fit`` from generator step ``done``: ``steps_per_execution`` or a divisor.
+
+    Keras runs whole executions and calls callbacks between them: one longer than
+    the epoch would overshoot the step count, and a checkpoint can fall only where
+    an execution ends.  Executions end at ``done + k * n``; ``n`` divides the epoch,
+    ``done`` and ``checkpoint_every``, so every multiple of ``checkpoint_every`` is
+    an execution end.
+
+    >>> execution_length(50, 0, 500, 1000), execution_length(50, 0, 50, 10), execution_length(50, 1237, 263, 1000)
+    (50, 10, 1)
+    """
+    return math.gcd(steps_per_execution, steps_per_epoch, checkpoint_every, done)
+
+
 def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | None = None, dataset=None,
           resume: bool = True, overwrite: bool = False):
     """Trains ``cfg`` (up to generator step ``until``, default ``cfg.n_iter``).
@@ -325,8 +340,7 @@ def _fit_until(cfg, gan, until, done, stream, stream_from, guard, logger, extra,
     while done < until:
         steps_per_epoch, epochs = epoch_plan(done, until, cfg.log_every)
         last = done + steps_per_epoch * epochs >= until
-        # Keras runs whole executions: one longer than the epoch would overshoot the step count.
-        spe = math.gcd(cfg.steps_per_execution, steps_per_epoch)
+        spe = execution_length(cfg.steps_per_execution, done, steps_per_epoch, cfg.checkpoint_every)
         if gan.steps_per_execution != spe:
             gan.steps_per_execution = spe
             gan.train_function = None  # rebuilt by fit with the new execution length
