@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from dat_tf.files import fsync_path
 from dat_tf.train.schedules import ScaledSchedule, crossed, make_scalable
+from dat_tf.train.stop_signals import Interrupted
 
 _CKPT_FILE = re.compile(r"^ckpt-(\d+)\.(index|data-\d{5}-of-\d{5})$")
 
@@ -313,12 +314,16 @@ class CheckpointCallback(keras.callbacks.Callback):
     that overflowed while the losses were finite) is not written, with a line on
     stderr: the NaN guard deals with it, and the newest checkpoint stays finite.
     ``save_at_end=False`` (a ``fit`` that is one piece of a longer run) saves at
-    the end only if a callback stopped training there.
+    the end only if a callback stopped training there.  With ``stop`` (a
+    :class:`dat_tf.train.stop_signals.StopRequest`), a SIGINT or SIGTERM it
+    recorded saves the step reached at the next execution or epoch end and
+    raises :class:`dat_tf.train.stop_signals.Interrupted`.
 
     Args:
       checkpointer: the run's :class:`RunCheckpointer`.
       every: generator steps between checkpoints (0: only at the end).
       save_at_end: save when ``fit`` ends.
+      stop: a ``StopRequest`` to act on, or ``None``.
 
     Example:
 
@@ -326,14 +331,16 @@ class CheckpointCallback(keras.callbacks.Callback):
     >>> gan.fit(ds, steps_per_epoch=500, epochs=20, callbacks=[cb])  # doctest: +SKIP
     """
 
-    def __init__(self, checkpointer: RunCheckpointer, every: int, save_at_end: bool = True):
+    def __init__(self, checkpointer: RunCheckpointer, every: int, save_at_end: bool = True, stop=None):
         super().__init__()
         if not isinstance(every, int) or isinstance(every, bool) or every < 0:
             raise ValueError(f"every must be an integer >= 0, got {every!r}.")
         self.checkpointer = checkpointer
         self.every = every
         self.save_at_end = save_at_end
+        self.stop = stop
         self._last = None
+        self._saved = (None, None)  # (step, path) of the newest save of this callback
 
     def save(self) -> str | None:
         """Writes a checkpoint of the current step; returns its path (``None``: not written, NaN/Inf)."""
@@ -342,21 +349,34 @@ class CheckpointCallback(keras.callbacks.Callback):
         if not self.checkpointer.state_is_finite():
             print(f"Checkpoints: generator step {step} is not saved: the model holds a NaN/Inf.", file=sys.stderr,
                   flush=True)
-            return None
-        return self.checkpointer.save()
+            path = None
+        else:
+            path = self.checkpointer.save()
+        self._saved = (step, path)
+        return path
 
-    def on_train_begin(self, logs=None):
-        self._last = self.checkpointer.step()
+    def _stop_if_asked(self):
+        if self.stop is None or self.stop.signum is None:
+            return
+        step = self.checkpointer.step()
+        path = self._saved[1] if self._saved[0] == step else self.save()
+        raise Interrupted(self.stop.signum, step, path)
 
     def _on_cadence(self):
         if self.every and crossed(self._last, self.checkpointer.step(), self.every):
             self.save()
 
+    def on_train_begin(self, logs=None):
+        self._last = self.checkpointer.step()
+        self._stop_if_asked()
+
     def on_train_batch_end(self, batch, logs=None):
         self._on_cadence()
+        self._stop_if_asked()
 
     def on_epoch_end(self, epoch, logs=None):
         self._on_cadence()  # after the batch end of the same step: saves only if that one could not see the step
+        self._stop_if_asked()  # a signal during the other callbacks' epoch-end work (e.g. metrics)
 
     def on_train_end(self, logs=None):
         if not (self.save_at_end or getattr(self.model, "stop_training", False)):

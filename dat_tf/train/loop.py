@@ -12,6 +12,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import time
 
 import keras
@@ -27,25 +28,32 @@ from dat_tf.train.export import export, exports_ok
 from dat_tf.train.nan_guard import NaNGuard, RolledBack
 from dat_tf.train.run_identity import LOCK, RunLock, check_run, not_writable
 from dat_tf.train.schedules import LinearDecay
+from dat_tf.train.stop_signals import StopRequest, describe
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped :func:`train`; says where the run stands (a ``KeyboardInterrupt``, so it still stops).
+    """Ctrl-C or SIGTERM stopped :func:`train`; says where the run stands (a ``KeyboardInterrupt``, so it still stops).
 
     Attributes:
       step: the generator step reached.
       checkpoint_step: the step of the newest checkpoint (``None``: none yet).
       run_dir: the run folder.
+      signum: the signal (``signal.SIGINT`` for a plain ``KeyboardInterrupt``).
+      saved: the checkpoint written for the signal at ``step`` (``None``: none, e.g. a second Ctrl-C).
     """
 
-    def __init__(self, step: int, checkpoint_step, run_dir: str):
+    def __init__(self, step: int, checkpoint_step, run_dir: str, signum: int = signal.SIGINT,
+                 saved: str | None = None):
         self.step, self.checkpoint_step, self.run_dir = step, checkpoint_step, run_dir
-        if checkpoint_step is None:
-            saved = "no checkpoint was written yet, so a rerun starts from step 0"
+        self.signum, self.saved = signum, saved
+        if saved is not None:
+            where = f"saved {saved}, where a rerun continues"
+        elif checkpoint_step is None:
+            where = "no checkpoint was written yet, so a rerun starts from step 0"
         else:
-            saved = f"the newest checkpoint is at generator step {checkpoint_step}, where a rerun continues"
+            where = f"the newest checkpoint is at generator step {checkpoint_step}, where a rerun continues"
         super().__init__(
-            f"interrupted at generator step {step} in {run_dir}; {saved}. Rerun the same command to resume."
+            f"{describe(signum)} at generator step {step} in {run_dir}; {where}. Rerun the same command to resume."
         )
 
 
@@ -211,6 +219,11 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
     ``dataset`` (positioned at the model's step) is then iterated again and
     skipped, so it must yield the same stream every time it is iterated.
 
+    In the main thread, the first Ctrl-C or SIGTERM saves a checkpoint of the
+    step reached at the end of the running execution and raises
+    :class:`TrainingInterrupted` (:mod:`dat_tf.train.stop_signals`); a second
+    one raises it at once.
+
     The run folder belongs to one run (:mod:`dat_tf.train.run_identity`): the
     chief holds a lock on it for the whole call, ``config.json`` is written
     when the run starts and a rerun with another config is refused (only
@@ -324,17 +337,22 @@ def _train(cfg, out_dir, claim, callbacks, until, gan, dataset, resume):
     merged = {}
     start = time.time()
     try:
-        _fit_until(cfg, gan, until, done, stream, stream_from, guard, logger, extra, checkpointer, callbacks,
-                   merged)
-        merged["wall_time_s"] = [time.time() - start]
-        export(gan, out_dir)
-    except KeyboardInterrupt:
+        # The first Ctrl-C or SIGTERM saves the step reached at the next execution end, then stops (a signal
+        # during the final export waits for it: the run is finished); a second one stops at once.
+        with StopRequest() as stop:
+            _fit_until(cfg, gan, until, done, stream, stream_from, guard, logger, extra, checkpointer, callbacks,
+                       merged, stop)
+            merged["wall_time_s"] = [time.time() - start]
+            export(gan, out_dir)
+    except KeyboardInterrupt as e:
         step = int(keras.ops.convert_to_numpy(gan.g_steps))
-        raise TrainingInterrupted(step, _newest_checkpoint_step(checkpointer), cfg.run_dir) from None
+        raise TrainingInterrupted(step, _newest_checkpoint_step(checkpointer), cfg.run_dir,
+                                  signum=getattr(e, "signum", signal.SIGINT), saved=getattr(e, "path", None)) from None
     return gan, merged
 
 
-def _fit_until(cfg, gan, until, done, stream, stream_from, guard, logger, extra, checkpointer, callbacks, merged):
+def _fit_until(cfg, gan, until, done, stream, stream_from, guard, logger, extra, checkpointer, callbacks, merged,
+               stop):
     # Epochs end on multiples of log_every (and at `until`), whatever `until` and the step resumed from are:
     # one fit per run of equal epochs, one more after each NaN restore (--on_nan=restore).
     while done < until:
@@ -354,7 +372,7 @@ def _fit_until(cfg, gan, until, done, stream, stream_from, guard, logger, extra,
                 callbacks=[
                     # First, so that on a NaN it acts (raises or restores) before any other callback sees the state.
                     guard, history, logger, *extra,
-                    CheckpointCallback(checkpointer, cfg.checkpoint_every, save_at_end=last), *callbacks,
+                    CheckpointCallback(checkpointer, cfg.checkpoint_every, save_at_end=last, stop=stop), *callbacks,
                 ],
             )
         except RolledBack:

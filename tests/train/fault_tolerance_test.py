@@ -231,6 +231,17 @@ def _recorded(ckpt_dir):
     return int(m.group(1)) if m else 0
 
 
+def _final_weights_equal(a_dir, b_dir):
+    a = keras.models.load_model(a_dir / "gan.keras", compile=False)
+    b = keras.models.load_model(b_dir / "gan.keras", compile=False)
+    assert int(a.g_steps.numpy()) == int(b.g_steps.numpy()) == 200
+    for role in ("generator", "discriminator"):
+        wa, wb = getattr(a, role).weights, getattr(b, role).weights
+        assert len(wa) == len(wb) > 0
+        for x, y in zip(wa, wb):
+            np.testing.assert_array_equal(x.numpy(), y.numpy(), err_msg=f"{role} {x.path}")
+
+
 @pytest.mark.slow
 def test_sigkill_mid_run_then_rerun_equals_uninterrupted(tmp_path):
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
@@ -267,14 +278,48 @@ def test_sigkill_mid_run_then_rerun_equals_uninterrupted(tmp_path):
                 proc.kill()
                 proc.wait()
 
-    a = keras.models.load_model(whole_dir / "gan.keras", compile=False)
-    b = keras.models.load_model(killed_dir / "gan.keras", compile=False)
-    assert int(a.g_steps.numpy()) == int(b.g_steps.numpy()) == 200
-    for role in ("generator", "discriminator"):
-        wa, wb = getattr(a, role).weights, getattr(b, role).weights
-        assert len(wa) == len(wb) > 0
-        for x, y in zip(wa, wb):
-            np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-5, atol=1e-6, err_msg=f"{role} {x.path}")
+    _final_weights_equal(whole_dir, killed_dir)
+
+
+@pytest.mark.slow
+def test_sigterm_between_checkpoints_saves_that_step_exits_143_and_the_rerun_equals_uninterrupted(tmp_path):
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    whole_dir, stopped_dir = tmp_path / "whole", tmp_path / "stopped"
+    logs = {name: open(tmp_path / f"{name}.log", "w") for name in ("whole", "stopped")}
+    whole = subprocess.Popen(_cli_command(whole_dir), cwd=ROOT, env=env, stdout=logs["whole"],
+                             stderr=subprocess.STDOUT)
+    victim = subprocess.Popen(_cli_command(stopped_dir), cwd=ROOT, env=env, stdout=logs["stopped"],
+                              stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 240
+        while _recorded(stopped_dir / "checkpoints") < 100:  # ckpt-100 is recorded; the next one is at 150
+            assert victim.poll() is None, (tmp_path / "stopped.log").read_text()[-3000:]
+            assert time.time() < deadline, "no ckpt-100 within 240 s"
+            time.sleep(0.02)
+        time.sleep(0.1)
+        victim.send_signal(signal.SIGTERM)
+        assert victim.wait(timeout=120) == 143, (tmp_path / "stopped.log").read_text()[-3000:]
+        output = (tmp_path / "stopped.log").read_text()
+        m = re.search(r"^error: terminated \(SIGTERM\) at generator step (\d+) in \S+; saved (\S+), where a rerun "
+                      r"continues\. Rerun the same command to resume\.$", output, re.M)
+        assert m, output[-3000:]
+        step = int(m.group(1))
+        assert 100 < step < 200 and m.group(2) == str(stopped_dir / "checkpoints" / f"ckpt-{step}")
+        assert _recorded(stopped_dir / "checkpoints") == step and os.path.exists(m.group(2) + ".index")
+        assert not (stopped_dir / "gan.keras").exists()
+
+        rerun = subprocess.run(_cli_command(stopped_dir), cwd=ROOT, env=env, capture_output=True, text=True,
+                               timeout=300)
+        assert rerun.returncode == 0, rerun.stderr[-3000:]
+        assert f"resumed from {stopped_dir}/checkpoints/ckpt-{step} (generator step {step})" in rerun.stdout
+        assert "finished 200 generator steps" in rerun.stdout
+        assert whole.wait(timeout=300) == 0, (tmp_path / "whole.log").read_text()[-3000:]
+    finally:
+        for proc in (whole, victim):
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    _final_weights_equal(whole_dir, stopped_dir)
 
 
 @pytest.mark.slow
