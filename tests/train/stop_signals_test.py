@@ -52,38 +52,20 @@ def test_messages_name_the_signal():
     assert describe(signal.SIGTERM) == "terminated (SIGTERM)"
 
 
-def _checkpointer(step):
-    saved = []
-    checkpointer = types.SimpleNamespace(step=lambda: step[0], state_is_finite=lambda: True, latest=None)
-    checkpointer.save = lambda: saved.append(step[0]) or f"ckpt-{step[0]}"
-    return checkpointer, saved
-
-
-def test_checkpoint_callback_saves_the_step_reached_then_raises():
-    step = [7]
-    checkpointer, saved = _checkpointer(step)
+@pytest.mark.parametrize("signum, start, at", [(signal.SIGTERM, 7, 13), (signal.SIGINT, 0, 10)],
+                         ids=["between_checkpoints", "on_a_checkpoint_step"])
+def test_checkpoint_callback_saves_the_step_reached_once_then_raises(signum, start, at):
+    step, saved = [start], []
+    checkpointer = types.SimpleNamespace(step=lambda: step[0], state_is_finite=lambda: True, latest=None,
+                                         save=lambda: saved.append(step[0]) or f"ckpt-{step[0]}")
     stop = StopRequest()
     callback = CheckpointCallback(checkpointer, every=10, stop=stop)
     callback.on_train_begin()
-    step[0] = 9
+    step[0] = start + 2
     callback.on_train_batch_end(1)  # no signal, no multiple: nothing
     assert saved == []
-    stop.signum = signal.SIGTERM
-    step[0] = 13
+    stop.signum, step[0] = signum, at
     with pytest.raises(Interrupted) as info:
         callback.on_train_batch_end(5)
-    assert (info.value.signum, info.value.step, info.value.path) == (signal.SIGTERM, 13, "ckpt-13")
-    assert saved == [13]
-
-
-def test_a_signal_on_a_checkpoint_step_saves_it_once():
-    step = [0]
-    checkpointer, saved = _checkpointer(step)
-    stop = StopRequest()
-    callback = CheckpointCallback(checkpointer, every=10, stop=stop)
-    callback.on_train_begin()
-    stop.signum = signal.SIGINT
-    step[0] = 10
-    with pytest.raises(Interrupted) as info:
-        callback.on_train_batch_end(9)
-    assert saved == [10] and info.value.path == "ckpt-10"
+    assert (info.value.signum, info.value.step, info.value.path) == (signum, at, f"ckpt-{at}")
+    assert saved == [at]  # on a multiple of 10 too: the cadence's save is the signal's
