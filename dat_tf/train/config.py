@@ -80,8 +80,8 @@ class TrainConfig:
     lr_decay: str = param("none", "Learning-rate decay over n_iter generator steps.", choices=("none", "linear"))
     seed: int = param(0, "Seed of every random draw (weights, latents, data order).", low=0)
     # Checkpoints
-    checkpoint_every: int = param(1000, "Generator steps between checkpoints (0: only at the end); reruns "
-                                  "resume from the newest.", low=0)
+    checkpoint_every: int = param(1000, "Generator steps between checkpoints (0: only at the end), whatever "
+                                  "log_every is; reruns resume from the newest.", low=0)
     keep_checkpoints: int = param(3, "How many checkpoints to keep.", low=1)
     # Logging
     run_dir: str = param("runs/default", "Output folder: TensorBoard logs, config.json, checkpoints, "
