@@ -241,8 +241,9 @@ def register(name: str, *, fixed: dict | None = None, help: str = "", package: s
     def decorate(cls):
         if not (isinstance(cls, type) and issubclass(cls, Regularizer)):
             raise TypeError(f"register({name!r}) takes a subclass of Regularizer, got {cls!r}.")
-        if "__dataclass_fields__" not in cls.__dict__:  # not yet a dataclass itself (a parent's fields do not count)
-            cls = dataclasses.dataclass(cls)
+        for klass in reversed(cls.__mro__):  # parents first: a plain parent's fields count too
+            if issubclass(klass, Regularizer) and "__dataclass_fields__" not in klass.__dict__:
+                dataclasses.dataclass(klass)
         bad = sorted(set(fixed or {}) - {f.name for f in _fields(cls)})
         if bad:
             raise ValueError(f"register({name!r}): {cls.__name__} has no field {', '.join(bad)}.")
