@@ -23,8 +23,8 @@ Reference: paper Eq. (2); docs/design.md, "Losses".
 
 from __future__ import annotations
 
-from dat_tf.lazy import lazy_module
-from dat_tf.registry import Registry, keras_serializable_once, qualified_name
+from dat_tf.lazy import keras_serializable, lazy_module
+from dat_tf.registry import Registry, qualified_name
 
 # TensorFlow and Keras load on first use: the loss registry is read by flag
 # checks and --help, which must not wait for them.
@@ -112,7 +112,7 @@ def register_loss(name: str, *, package: str | None = None):
         if not (isinstance(cls, type) and issubclass(cls, GANLoss)):
             raise TypeError(f"register_loss({name!r}) takes a GANLoss subclass, got {cls!r}.")
         LOSSES.add(name, cls, owner=qualified_name(cls))
-        return keras_serializable_once(cls, package)
+        return keras_serializable(package)(cls)
 
     return decorate
 

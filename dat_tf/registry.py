@@ -9,9 +9,10 @@ every kind the same way:
   replaces it (a re-run notebook cell, a reloaded module).
 - :meth:`Registry.lookup` returns an entry or raises one ``ValueError`` naming
   the bad value, the allowed names and the closest one ("did you mean").
-- :meth:`Registry.names` lists the names for flag choices and help, with the
+- :meth:`Registry.names` lists the names for flag choices and help, then the
   patterns the registry also takes (``folder:<path>``, ``module:Class``),
-  which its ``resolve`` function turns into entries.
+  each added with the function that turns such a name into an entry
+  (:meth:`Registry.add_pattern`).
 
 It imports nothing heavy: flag checks and ``--help`` read the registries
 before (or without) TensorFlow.
@@ -34,9 +35,7 @@ import sys
 from collections.abc import Mapping
 from typing import Callable
 
-from dat_tf.lazy import when_imported
-
-__all__ = ["Registry", "caller_module", "keras_serializable_once", "qualified_name"]
+__all__ = ["Registry", "caller_module", "qualified_name"]
 
 
 class Registry(Mapping):
@@ -44,20 +43,13 @@ class Registry(Mapping):
 
     Args:
       kind: what an entry is, in messages (``"net"``, ``"GAN loss"``, ...).
-      patterns: forms of names that are not in the table (``"folder:<path>"``),
-        listed after the registered names.
-      resolve: ``resolve(name) -> entry or None``, asked for a name that is not
-        registered; ``None`` means "not one of the patterns" (the usual
-        unknown-name error follows); it raises ``ValueError`` to say why a name
-        of a pattern's form is bad.
     """
 
-    def __init__(self, kind: str, *, patterns: tuple = (), resolve: Callable | None = None):
+    def __init__(self, kind: str):
         self.kind = kind
-        self.patterns = tuple(patterns)
-        self._resolve = resolve
         self._entries: dict = {}
         self._owners: dict = {}
+        self._patterns: dict = {}
 
     # Mapping: read-only access in registration order.
     def __getitem__(self, name):
@@ -97,6 +89,17 @@ class Registry(Mapping):
         self._owners[name] = owner
         return entry
 
+    def add_pattern(self, pattern: str, resolve: Callable) -> None:
+        """Makes names of a form valid without listing each (``"folder:<path>"``), listed after the names.
+
+        Args:
+          pattern: how the form is shown in listings and errors.
+          resolve: ``resolve(name) -> entry or None``, asked for a name that is
+            not registered: ``None`` means "not of this form"; a
+            ``ValueError`` says why a name of this form is bad.
+        """
+        self._patterns[pattern] = resolve
+
     def owner(self, name: str) -> str:
         """Who registered ``name`` (the ``owner`` given to :meth:`add`)."""
         return self._owners[name]
@@ -110,8 +113,8 @@ class Registry(Mapping):
         if isinstance(name, str):
             if name in self._entries:
                 return self._entries[name]
-            if self._resolve is not None:
-                entry = self._resolve(name)
+            for resolve in self._patterns.values():
+                entry = resolve(name)
                 if entry is not None:
                     return entry
         close = difflib.get_close_matches(str(name), list(self._entries), n=1)
@@ -120,7 +123,7 @@ class Registry(Mapping):
 
     def names(self) -> tuple:
         """The registered names in registration order, then the patterns: flag choices and help."""
-        return tuple(self._entries) + self.patterns
+        return tuple(self._entries) + tuple(self._patterns)
 
 
 def qualified_name(obj) -> str:
@@ -134,28 +137,3 @@ def caller_module(depth: int = 1) -> str:
     Example: ``register_net`` calls ``caller_module()`` to name the module that called ``register_net``.
     """
     return sys._getframe(depth + 1).f_globals.get("__name__", "?")
-
-
-def keras_serializable_once(cls, package: str | None = None):
-    """Registers ``cls`` with Keras as ``"package>ClassName"`` once Keras is imported, unless it already is.
-
-    Why not ``keras.saving.register_keras_serializable`` itself: it needs Keras
-    imported (the registries must not import it), and a class the user
-    registered under a name of their own keeps that name.
-
-    Args:
-      cls: a class with ``get_config``.
-      package: the name's first part; default: the top-level package of
-        ``cls``'s module (``dat_tf`` for the built-ins, so saved files keep
-        their names).
-    """
-    if not hasattr(cls, "get_config"):
-        raise ValueError(f"{cls.__name__} cannot be saved with Keras: it has no get_config() method.")
-    package = package or cls.__module__.split(".")[0]
-
-    def register(keras):
-        if ">" not in keras.saving.get_registered_name(cls):  # not registered yet (the name is then the bare one)
-            keras.saving.register_keras_serializable(package)(cls)
-
-    when_imported("keras", register)
-    return cls

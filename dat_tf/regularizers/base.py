@@ -41,9 +41,9 @@ import re
 import typing
 
 from dat_tf.hparams import param, problems
-from dat_tf.lazy import lazy_module
+from dat_tf.lazy import keras_serializable, lazy_module
 from dat_tf.losses import GANLoss
-from dat_tf.registry import Registry, keras_serializable_once, qualified_name
+from dat_tf.registry import Registry, qualified_name
 
 if typing.TYPE_CHECKING:
     from dat_tf.critic import Critic
@@ -205,7 +205,8 @@ def _import_class(name: str):
     return REGULARIZERS[name]
 
 
-REGULARIZERS = Registry("regularizer", patterns=("module:Class",), resolve=_import_class)
+REGULARIZERS = Registry("regularizer")
+REGULARIZERS.add_pattern("module:Class", _import_class)
 """Name -> :class:`Entry`, in registration order (a :class:`dat_tf.registry.Registry`); ``module:Class``
 names are imported and registered on first lookup."""
 
@@ -251,7 +252,7 @@ def register(name: str, *, fixed: dict | None = None, help: str = "", package: s
         REGULARIZERS.add(name, Entry(name, cls, dict(fixed or {}), doc), owner=qualified_name(cls))
         if cls.__dict__.get("flag_prefix") is None:
             cls.flag_prefix = name if name.isidentifier() else _snake(cls.__name__)
-        return keras_serializable_once(cls, package)
+        return keras_serializable(package)(cls)
 
     return decorate
 
