@@ -125,11 +125,6 @@ def register_dataset(dataset: Dataset) -> Dataset:
     return DATASETS.add(dataset.name, _check(dataset), owner=caller_module())
 
 
-def names() -> tuple:
-    """The valid ``--dataset`` values, with the ``folder:<path>`` pattern last."""
-    return DATASETS.names()
-
-
 def get_dataset(name: str) -> Dataset:
     """The dataset called ``name``; ``folder:<path>`` gives an image-folder entry.
 

@@ -206,9 +206,9 @@ def _import_class(name: str):
 
 
 REGULARIZERS = Registry("regularizer")
-REGULARIZERS.add_pattern("module:Class", _import_class)
 """Name -> :class:`Entry`, in registration order (a :class:`dat_tf.registry.Registry`); ``module:Class``
 names are imported and registered on first lookup."""
+REGULARIZERS.add_pattern("module:Class", _import_class)
 
 
 def _snake(name: str) -> str:
