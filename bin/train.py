@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Trains one GAN run.  Every flag is a field of ``dat_tf.train.config.TrainConfig``
 or a hyperparameter of a registered regularizer (``--dat_epsilon``, ``--gp_weight``, ...).
+``--regularizer=module:Class`` runs a Regularizer subclass of your own; its fields are flags too.
 
     python bin/train.py --flagfile=configs/toy_balanced_dat.flags --run_dir=runs/toy
     tensorboard --logdir runs/toy/logs
@@ -45,7 +46,8 @@ from dat_tf.train.cli import (  # noqa: E402
     config_from_flags, define_flags, define_short_help, flags_parser, usage_error,
 )
 
-FLAG_NAMES = define_flags()
+SCRIPT = "bin/train.py"
+FLAG_NAMES = define_flags(script=SCRIPT)  # with a --regularizer=module:Class, its fields' flags too
 define_short_help()
 flags.DEFINE_bool("overwrite", False, "Delete what an earlier run wrote into --run_dir (config, checkpoints, logs, "
                   "exports) and start over; without it a run folder with another configuration is refused.")
