@@ -58,7 +58,6 @@ flags.DEFINE_bool("debug", False, "Show the Python traceback of an error; withou
 # Exit codes by kind of failure (the table is in the module docstring).
 EXIT_NAN, EXIT_USAGE, EXIT_REFUSED, EXIT_DATA, EXIT_NOT_WRITABLE, EXIT_RESTORE = 1, 2, 3, 4, 5, 6
 EXIT_UNEXPECTED, EXIT_INTERRUPTED, EXIT_TERMINATED = 70, 130, 143
-SCRIPT = "bin/train.py"
 
 
 def _fail(code, message, exc):
