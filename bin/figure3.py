@@ -35,7 +35,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    from dat_tf.experiments.figure3 import Figure3Options, run
+    from dat_study.figure3 import Figure3Options, run
 
     try:
         opts = Figure3Options(

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Reruns the paper's claims at CPU scale and writes results.md (see dat_tf/experiments/study.py).
+"""Reruns the paper's claims at CPU scale and writes results.md (see dat_study/study.py).
 
     python bin/results.py                          # everything, from scratch (the pilot first); hours on 2 CPU cores
     python bin/results.py --quick                  # smoke run of every section, < 10 min, own output folder
@@ -22,7 +22,7 @@ quiet_tensorflow()  # before anything imports TensorFlow: no CPU-only start-up n
 
 from absl import app, flags  # noqa: E402
 
-from dat_tf.experiments import common, study  # noqa: E402
+from dat_study import common, study  # noqa: E402
 
 SECTIONS = tuple(study.SECTIONS)
 
@@ -35,7 +35,6 @@ flags.DEFINE_string("out_dir", None, f"Folder of results.md (default {common.DEF
 flags.DEFINE_list("figure3_stds", ["default", "0.1"], "Mixture stds of the figure3 section: 'default' (the "
                   "flagfiles' sqrt(0.1), the paper's 'variance 0.1' read as a variance) and/or numbers (0.1: read as "
                   "a std; the epsilon sweep runs at 0.1).")
-flags.DEFINE_bool("cost_reuse", False, "Read benchmarks/results.json as it is instead of measuring the step table.")
 flags.DEFINE_list("table3_columns", [], "Table 3's main-arm columns to run (default: all eleven); e.g. "
                   "none,dat,zero_gp,gp for the paper's central cells first. A later run with all of them reuses the "
                   "finished runs.")
@@ -59,15 +58,15 @@ def main(argv):
     if not stds or any(s is not None and not s > 0 for s in stds):
         raise app.UsageError(f"--figure3_stds={','.join(FLAGS.figure3_stds)} is not allowed; expected 'default' "
                              "and/or positive numbers")
-    from dat_tf.experiments.render import render_page
+    from dat_study.render import render_page
 
-    from dat_tf.experiments.table3 import MAIN_COLUMNS
+    from dat_study.table3 import MAIN_COLUMNS
 
     bad = [c for c in FLAGS.table3_columns if c not in MAIN_COLUMNS]
     if bad:
         raise app.UsageError(f"--table3_columns={','.join(FLAGS.table3_columns)}: {bad} not allowed; expected some of "
                              f"{list(MAIN_COLUMNS)}")
-    kw = dict(workers=FLAGS.workers, cost_reuse=FLAGS.cost_reuse, figure3_stds=stds,
+    kw = dict(workers=FLAGS.workers, figure3_stds=stds,
               table3_columns=tuple(FLAGS.table3_columns), table3_other_arm=FLAGS.table3_other_arm)
     if FLAGS.out_dir:
         kw["out_dir"] = FLAGS.out_dir

@@ -14,7 +14,7 @@ import os
 
 import numpy as np
 
-from dat_tf.experiments import paper, stats
+from dat_study import paper, stats
 from dat_tf.files import write_json_atomic
 
 RESULTS_CLI = "python bin/results.py"
@@ -39,7 +39,7 @@ class StudyOptions:
     configs_dir: str = "configs"
     workers: int = 2
     quick: bool = False
-    # pilot (dat_tf.experiments.pilot): seed 0 of each family's central arms to the family's cap; None: the
+    # pilot (dat_study.pilot): seed 0 of each family's central arms to the family's cap; None: the
     # module's caps and grids (digits 8000 steps, mixtures 20000)
     pilot_seed: int = 0
     pilot_points: int = 40
@@ -74,7 +74,6 @@ class StudyOptions:
     log_every: int = 100
     curve_fraction: float = 0.05  # comparison runs: an evaluation every 5% of the budget
     # cost
-    cost_reuse: bool = False  # read cost_results as it is instead of measuring the step table again
     cost_results: str = os.path.join("benchmarks", "results.json")  # benchmarks/run_all.py's raw results
 
     @property
@@ -136,7 +135,7 @@ def pilot_data(opts) -> dict:
 
 
 def budget(opts, family: str) -> int:
-    """The stored pilot's step budget of ``family`` (:mod:`dat_tf.experiments.pilot`; run it first)."""
+    """The stored pilot's step budget of ``family`` (:mod:`dat_study.pilot`; run it first)."""
     fams = pilot_data(opts)["families"]
     if family not in fams:
         raise RuntimeError(f"the stored pilot has no family {family!r} (it has {sorted(fams)}): rerun the pilot.")
@@ -157,7 +156,7 @@ def digits_overrides(opts: StudyOptions, run_dir, seed, n_iter) -> dict:
 
 def progress(section: str):
     """A ``map_processes`` progress callback printing one line per finished run with the time left."""
-    from dat_tf.experiments.parallel import eta_line
+    from dat_study.parallel import eta_line
 
     def report(done, total, job, seconds):
         where = getattr(job, "run_dir", None) or (job[0] if isinstance(job, tuple) else "")

@@ -8,13 +8,14 @@ train function), where the time of an iteration goes op by op
 counts into DAT's unavoidable cost as a ratio to ``none``: what a DAT step
 cannot avoid doing on top of a plain one.
 
-The runners are :class:`dat_tf.experiments.cost.Runner` (a built GAN whose
+The runners are :class:`benchmarks.harness.Runner` (a built GAN whose
 ``train_function`` is fed one fixed batch), so what is counted and profiled is
 exactly what the step table times.
 
 Example (a minute on a CPU, tiny nets)::
 
-    from dat_tf.experiments import cost, flops
+    from benchmarks import flops
+    from benchmarks import harness as cost
     none = cost.make_runner(cost.gan_config("dcgan32", "none", width=8, batch_size=4), warmup=1)
     dat = cost.make_runner(cost.gan_config("dcgan32", "dat", width=8, batch_size=4), warmup=1)
     print(flops.count_flops(none)["total"], flops.dat_floor(none, dat)["floor_ratio"])
@@ -331,7 +332,7 @@ def train_concrete_function(runner_or_gan):
     fn = getattr(gan, "train_function", None)
     if fn is None or not callable(fn):
         raise ValueError(f"count_flops: {type(runner_or_gan).__name__} has no compiled train function; pass a "
-                         "dat_tf.experiments.cost.Runner or a GAN that has run a train step.")
+                         "benchmarks.harness.Runner or a GAN that has run a train step.")
     if getattr(gan, "steps_per_execution", 1) != 1:
         raise ValueError(f"count_flops: steps_per_execution={gan.steps_per_execution}; one call must be one "
                          "iteration (steps_per_execution=1, as cost.gan_config sets).")

@@ -1,6 +1,6 @@
 """Figures 4 and 5 in miniature: DCGAN and WGAN over the figures' lr / beta1 / n_dis, with and without DAT.
 
-Each setting of :data:`dat_tf.experiments.paper.FIGURES45_SETTINGS` trains its
+Each setting of :data:`dat_study.paper.FIGURES45_SETTINGS` trains its
 flagfile and its ``_dat`` twin on digits, with FID/KID/IS curves over training
 (every ``figures45_curve_every`` steps) and the training logs (``d_real``,
 ``d_fake``, ... every ``figures45_log_every`` steps).  Figure 5's two claims
@@ -15,11 +15,11 @@ import os
 
 import numpy as np
 
-from dat_tf.experiments import convergence, pilot, stats, verdicts
-from dat_tf.experiments.common import band, digits_overrides, finish_axes, per_seed, progress, pyplot, slim, tail_mean
-from dat_tf.experiments.paper import FIGURES45_SETTINGS
-from dat_tf.experiments.parallel import map_processes
-from dat_tf.experiments.runner import RunSpec, metric, run_one
+from dat_study import convergence, pilot, stats, verdicts
+from dat_study.common import band, digits_overrides, finish_axes, per_seed, progress, pyplot, slim, tail_mean
+from dat_study.paper import FIGURES45_SETTINGS
+from dat_study.parallel import map_processes
+from dat_study.runner import RunSpec, metric, run_one
 
 WGAN_IT1, WGAN_IT5 = "wgan_cifar10_lr5e-05_b0.5_it1", "wgan_cifar10_lr5e-05_b0.5_it5"
 CLIPPED = (WGAN_IT1, WGAN_IT5)  # the paper's WGAN settings (weight clipping 0.01)
@@ -189,7 +189,7 @@ def perturbation_shares(runs, stem, arm="dat") -> list:
 
 def cannot_move(runs, stem) -> str | None:
     """A "GAN + DAT vs GAN" cell's *failed* or *inactive* reason in setting ``stem`` (rules of
-    :mod:`dat_tf.experiments.stats`), or None."""
+    :mod:`dat_study.stats`), or None."""
     none_failed = stats.arm_failed(failed_by_seed(runs, stem, "none"))
     reason = stats.failed_reason(none_failed, stats.arm_failed(failed_by_seed(runs, stem, "dat")), none_failed,
                                  names=("GAN + DAT", "GAN"), setting="the setting")
@@ -238,7 +238,7 @@ def ours_comparisons(runs) -> dict:
 
 def lr_claim(runs) -> verdicts.Claim | None:
     """Figure 4's "plain DCGAN cannot be trained at lr 2e-3": supported when its runs did not learn in most seeds,
-    the opposite shown when they learned in every seed (the rule of :func:`dat_tf.experiments.stats.run_failed`)."""
+    the opposite shown when they learned in every seed (the rule of :func:`dat_study.stats.run_failed`)."""
     failed = failed_by_seed(runs, HIGH_LR, "none")
     if not failed:
         return None

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from dat_tf.experiments import common, lipschitz, runner, study, table3
+from dat_study import common, lipschitz, runner, study, table3
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

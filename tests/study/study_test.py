@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dat_tf.train.config import TrainConfig
-from dat_tf.experiments import (common, figure1, figure3, figures45, lipschitz, paper, pilot, render, runner, study,
+from dat_study import (common, figure1, figure3, figures45, lipschitz, paper, pilot, render, runner, study,
                                  table3, tables12)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -340,7 +340,7 @@ def test_a_section_added_to_the_registry_is_run_and_rendered(tmp_path, monkeypat
 
 
 def test_registry_points_at_the_section_modules():
-    from dat_tf.experiments import cost, figure3, figures45
+    from dat_study import cost, figure3, figures45
 
     modules = {"pilot": pilot, "figure3": figure3, "figure1": figure1, "table3": table3, "figures45": figures45,
                "lipschitz": lipschitz, "cost": cost, "tables12": tables12}
@@ -350,31 +350,31 @@ def test_registry_points_at_the_section_modules():
         assert section.claim == paper.CLAIMS[name]
 
 
-def _experiments_imports():
-    """``{module: {experiments modules it imports}}`` over every import statement, lazy ones included."""
+def _study_imports():
+    """``{module: {study modules it imports}}`` over every import statement, lazy ones included."""
     import ast
 
-    folder = os.path.join(ROOT, "dat_tf", "experiments")
+    folder = os.path.join(ROOT, "dat_study")
     names = {f[:-3] for f in os.listdir(folder) if f.endswith(".py") and f != "__init__.py"}
     graph = {}
     for name in names:
         deps = set()
         for node in ast.walk(ast.parse(open(os.path.join(folder, name + ".py")).read())):
             if isinstance(node, ast.ImportFrom) and node.module:
-                if node.module == "dat_tf.experiments" or (node.level == 1 and not node.module):
+                if node.module == "dat_study" or (node.level == 1 and not node.module):
                     deps |= {a.name for a in node.names}
-                elif node.module.startswith("dat_tf.experiments."):
-                    deps.add(node.module.split(".")[2])
+                elif node.module.startswith("dat_study."):
+                    deps.add(node.module.split(".")[1])
                 elif node.level == 1:
                     deps.add(node.module.split(".")[0])
             elif isinstance(node, ast.Import):
-                deps |= {a.name.split(".")[2] for a in node.names if a.name.startswith("dat_tf.experiments.")}
+                deps |= {a.name.split(".")[1] for a in node.names if a.name.startswith("dat_study.")}
         graph[name] = deps & names
     return graph
 
 
-def test_experiments_package_has_no_import_cycle_and_imports_one_way():
-    graph = _experiments_imports()
+def test_study_package_has_no_import_cycle_and_imports_one_way():
+    graph = _study_imports()
     assert graph["render"] >= {"study"} and "render" not in set().union(*(graph[m] for m in graph if m != "render"))
     assert all("study" not in deps for m, deps in graph.items() if m != "render")  # sections never import the driver
     state = {}
@@ -395,7 +395,7 @@ def test_experiments_package_has_no_import_cycle_and_imports_one_way():
 def test_defaults_write_under_runs_not_docs():
     for opts in (study.StudyOptions(), study.quick_options()):
         assert opts.out_dir.split(os.sep)[0] == "runs" and opts.runs_dir.split(os.sep)[0] == "runs"
-    from dat_tf.experiments.figure3 import Figure3Options
+    from dat_study.figure3 import Figure3Options
 
     assert Figure3Options().out_dir == os.path.join("runs", "figure3")
     assert figure1.Figure1Options().out_dir == os.path.join("runs", "figure1")

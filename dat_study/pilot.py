@@ -1,9 +1,9 @@
 """The pilot: how many steps each family of the study trains, chosen before any comparison run.
 
 Seed 0 of each family's central arms trains to the family's cap with a curve of
-:data:`dat_tf.experiments.convergence.PILOT_POINTS` evaluations; the family's budget is then
-:func:`dat_tf.experiments.convergence.choose_budget` over the arms that learned
-(:func:`dat_tf.experiments.stats.run_failed`).  The sections read their budgets from the stored
+:data:`dat_study.convergence.PILOT_POINTS` evaluations; the family's budget is then
+:func:`dat_study.convergence.choose_budget` over the arms that learned
+(:func:`dat_study.stats.run_failed`).  The sections read their budgets from the stored
 pilot (:func:`budget`), so a budget is never chosen after a comparison run has been seen.
 
 The pilot also fixes two readings the paper leaves open, by rules written here before it runs:
@@ -16,7 +16,7 @@ The pilot also fixes two readings the paper leaves open, by rules written here b
 * **Our Figure 5 setting** (:data:`OURS_CANDIDATES`): the paper's WGAN (it 5) clips D's weights
   at 0.01, where DAT's step is about 1e-3 of an image, so its cells test nothing.  Our own
   setting is the first candidate whose DAT perturbation in the pilot is at least
-  :data:`dat_tf.experiments.stats.INACTIVE_SHARE` of the inputs' norm (a wider clip), labelled as
+  :data:`dat_study.stats.INACTIVE_SHARE` of the inputs' norm (a wider clip), labelled as
   ours on the page.
 """
 
@@ -27,11 +27,11 @@ import os
 
 import numpy as np
 
-from dat_tf.experiments import convergence, stats
-from dat_tf.experiments import common
-from dat_tf.experiments.common import digits_overrides, progress, slim, tail_mean
-from dat_tf.experiments.parallel import map_processes
-from dat_tf.experiments.runner import RunSpec, run_one
+from dat_study import convergence, stats
+from dat_study import common
+from dat_study.common import digits_overrides, progress, slim, tail_mean
+from dat_study.parallel import map_processes
+from dat_study.runner import RunSpec, run_one
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +96,7 @@ def families(opts) -> dict:
         arms = {arm: (os.path.join(cfg, OURS_BASE + ("_dat" if arm == "dat" else "") + ".flags"),
                       {"d_weight_clip": clip}) for arm in ("none", "dat")}
         out[ours_family(clip)] = Family(f"ours: WGAN it 5, clip {clip:g}", "figures45", "digits", arms, cap, grid)
-    from dat_tf.experiments import figure1
+    from dat_study import figure1
 
     arms = {reg: ("", dict(figure1.TRAIN_FIELDS, regularizer=reg, resolution=opts.figure1_resolution))
             for reg in ("none", "dat")}
@@ -123,7 +123,7 @@ def _digits_spec(opts, name, fam, arm):
 
 
 def _mixture_job(args):
-    from dat_tf.experiments import figure3
+    from dat_study import figure3
 
     name, fam, arm, opts = args
     mixture, std = fam.arms[arm]
@@ -219,7 +219,7 @@ def _final_cell(fam, arm):
 
 
 RULE_TEXT = (
-    "**The convergence rule** (`dat_tf/experiments/convergence.py`, fixed before any run of this edition): "
+    "**The convergence rule** (`dat_study/convergence.py`, fixed before any run of this edition): "
     "seed 0 of each family's central arms trains to the family's cap (digits: {cap} generator steps; 2D "
     "mixtures: {mcap}) with {points} evaluations along the way (FID with the digits classifier, 2000 samples; "
     "the mode mass error for the mixtures). For a candidate budget S the end-of-training improvement is "
@@ -280,7 +280,7 @@ def section_markdown(opts, sec):
 
 
 def _plot(opts, fams):
-    from dat_tf.experiments.common import pyplot
+    from dat_study.common import pyplot
 
     plt = pyplot()
     names = list(fams)

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dat_tf.experiments import cost, flops
+from benchmarks import flops
+from benchmarks import harness as cost
 
 
 def _conv_closed_form(n, ho, wo, kh, kw, cin, cout):

@@ -2,7 +2,7 @@
 
 No training: a Table 2 run is 100k generator steps of mimicry's SNGAN ResNets at n_dis 5, far beyond a
 2-core CPU.  The section stores what it shows (:func:`run_section`): the flagfile families, the paper's
-Table 2 (:data:`dat_tf.experiments.paper.PAPER_TABLE2`) and the projection
+Table 2 (:data:`dat_study.paper.PAPER_TABLE2`) and the projection
 
     projected seconds per run = measured seconds per iteration x 100,000 iterations
 
@@ -19,8 +19,8 @@ Example:
 
 from __future__ import annotations
 
-from dat_tf.experiments.common import load_section
-from dat_tf.experiments.paper import PAPER_TABLE2, TABLE12_DATASETS, TABLE12_ITERS, TABLE12_MODELS
+from dat_study.common import load_section
+from dat_study.paper import PAPER_TABLE2, TABLE12_DATASETS, TABLE12_ITERS, TABLE12_MODELS
 
 # flagfile suffix: (what the arm runs, the cost section's regularizer whose time stands for it)
 ARMS = {

@@ -10,7 +10,7 @@ import math
 import numpy as np
 import pytest
 
-from dat_tf.experiments import stats
+from dat_study import stats
 
 
 def t_cdf_df4(t):

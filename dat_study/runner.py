@@ -24,7 +24,7 @@ import time
 
 import keras
 
-from dat_tf.experiments.parallel import limit_threads
+from dat_study.parallel import limit_threads
 from dat_tf.files import write_json_atomic
 
 RESULT = "result.json"
@@ -215,7 +215,7 @@ def code_version() -> str:
     """The git commit of this checkout (``+ uncommitted changes`` if dat_tf/, bin/ or configs/ differ from it)."""
     import subprocess
 
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     try:
         head = subprocess.run(["git", "rev-parse", "--short=12", "HEAD"], cwd=root, capture_output=True, text=True,
                               timeout=30)

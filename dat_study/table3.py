@@ -3,7 +3,7 @@
 The D is the one of the AR/RFM code base the paper follows for Table 3 (``configs/table3_*.flags``,
 ``--net=dcgan_rfm``: BatchNorm after every conv, no spectral norm); AR/RFM with the authors' batch
 (Frobenius) norm.  Each loss row runs in **the reading the pilot chose** for it
-(:data:`dat_tf.experiments.pilot.TABLE3_READINGS`: the code base's sigmoid on D for LSGAN and WGAN
+(:data:`dat_study.pilot.TABLE3_READINGS`: the code base's sigmoid on D for LSGAN and WGAN
 when that row's None learns, else D's logit) for its **pilot budget** of steps:
 
 * ``main``: the verdicts' reading, eleven columns (the paper's nine, DAT and DATT in the ``paper``
@@ -13,12 +13,12 @@ when that row's None learns, else D's logit) for its **pilot budget** of steps:
 
 Every run stores its FID curve (an evaluation every 5% of its budget), its date and code version.
 The None, DAT and 0-GP runs of the main arm also measure D's gradient norms by correctness at the end
-(:func:`dat_tf.experiments.runner.measure_correctness`), which :mod:`.lipschitz` reads.
+(:func:`dat_study.runner.measure_correctness`), which :mod:`.lipschitz` reads.
 
 Rules of the page (fixed before the runs):
 
 * every column of a row holds the same seeds, so ranks are by the mean over all of them;
-* cells that cannot move are named, not counted (:mod:`dat_tf.experiments.stats`): *failed* when the
+* cells that cannot move are named, not counted (:mod:`dat_study.stats`): *failed* when the
   row's None did not learn or neither arm did; *inactive* when DAT's perturbation is under 1% of the
   inputs' norm; a column's own effect (perturbation or penalty share) is printed for every column;
 * the paper's claims form one Holm family (DAT vs None per loss, DAT/DATT best of nine per loss, DAT vs
@@ -32,11 +32,11 @@ import os
 
 import numpy as np
 
-from dat_tf.experiments import convergence, pilot, stats, verdicts
-from dat_tf.experiments.common import digits_overrides, per_seed, progress, pyplot, slim, tail_mean
-from dat_tf.experiments.paper import PAPER_TABLE3, REG_TITLES, ROW_TITLES, TABLE3_LOSSES, TABLE3_REGS
-from dat_tf.experiments.parallel import map_processes
-from dat_tf.experiments.runner import RunSpec, metric, run_one
+from dat_study import convergence, pilot, stats, verdicts
+from dat_study.common import digits_overrides, per_seed, progress, pyplot, slim, tail_mean
+from dat_study.paper import PAPER_TABLE3, REG_TITLES, ROW_TITLES, TABLE3_LOSSES, TABLE3_REGS
+from dat_study.parallel import map_processes
+from dat_study.runner import RunSpec, metric, run_one
 
 MAIN_COLUMNS = TABLE3_REGS + ("dat_reference", "datt_reference")
 OTHER_COLUMNS = pilot.TABLE3_PILOT_REGS  # none, dat, zero_gp, gp
@@ -142,7 +142,7 @@ def row_best(runs, arm, row) -> float:
 
 
 def failed_by_seed(runs, arm, row, reg) -> dict:
-    """``{seed: did not learn}`` of a column (:func:`dat_tf.experiments.stats.run_failed`)."""
+    """``{seed: did not learn}`` of a column (:func:`dat_study.stats.run_failed`)."""
     best = row_best(runs, arm, row)
     return per_seed([r for r in runs if r.get("arm", "main") == arm],
                     lambda r: stats.run_failed(_fid(r), r["final"].get("is"), best), row=row, reg=reg)
@@ -418,7 +418,7 @@ def _plot(opts, runs):
     fig.tight_layout()
     fig.savefig(os.path.join(opts.artefacts, "table3.png"), dpi=100)
     plt.close(fig)
-    from dat_tf.experiments.common import band, finish_axes
+    from dat_study.common import band, finish_axes
 
     fig, axes = plt.subplots(1, 3, figsize=(14, 3.4), squeeze=False)
     for ax, row in zip(axes[0], TABLE3_LOSSES):

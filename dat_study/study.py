@@ -3,13 +3,13 @@
 :data:`SECTIONS` is the study: one :class:`Section` per claim, in page order,
 each pointing at the module that runs it and writes its part of the page.
 :func:`run_sections` runs some of them (training in worker processes, see
-:mod:`dat_tf.experiments.parallel`) and stores each one's numbers in
-``<out_dir>/results/<name>.json``; :func:`dat_tf.experiments.render.render_page`
+:mod:`dat_study.parallel`) and stores each one's numbers in
+``<out_dir>/results/<name>.json``; :func:`dat_study.render.render_page`
 turns whatever section files exist into ``<out_dir>/results.md``.  A new
 section is a module with ``run_section`` and ``section_markdown`` and one entry
 here.
 
-Verdicts follow the fixed rules of :mod:`dat_tf.experiments.stats` and :mod:`dat_tf.experiments.verdicts`.  The
+Verdicts follow the fixed rules of :mod:`dat_study.stats` and :mod:`dat_study.verdicts`.  The
 miniature sizes are in :class:`StudyOptions`; ``quick_options()`` shrinks
 everything to a smoke run of a few minutes whose numbers mean nothing.
 """
@@ -23,9 +23,9 @@ import platform
 import time
 from typing import Callable
 
-from dat_tf.experiments import cost, figure1, figure3, figures45, lipschitz, pilot, table3, tables12
-from dat_tf.experiments.common import StudyOptions, quick_options, write_section  # noqa: F401  (the study's API)
-from dat_tf.experiments.paper import CLAIMS
+from dat_study import cost, figure1, figure3, figures45, lipschitz, pilot, table3, tables12
+from dat_study.common import StudyOptions, quick_options, write_section  # noqa: F401  (the study's API)
+from dat_study.paper import CLAIMS
 
 
 def stored_wall_time(sec):
@@ -61,13 +61,13 @@ class Section:
 
     Args:
       title: the page's heading.
-      claim: the paper's claim, in its terms (:data:`dat_tf.experiments.paper.CLAIMS`).
+      claim: the paper's claim, in its terms (:data:`dat_study.paper.CLAIMS`).
       command: the command that reruns this section; ``{results}`` stands for
         the ``bin/results.py`` command line of the page being written.
       full_command: how to run it at the paper's scale.
       run: ``run(opts) -> dict``, the section's numbers (stored as JSON).
       markdown: ``markdown(opts, stored) -> (lines, claims, overall verdict)``; the claims are
-        :class:`dat_tf.experiments.verdicts.Claim` s (or plain lines for a section without one).
+        :class:`dat_study.verdicts.Claim` s (or plain lines for a section without one).
       wall_time: ``wall_time(stored) -> (seconds or None, note)`` for the page.
       measured: ``measured(stored) -> str``, the date of the measurement (not of the page).
     """
@@ -131,7 +131,7 @@ SECTIONS = {
     "cost": Section(
         title="Cost per iteration",
         claim=CLAIMS["cost"],
-        command="python benchmarks/run_all.py --tables=step   (or {results} --sections=cost)",
+        command="python benchmarks/run_all.py --tables=step, then {results} --sections=cost   (it reads the step table)",
         full_command="python benchmarks/run_all.py --tables=step,xla on the GPU machine",
         run=cost.run_section, markdown=cost.section_markdown, wall_time=cost.wall_time,
         measured=cost_date,
@@ -151,7 +151,7 @@ SECTIONS = {
 def run_sections(opts: StudyOptions, sections=tuple(SECTIONS), log=print) -> list:
     """Runs ``sections`` (names of :data:`SECTIONS`) in order, storing each one's JSON as it finishes.
 
-    Returns the paths written.  The page is :func:`dat_tf.experiments.render.render_page`.
+    Returns the paths written.  The page is :func:`dat_study.render.render_page`.
     """
     unknown = [s for s in sections if s not in SECTIONS]
     if unknown:

@@ -31,11 +31,11 @@ import time
 
 import numpy as np
 
-from dat_tf.experiments import stats, verdicts
-from dat_tf.experiments.common import fmt, minutes, rel
-from dat_tf.experiments.paper import FIGURE3_CHECKPOINTS
-from dat_tf.experiments.parallel import eta_line, limit_threads, map_processes
-from dat_tf.experiments.runner import EpochLogs
+from dat_study import stats, verdicts
+from dat_study.common import fmt, minutes, rel
+from dat_study.paper import FIGURE3_CHECKPOINTS
+from dat_study.parallel import eta_line, limit_threads, map_processes
+from dat_study.runner import EpochLogs
 from dat_tf.files import write_json_atomic
 
 METHODS = {
@@ -335,8 +335,8 @@ def section_steps(opts, std) -> tuple:
     """``(n_iter, checkpoints, cell steps)`` of one mixture std: the pilot's budget (the larger of the two mixtures'),
     never below the paper's 10k; the paper's checkpoints and one every ``curve_fraction`` of the run; cells at the
     paper's early checkpoints (speed) and at the end (end state)."""
-    from dat_tf.experiments import convergence
-    from dat_tf.experiments.common import budget as pilot_budget
+    from dat_study import convergence
+    from dat_study.common import budget as pilot_budget
 
     tag = "default" if std is None else f"{std:g}"
     budget = max(pilot_budget(opts, f"figure3_std{tag}_{m}") for m in MIXTURES)
@@ -372,7 +372,7 @@ def _seeded(entry, metric, seeds):
     """``{seed: value}`` of a table entry: by its ``seed_list``, else by position in ``seeds``.
 
     Position is safe for files written before ``seed_list`` existed: :func:`run` collects the
-    runs with :func:`dat_tf.experiments.parallel.map_processes`, which returns them in job
+    runs with :func:`dat_study.parallel.map_processes`, which returns them in job
     order, and the jobs run the seeds in the order of ``seeds``.
     """
     return stats.by_seed(entry[metric]["values"], entry.get("seed_list", seeds))
@@ -454,7 +454,7 @@ def _perturbation_lines(variants) -> list:
 
 def _curves_plot(opts, variants):
     """Mode mass error over training per std and mixture, GAN and the DAT variants (mean ± sample std over seeds)."""
-    from dat_tf.experiments.common import band, finish_axes, pyplot
+    from dat_study.common import band, finish_axes, pyplot
 
     plt = pyplot()
     fig, axes = plt.subplots(len(variants), 2, figsize=(10, 3 * len(variants)), squeeze=False)
@@ -505,7 +505,7 @@ def section_markdown(opts, sec):
                 es = sorted((e for e in var["table"] if e["mixture"] == mixture and e["method"] == m),
                             key=lambda e: e["step"])
                 if len(es) > 4:
-                    from dat_tf.experiments import convergence
+                    from dat_study import convergence
 
                     per = np.array([e["mode_mass_error"]["values"] for e in es], np.float64).T
                     v = [convergence.end_improvement(list(zip([e["step"] for e in es], row))) for row in per]

@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from dat_tf.experiments import common, paper, study, tables12
+from dat_study import common, paper, study, tables12
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PAPER = os.path.join(os.path.dirname(ROOT), "shared", "paper", "direct_adversarial_training.txt")

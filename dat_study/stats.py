@@ -1,7 +1,7 @@
 """The numbers behind a verdict: sample spreads, paired comparisons by seed, Holm's correction.
 
 The rules are fixed before any run and applied mechanically
-(:mod:`dat_tf.experiments.verdicts` turns them into words):
+(:mod:`dat_study.verdicts` turns them into words):
 
 * **Spread** is the sample standard deviation (``ddof=1``) everywhere
   (:func:`sample_std`); it is undefined (NaN) for one value.

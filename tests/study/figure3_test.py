@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from dat_tf import data
-from dat_tf.experiments import figure3, study
+from dat_study import figure3, study
 from dat_tf.metrics.mixture import mixture_metrics
 
 MODES = data.mixture_modes()

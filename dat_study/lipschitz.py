@@ -7,7 +7,7 @@ AR/RFM code base's D) for None, 0-GP and DAT:
 * the mean norms ‖∇ₓD‖ at reals and fakes logged during training (tail mean: the last quarter of the
   logged epochs), DAT against None and 0-GP (the claims of the first study, kept);
 * at the end of training, per-example norms on held-out reals and fresh fakes split by whether D
-  scores each example correctly (:func:`dat_tf.experiments.runner.measure_correctness`), and the
+  scores each example correctly (:func:`dat_study.runner.measure_correctness`), and the
   ratio of the mean norm where D is wrong to where it is right (:func:`adaptivity_ratio`), and Spearman's
   correlation of each example's margin (its g-space distance to the DAT target) with its norm
   (:func:`margin_rank_correlation`), which stays defined when D is right on every example (the ratio
@@ -40,12 +40,12 @@ import os
 
 import numpy as np
 
-from dat_tf.experiments import convergence, pilot, stats, table3, verdicts
-from dat_tf.experiments.common import (band, digits_overrides, finish_axes, fmt, load_section, per_seed, progress,
+from dat_study import convergence, pilot, stats, table3, verdicts
+from dat_study.common import (band, digits_overrides, finish_axes, fmt, load_section, per_seed, progress,
                                        pyplot, slim, tail_mean)
-from dat_tf.experiments.paper import REG_TITLES, ROW_TITLES, TABLE3_LOSSES
-from dat_tf.experiments.parallel import map_processes
-from dat_tf.experiments.runner import RunSpec, run_one
+from dat_study.paper import REG_TITLES, ROW_TITLES, TABLE3_LOSSES
+from dat_study.parallel import map_processes
+from dat_study.runner import RunSpec, run_one
 
 LIPSCHITZ_REGS = ("none", "zero_gp", "dat")
 MATCHED = "zero_gp_matched"
@@ -171,7 +171,7 @@ def ratio_pairs(runs, row, method, baseline, value=_ratio) -> tuple:
 
 
 def _failed(runs, row, reg) -> bool:
-    """Did the arm not learn (at least half of its seeds: :func:`dat_tf.experiments.stats.run_failed` against the
+    """Did the arm not learn (at least half of its seeds: :func:`dat_study.stats.run_failed` against the
     table3 row's best FID, stored with each run)?"""
     chosen = [r for r in runs if r["row"] == row and r["reg"] == reg]
     return stats.arm_failed({r["seed"]: stats.run_failed((r.get("final") or {}).get("fid_train"),
@@ -180,7 +180,7 @@ def _failed(runs, row, reg) -> bool:
 
 
 def cannot_move(runs, row, method, baseline) -> str | None:
-    """A cell's *failed* or *inactive* reason (rules of :mod:`dat_tf.experiments.stats`), or None."""
+    """A cell's *failed* or *inactive* reason (rules of :mod:`dat_study.stats`), or None."""
     reason = stats.failed_reason(_failed(runs, row, "none"), _failed(runs, row, method), _failed(runs, row, baseline),
                                  names=(TITLES[method], TITLES[baseline]), setting=f"the {ROW_TITLES[row]} row")
     if reason is None and method == "dat":
@@ -289,7 +289,7 @@ def section_markdown(opts, sec):
     matching = data.get("matching")
     if matching:
         first = next(iter(matching.values()))
-        lines += ["", f"Matched 0-GP (rule fixed before the runs, `dat_tf/experiments/lipschitz.py`): weights "
+        lines += ["", f"Matched 0-GP (rule fixed before the runs, `dat_study/lipschitz.py`): weights "
                   f"{', '.join(_tag(w) for w in data['weights'])} trained on seed {first['seed']}; the one whose norm "
                   "(mean of the tail-mean norms at reals and fakes) is nearest DAT's mean norm in log ratio runs on "
                   "every seed.", "", "| loss | DAT's norm (target) | 0-GP norm by weight (seed "

@@ -2,7 +2,7 @@
 
 The rules are written down before the runs and applied mechanically, so that
 no threshold is chosen after seeing which way it makes a claim fall.  The
-numbers come from :mod:`dat_tf.experiments.stats` (paired by seed, sample
+numbers come from :mod:`dat_study.stats` (paired by seed, sample
 std, paired t test, sign test, Holm); this module decides:
 
 * **A cell** (one method against one baseline on one metric and setting) of
@@ -10,10 +10,10 @@ std, paired t test, sign test, Holm); this module decides:
   :data:`ALPHA` and the effect favours the method (the baseline); else a
   *tie*.  Holm corrects over one family per section for the paper's claims
   and one family of its own per group of comparisons that are not claims
-  (:data:`dat_tf.experiments.stats.FAMILY_RULE`): a section calls
+  (:data:`dat_study.stats.FAMILY_RULE`): a section calls
   :func:`decide` once per family.  A cell that cannot move (saturated, no
   difference, no headroom, *failed*, *inactive*; see
-  :mod:`dat_tf.experiments.stats`) is not tested, not counted, and listed
+  :mod:`dat_study.stats`) is not tested, not counted, and listed
   beside its claim's verdict with its numbers.
 * **A claim** over its cells gets one of these words (``k`` cells better,
   ``m`` worse, of ``n`` counted cells; seeds = the fewest seeds of a counted
@@ -34,7 +34,7 @@ std, paired t test, sign test, Holm); this module decides:
 
 Example:
 
->>> from dat_tf.experiments import stats
+>>> from dat_study import stats
 >>> cells = decide({"a": stats.paired({0: 1.0, 1: 1.1, 2: 0.9, 3: 1.0, 4: 1.05},
 ...                                   {0: 2.0, 1: 2.2, 2: 2.0, 3: 2.1, 4: 2.1}, lower_is_better=True)})
 >>> cells["a"].outcome, verdict(cells.values()).word
@@ -48,7 +48,7 @@ import math
 
 import numpy as np
 
-from dat_tf.experiments import stats
+from dat_study import stats
 
 ALPHA = 0.05
 MIN_SEEDS = 5
@@ -66,7 +66,7 @@ class Cell:
       outcome: one of :data:`OUTCOMES`.
       p_holm: Holm-adjusted p within the section (NaN if not tested).
       seeds: seeds the decision rests on.
-      comparison: the :class:`dat_tf.experiments.stats.Paired` behind it
+      comparison: the :class:`dat_study.stats.Paired` behind it
         (``None`` for a cell combined from others, see :func:`both`).
       family: the number of cells Holm corrected over.
       note: why it is degenerate, or how it was combined.
@@ -293,7 +293,7 @@ def cells_table(rows, digits=2) -> list:
 
 
 RULES_TEXT = (
-    f"Verdicts are mechanical (`dat_tf/experiments/stats.py`, `verdicts.py`), fixed before the runs: arms are "
+    f"Verdicts are mechanical (`dat_study/stats.py`, `verdicts.py`), fixed before the runs: arms are "
     "compared **paired by seed** (same seed = same initialisation and data order); the effect is the mean paired "
     "difference, signed so that + means the method is better, with its 95% t interval; a cell is *better* or "
     f"*worse* when its two-sided paired t test is significant at alpha={ALPHA:g} after Holm's correction, else a "

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from dat_tf.experiments import figures45, study
+from dat_study import figures45, study
 
 
 def _curve(values):

@@ -1,4 +1,5 @@
-"""The step-time harness (dat_tf.experiments.cost), the study's cost section, and the benchmarks built on them."""
+"""The step-time harness (benchmarks/harness.py), the benchmarks built on it, and the study's cost section that reads
+their step table."""
 
 import importlib.util
 import json
@@ -7,7 +8,9 @@ import os
 import numpy as np
 import pytest
 
-from dat_tf.experiments import cost, parallel, study
+from benchmarks import harness as cost
+from dat_study import cost as cost_section
+from dat_study import parallel, study
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -20,8 +23,8 @@ def _load_script(name):
 
 
 def test_reused_step_table_gives_the_committed_section():
-    opts = study.StudyOptions(cost_reuse=True, cost_results=os.path.join(ROOT, "benchmarks", "results.json"))
-    data = cost.run_section(opts)
+    opts = study.StudyOptions(cost_results=os.path.join(ROOT, "benchmarks", "results.json"))
+    data = cost_section.run_section(opts)
     with open(os.path.join(ROOT, "docs", "results", "cost.json")) as f:
         committed = json.load(f)["data"]
     assert data.pop("source") == opts.cost_results and committed.pop("source") == "benchmarks/results.json"
@@ -29,6 +32,12 @@ def test_reused_step_table_gives_the_committed_section():
     for net in data["nets"].values():  # ratios are of the same table's medians
         for reg, seconds in net["seconds"].items():
             assert net["ratio"][reg] == pytest.approx(seconds / net["seconds"]["none"])
+
+
+def test_cost_section_without_the_step_table_says_how_to_make_it(tmp_path):
+    opts = study.StudyOptions(cost_results=str(tmp_path / "results.json"))
+    with pytest.raises(RuntimeError, match="run `python benchmarks/run_all.py --tables=step` first"):
+        cost_section.run_section(opts)
 
 
 def test_step_entry_times_side_by_side():

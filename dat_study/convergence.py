@@ -15,7 +15,7 @@ error) and a candidate budget ``S``, the *end-of-training improvement* is
 where ``m(s)`` is the mean of the curve's points within one evaluation spacing of ``s`` (three
 points, two at the curve's end), so that one noisy evaluation decides nothing.  The family's
 budget is the smallest ``S`` of its grid such that, in every piloted arm that learned
-(:func:`dat_tf.experiments.stats.did_not_learn` rules the others out), ``improvement(S')`` stays
+(:func:`dat_study.stats.did_not_learn` rules the others out), ``improvement(S')`` stays
 below :data:`SLOWED` (5%) for ``S`` and for every larger grid value up to the cap ("learning has
 slowed, and stays slowed over the pilot"); if no grid value passes, the cap, said as such.
 

@@ -13,9 +13,10 @@ within the same run.
 
 This is the measuring code of ``benchmarks/step_time.py`` and
 ``benchmarks/run_all.py`` (:func:`gan_config`, :func:`make_runner`,
-:func:`interleaved`, :func:`time_side_by_side`, :func:`step_entry`) and of the
-study's cost section (:func:`run_section`: the step table, each net in a fresh
-process, like ``run_all.py --tables=step``).
+:func:`interleaved`, :func:`time_side_by_side`, :func:`step_entry`,
+:func:`step_table`: each net in a fresh process).  The study's cost section
+(``dat_study/cost.py``) reads the step table ``run_all.py`` stores; it does not
+import this module (the study does not depend on the benchmarks).
 
 Example (a minute on a CPU)::
 
@@ -25,14 +26,11 @@ Example (a minute on a CPU)::
 
 from __future__ import annotations
 
-import datetime
-import json
 import time
 
 import numpy as np
 
-from dat_tf.experiments.paper import REG_TITLES
-from dat_tf.experiments.parallel import call_in_fresh_process
+from dat_study.parallel import call_in_fresh_process
 
 REGULARIZERS = ("none", "gp", "zero_gp", "asgan", "dat", "datt")
 
@@ -348,64 +346,3 @@ def step_table(quick: bool = False, nets=STEP_NETS, regs=REGULARIZERS) -> dict:
 def _step_job(job):
     net, regs, rounds, steps, warmup, overrides = job
     return step_entry(net, regs, rounds, steps, warmup, overrides), versions()
-
-
-# ------------------------------------------------------------------ the study's section
-
-
-def run_section(opts) -> dict:
-    """The step table: measured now, or with ``opts.cost_reuse`` read from ``opts.cost_results``."""
-    if opts.cost_reuse:
-        with open(opts.cost_results) as f:
-            table = json.load(f)["tables"]["step"]
-        return section_data(table, source=opts.cost_results)
-    start = time.time()
-    data = step_table(quick=opts.quick)
-    table = {"date": _now(), "command": "python bin/results.py --sections=cost" + (" --quick" if opts.quick else ""),
-             "quick": opts.quick, "data": data, "wall_s": time.time() - start}
-    return section_data(table, source="measured by this invocation (dat_tf/experiments/cost.py)")
-
-
-def section_data(table, source) -> dict:
-    """What the section keeps of a step table entry (``benchmarks/results.json``'s ``tables.step``)."""
-    nets = {}
-    for net, entry in table["data"]["nets"].items():
-        base = entry["results"]["none"]["median_s"]
-        nets[net] = {
-            "settings": entry["settings"],
-            "seconds": {reg: r["median_s"] for reg, r in entry["results"].items()},
-            "ratio": {reg: r["median_s"] / base for reg, r in entry["results"].items()},
-        }
-    return {"source": source, "date": table["date"], "command": table["command"], "wall_s": table.get("wall_s"),
-            "quick": table.get("quick", False), "nets": nets}
-
-
-def _now():
-    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def section_markdown(opts, sec):
-    d = sec["data"]
-    regs = [r for r in REGULARIZERS if any(r in n["ratio"] for n in d["nets"].values())]
-    lines = [f"From `{d['command']}` ({d['date']}{', --quick: numbers meaningless' if d['quick'] else ''}); "
-             "graph mode, median of interleaved rounds in one process, ratio to `none`. Full tables (XLA, "
-             "replicas, memory): [benchmarks/README.md](../benchmarks/README.md).", "",
-             "| net | setting | none (s/iteration) | " + " | ".join(REG_TITLES.get(r, r) for r in regs[1:]) + " |",
-             "|---|---|---:|" + "---:|" * (len(regs) - 1)]
-    summary = []
-    for net, n in d["nets"].items():
-        st = n["settings"]
-        setting = f"batch {st.get('batch_size')}, n_dis {st.get('n_dis')}, {st.get('loss')} loss"
-        lines.append(f"| {net} | {setting} | {n['seconds']['none']:.3f} | "
-                     + " | ".join(f"{n['ratio'][r]:.2f}x" for r in regs[1:]) + " |")
-        if "dat" in n["ratio"] and "gp" in n["ratio"]:
-            summary.append(f"{net}: DAT {n['ratio']['dat']:.2f}x none, {n['ratio']['dat'] / n['ratio']['gp']:.2f}x GP")
-    return lines, summary, "no claim"
-
-
-def wall_time(sec):
-    """A reused table took no time here: show the benchmark's own wall time."""
-    seconds = sec["seconds"]
-    if sec["data"].get("wall_s") and seconds < 60:
-        return sec["data"]["wall_s"], " (the benchmark's own run)"
-    return seconds, ""

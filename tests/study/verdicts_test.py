@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import scipy.stats
 
-from dat_tf.experiments import stats, verdicts
+from dat_study import stats, verdicts
 
 # d = 1, 2, 3, 4, 5 in favour of the method: paired t p = 0.01323 (see stats_test)
 BASE = {0: 10.0, 1: 12.0, 2: 9.0, 3: 11.0, 4: 13.0}

@@ -1,19 +1,19 @@
-"""Writes ``<out_dir>/results.md`` from the section files of :mod:`dat_tf.experiments.study`.
+"""Writes ``<out_dir>/results.md`` from the section files of :mod:`dat_study.study`.
 
 The page is the header, a summary table and one part per section of
-:data:`dat_tf.experiments.study.SECTIONS`, in the registry's order; each part
+:data:`dat_study.study.SECTIONS`, in the registry's order; each part
 is written by its section's ``markdown`` from ``<out_dir>/results/<name>.json``.
-Nothing is typed in by hand except what :mod:`dat_tf.experiments.paper` holds.
+Nothing is typed in by hand except what :mod:`dat_study.paper` holds.
 """
 
 from __future__ import annotations
 
 import os
 
-from dat_tf.experiments.common import load_section, minutes, results_command
-from dat_tf.experiments.study import SECTIONS
-from dat_tf.experiments import stats
-from dat_tf.experiments.verdicts import RULES_TEXT, Claim
+from dat_study.common import load_section, minutes, results_command
+from dat_study.study import SECTIONS
+from dat_study import stats
+from dat_study.verdicts import RULES_TEXT, Claim
 
 
 def not_counted_summary(claim) -> str:
@@ -30,7 +30,7 @@ def render_page(opts) -> str:
         "# Results: the paper's claims rerun on a small CPU machine",
         "",
         f"Every number and plot on this page is written by `{cli}` "
-        "(`dat_tf/experiments/study.py`, `render.py`) from its runs; nothing is typed in by hand but the paper's "
+        "(`dat_study/study.py`, `render.py`) from its runs; nothing is typed in by hand but the paper's "
         "numbers and the claims. Runs are miniatures: 2D mixtures at the paper's size, image experiments on "
         f"scikit-learn's 8x8 digits (resized to {opts.resolution}x{opts.resolution}, DCGAN width {opts.width}) "
         "with FID/KID from the project's own digits classifier, because CIFAR-10 and Inception weights cannot be "
@@ -84,7 +84,7 @@ README_END = "<!-- end of the results table -->"
 
 def readme_table(opts) -> list:
     """The README's results table: one row per claim of the page, its verdict word and scope (one source: the
-    stored sections, through the same :class:`dat_tf.experiments.verdicts.Claim` s as the page)."""
+    stored sections, through the same :class:`dat_study.verdicts.Claim` s as the page)."""
     lines = ["| claim of the paper | verdict here | scope | not counted |", "|---|---|---|---|"]
     for name, section in SECTIONS.items():
         sec = load_section(opts, name)
