@@ -39,6 +39,10 @@ flags.DEFINE_list("table3_columns", [], "Table 3's main-arm columns to run (defa
                   "none,dat,zero_gp,gp for the paper's central cells first. A later run with all of them reuses the "
                   "finished runs.")
 flags.DEFINE_bool("table3_other_arm", True, "Also run Table 3's labelled arm (the other reading of LSGAN and WGAN).")
+flags.DEFINE_list("figures45_stems", [], "Figures 4/5 settings to run (default: all, ours included): flagfile stems "
+                  "such as dcgan_cifar10_lr0.0002_b0.5_it1, or 'ours'. A later run with all of them reuses the "
+                  "finished runs.")
+flags.DEFINE_bool("figures45_reference", True, "Also run DAT's reference variant in the clipped WGAN settings.")
 FLAGS = flags.FLAGS
 
 
@@ -66,8 +70,18 @@ def main(argv):
     if bad:
         raise app.UsageError(f"--table3_columns={','.join(FLAGS.table3_columns)}: {bad} not allowed; expected some of "
                              f"{list(MAIN_COLUMNS)}")
+    from dat_study.paper import FIGURES45_SETTINGS
+
+    stems = [stem for _, stem in FIGURES45_SETTINGS] + ["ours"]
+    bad = [s for s in FLAGS.figures45_stems if s not in stems]
+    if bad:
+        raise app.UsageError(f"--figures45_stems={','.join(FLAGS.figures45_stems)}: {bad} not allowed; expected some "
+                             f"of {stems}")
     kw = dict(workers=FLAGS.workers, figure3_stds=stds,
-              table3_columns=tuple(FLAGS.table3_columns), table3_other_arm=FLAGS.table3_other_arm)
+              table3_columns=tuple(FLAGS.table3_columns), table3_other_arm=FLAGS.table3_other_arm,
+              figures45_stems=tuple(FLAGS.figures45_stems))
+    if not FLAGS.figures45_reference:
+        kw["figures45_reference_seeds"] = ()
     if FLAGS.out_dir:
         kw["out_dir"] = FLAGS.out_dir
         if os.path.normpath(FLAGS.out_dir) == "docs" and not FLAGS.quick:

@@ -70,6 +70,9 @@ class StudyOptions:
     correctness_batches: int = 4
     figures45_seeds: tuple = (0, 1, 2, 3, 4)
     figures45_reference_seeds: tuple = (0, 1, 2)  # DAT's reference variant in the clipped WGAN settings
+    # the settings to run now (flagfile stems of paper.FIGURES45_SETTINGS, or "ours"; () = all): a pass of their own
+    # when the budget is short (a later run with all of them reuses the finished runs)
+    figures45_stems: tuple = ()
     figures45_log_every: int = 50  # d_real, d_fake (Figure 5's Wasserstein estimate) and the other training logs
     log_every: int = 100
     curve_fraction: float = 0.05  # comparison runs: an evaluation every 5% of the budget

@@ -20,7 +20,7 @@ is steeper where it is wrong" cannot come from DAT simply being less regularized
 1. The *norm* of a run is ``(tail mean of grad_norm_real + tail mean of grad_norm_fake) / 2``.
 2. The *target* is the mean of DAT's norm over its seeds, per loss.
 3. Each 0-GP weight of ``opts.lipschitz_weights`` trains on the first seed of
-   ``opts.table3_key_seeds`` (weight 10, the flagfile's, is the table3 0-GP run itself).
+   ``opts.table3_seeds`` (weight 10, the flagfile's, is the table3 0-GP run itself).
 4. The weight whose norm is nearest the target in ``|log(norm / target)|`` is chosen (a tie goes to
    the larger weight); it then runs on every key seed (the grid run is its first seed).
 
@@ -40,7 +40,7 @@ import os
 
 import numpy as np
 
-from dat_study import convergence, pilot, stats, table3, verdicts
+from dat_study import convergence, pilot, stats, verdicts
 from dat_study.common import (band, digits_overrides, finish_axes, fmt, load_section, per_seed, progress,
                                        pyplot, slim, tail_mean)
 from dat_study.paper import REG_TITLES, ROW_TITLES, TABLE3_LOSSES
@@ -104,8 +104,7 @@ def run_section(opts) -> dict:
     if t3 is None:
         raise RuntimeError("the lipschitz section reads the table3 runs: run the table3 section first.")
     readings = t3["data"]["readings"]
-    best = {row: table3.row_best(t3["data"]["runs"], "main", row) for row in TABLE3_LOSSES}
-    runs = [_keep(r, row=r["row"], reg=r["reg"], seed=r["seed"], row_best=best[r["row"]]) for r in t3["data"]["runs"]
+    runs = [_keep(r, row=r["row"], reg=r["reg"], seed=r["seed"]) for r in t3["data"]["runs"]
             if r.get("arm") == "main" and r["reg"] in LIPSCHITZ_REGS]
     if not runs:
         raise RuntimeError("the stored table3 section has no main-arm runs of None, 0-GP and DAT: rerun table3.")
@@ -138,7 +137,7 @@ def run_section(opts) -> dict:
                 matched.append(dict(r, reg=MATCHED, weight=w))
             else:
                 matched.append(_keep(slim(rest_results[(row, s)]) | {"correctness": rest_results[(row, s)].get(
-                    "correctness")}, row=row, reg=MATCHED, seed=s, weight=w, row_best=best[row]))
+                    "correctness")}, row=row, reg=MATCHED, seed=s, weight=w))
     grid_runs = [_keep(slim(r) | {"correctness": r.get("correctness")}, row=row, weight=w, seed=first)
                  for (row, w), r in grid_results.items()]
     return {"runs": runs + matched, "matching": matching, "grid_runs": grid_runs,
@@ -171,11 +170,10 @@ def ratio_pairs(runs, row, method, baseline, value=_ratio) -> tuple:
 
 
 def _failed(runs, row, reg) -> bool:
-    """Did the arm not learn (at least half of its seeds: :func:`dat_study.stats.run_failed` against the
-    table3 row's best FID, stored with each run)?"""
+    """Did the arm not learn (at least half of its seeds, :func:`dat_study.stats.run_failed`)?"""
     chosen = [r for r in runs if r["row"] == row and r["reg"] == reg]
     return stats.arm_failed({r["seed"]: stats.run_failed((r.get("final") or {}).get("fid_train"),
-                                                         (r.get("final") or {}).get("is"), r.get("row_best"))
+                                                         (r.get("final") or {}).get("is"))
                              for r in chosen})
 
 

@@ -301,7 +301,7 @@ RULES_TEXT = (
     f"the sign test decides). {stats.FAMILY_RULE} Spreads are sample standard deviations (ddof 1). A cell that "
     "cannot move is not counted and is listed beside its verdict with its numbers: *failed* (the setting's arm "
     f"without a regularizer did not learn, or neither arm did: final IS under {stats.FAILED_IS:g}, FID over "
-    f"{stats.FAILED_FID_FACTOR:g}x the row's best, or diverged, in at least half of the seeds), *inactive* (the "
+    f"{stats.FAILED_FID:g}, or diverged, in at least half of the seeds), *inactive* (the "
     f"method's perturbation under {stats.INACTIVE_SHARE:g} of the inputs' norm, or its penalty under that share of "
     "D's loss), *saturated* (every run of both arms at the metric's bound), *no difference* in any seed, or *no "
     "headroom*. A method that fails where its setting's baseline learns loses its cell (counted). A claim is "
