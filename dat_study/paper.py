@@ -11,7 +11,7 @@ ROW_TITLES = {"gan": "GAN", "lsgan": "LSGAN", "wgan": "WGAN"}
 TABLE3_REGS = ("none", "gp", "lp", "zero_gp", "ar", "rfm", "asgan", "dat", "datt")  # the paper's column order
 REG_TITLES = {"none": "None", "gp": "GP", "lp": "LP", "zero_gp": "0-GP", "ar": "AR", "rfm": "RFM",
               "asgan": "ASGAN", "dat": "DAT", "datt": "DATT", "dat_reference": "DAT (ref.)",
-              "datt_reference": "DATT (ref.)", "gp_w1": "GP (λ=1)"}
+              "datt_reference": "DATT (ref.)"}
 PAPER_TABLE3 = {  # row -> FID per column of TABLE3_REGS
     "gan": (30.20, 27.80, 27.25, 29.76, 29.37, 27.89, 27.24, 26.98, 26.77),
     "lsgan": (25.20, 24.40, 25.38, 28.67, 26.49, 26.05, 26.46, 24.38, 24.35),

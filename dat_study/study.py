@@ -109,7 +109,7 @@ SECTIONS = {
         title="Table 3 in miniature: 3 losses x the regularizers, on the paper's D (and the SN D)",
         claim=CLAIMS["table3"],
         command="{results} --sections=table3",
-        full_command="for f in configs/table3_*.flags configs/table3sn_*.flags; do python bin/train.py --flagfile=$f "
+        full_command="for f in configs/table3_*.flags; do python bin/train.py --flagfile=$f "
                      "--metrics_every=10000 --metrics_classifier=inception; done",
         run=table3.run_section, markdown=table3.section_markdown,
     ),

@@ -11,22 +11,10 @@ from dat_study import common, lipschitz, runner, study, table3
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def _run(reg, seed, fid, row="gan", arm="main", **extra):
-    return dict({"arm": arm, "row": row, "reg": reg, "seed": seed, "final": {"fid_train": fid, "kid_train": 0.1},
+def _run(reg, seed, fid, row="gan", arm="main", final_is=6.0, **extra):
+    return dict({"arm": arm, "row": row, "reg": reg, "seed": seed,
+                 "final": {"fid_train": fid, "kid_train": 0.1, "is": final_is},
                  "logs": [], "config": {"n_iter": 1000}, "diverged_at": None}, **extra)
-
-
-def test_columns_seeds_and_budget():
-    opts = study.StudyOptions(configs_dir=os.path.join(ROOT, "configs"))
-    assert table3.seeds_of(opts, "main", "dat") == (0, 1, 2, 3, 4)
-    assert table3.seeds_of(opts, "main", "zero_gp") == (0, 1, 2, 3, 4)
-    assert table3.seeds_of(opts, "main", "dat_reference") == (0, 1, 2)
-    assert table3.seeds_of(opts, "sn", "dat") == (0, 1, 2)
-    # 3 x (3 x 5 + 8 x 3) = 117 main runs at 60.32 x 1.07 s, 15 x 3 = 45 SN runs at 60.32 s, on 2 workers
-    per = 2443.0 * 2 / 81
-    assert table3.estimated_minutes(opts) == pytest.approx((117 * per * 1.07 + 45 * per) / 2 / 60)
-    assert table3.estimated_minutes(opts) < 90
-    assert table3.estimated_minutes(opts, seconds_per_run=60.0) == pytest.approx((117 * 60 * 1.07 + 45 * 60) / 120)
 
 
 def test_shared_seeds_and_row_means():
@@ -39,56 +27,57 @@ def test_shared_seeds_and_row_means():
     assert table3.row_means(runs, "main", "gan", ("none", "lp"))["lp"] == math.inf  # a diverged seed: worst
 
 
-def test_comparisons_pair_on_shared_seeds_and_pick_the_best_by_mean():
+def _logs(ratio=0.0, reg=0.0, d_loss=1.0):
+    return [{"step": 100 * i, "perturbation_ratio": ratio, "reg": reg, "d_loss": d_loss} for i in range(1, 5)]
+
+
+def test_claims_cells_pick_the_best_by_mean_and_variants_are_their_own_family():
     runs = []
     for s in range(5):
-        runs += [_run("none", s, 20.0 + s), _run("dat", s, 10.0 + s), _run("zero_gp", s, 15.0 + s, row="wgan"),
-                 _run("dat", s, 12.0 + 0.1 * s, row="wgan"), _run("none", s, 30.0, row="wgan")]
-    for s in range(3):
-        runs += [_run("datt", s, 9.0 + s), _run("gp", s, 8.0 + s), _run("lp", s, 25.0),
-                 _run("dat_reference", s, 11.0 + s), _run("datt_reference", s, 9.5 + s)]
+        runs += [_run("none", s, 20.0 + s), _run("dat", s, 10.0 + s, logs=_logs(0.05)),
+                 _run("zero_gp", s, 15.0 + s, row="wgan"), _run("dat", s, 12.0 + 0.1 * s, row="wgan", logs=_logs(0.05)),
+                 _run("none", s, 30.0, row="wgan"), _run("datt", s, 9.0 + s, logs=_logs(0.05)),
+                 _run("gp", s, 8.0 + s), _run("lp", s, 25.0), _run("dat_reference", s, 11.0 + s, logs=_logs(0.05)),
+                 _run("datt_reference", s, 9.5 + s, logs=_logs(0.05))]
     cells = table3.comparisons(runs)
     dvn = cells[("dat_vs_none", "gan")]
-    assert dvn.seeds == (0, 1, 2, 3, 4) and dvn.effect == pytest.approx(10.0)
-    # GAN row means over seeds 0-2: DAT 11, DATT 10, GP 9, None 21, LP 25: ours = DATT, the best other = GP
-    best = [k for k in cells if k[0] == "best"]
-    assert best == [("best", "gan", "datt", "gp")]
-    assert cells[best[0]].seeds == (0, 1, 2) and cells[best[0]].effect == pytest.approx(-1.0)  # GP better by 1
+    assert dvn.seeds == (0, 1, 2, 3, 4) and dvn.effect == pytest.approx(10.0) and dvn.degenerate is None
+    # GAN row means: DAT 12, DATT 11, GP 10, None 22, LP 25: ours = DATT, the best other = GP
+    assert [k for k in cells if k[0] == "best"] == [("best", "gan", "datt", "gp")]
+    assert cells[("best", "gan", "datt", "gp")].effect == pytest.approx(-1.0)  # GP better by 1
     wg = cells[("wgan_dat_vs_zero_gp",)]
-    assert wg.seeds == (0, 1, 2, 3, 4) and wg.effect == pytest.approx(np.mean([15 + s - 12 - 0.1 * s for s in range(5)]))
-    # paper vs reference: DAT 10+s vs 11+s on seeds 0-2 (+1, paper better); DATT 9+s vs 9.5+s (+0.5)
-    assert cells[("variant", "gan", "dat")].effect == pytest.approx(1.0)
-    assert cells[("variant", "gan", "dat")].seeds == (0, 1, 2)
-    assert cells[("variant", "gan", "datt")].effect == pytest.approx(0.5)
-    assert ("variant", "wgan", "dat") not in cells  # no reference run in that row: no cell
-    # the SN arm is shown, not tested
-    assert not table3.comparisons([dict(r, arm="sn") for r in runs])
+    assert wg.effect == pytest.approx(np.mean([15 + s - 12 - 0.1 * s for s in range(5)]))
+    assert not any(k[0] == "variant" for k in cells)  # not a claim: a family of its own
+    variants = table3.variant_comparisons(runs)
+    assert variants[("variant", "gan", "dat")].effect == pytest.approx(1.0)  # 10+s vs 11+s: paper better
+    assert variants[("variant", "gan", "datt")].effect == pytest.approx(0.5)
+    assert ("variant", "wgan", "dat") not in variants  # no reference run in that row: no cell
 
 
-def test_notes_are_printed_only_when_the_numbers_show_them():
-    runs = [_run("none", s, 10.0 + s, arm="sn") for s in range(3)]
-    runs += [_run("lp", s, 10.0 + s, arm="sn") for s in range(3)]  # identical to None
-    runs += [_run("gp", s, 40.0, arm="sn") for s in range(3)]  # 40 / 11 = 3.6x None
-    runs += [_run("gp_w1", s, 12.0, arm="sn") for s in range(3)]
-    notes = "\n".join(table3.notes(runs))
-    assert "SN arm, GAN: LP's FIDs equal None's in every shared seed" in notes
-    assert "SN arm, GAN: GP's mean FID is 3.6x None's" in notes
-    assert "GP with λ=1 12.00, λ=10 40.00, None 11.00" in notes
-    # one seed differs, GP only 2x: no note
-    runs = [_run("none", s, 10.0, arm="main") for s in range(3)] + [_run("lp", s, 10.0 + (s == 2), arm="main")
-                                                                    for s in range(3)]
-    runs += [_run("gp", s, 20.0, arm="main") for s in range(3)]
-    assert table3.notes(runs) == []
-    # AR's penalty: 0.004 of a D loss of 1.0 without it (logged d_loss includes the penalty) -> negligible
-    logs = [{"step": 100 * i, "reg": 0.004, "d_loss": 1.004} for i in range(1, 5)]
-    ar = [_run("ar", s, 10.0, logs=logs) for s in range(3)]
-    assert any("AR: its penalty" in n and "GAN (at most 4.0e-03)" in n for n in table3.notes(ar))
-    big = [{"step": 100, "reg": 0.02, "d_loss": 1.02}]
-    assert table3.notes([_run("ar", 0, 10.0, logs=big)]) == []
+def test_cells_that_cannot_move_are_named():
+    runs = []
+    for s in range(5):
+        # the WGAN row's None did not learn (IS ~1): its cells are failed, whatever DAT did
+        runs += [_run("none", s, 300.0, row="wgan", final_is=1.0), _run("dat", s, 20.0, row="wgan", logs=_logs(0.05)),
+                 _run("zero_gp", s, 30.0, row="wgan")]
+        # the LSGAN row: DAT's perturbation is 0.2% of the inputs: inactive
+        runs += [_run("none", s, 20.0 + s, row="lsgan"), _run("dat", s, 19.0 + s, row="lsgan", logs=_logs(0.002))]
+        # the GAN row: DAT collapses where None learns: counted, DAT loses
+        runs += [_run("none", s, 20.0 + s), _run("dat", s, 310.0, final_is=1.0, logs=_logs(0.05))]
+    cells = table3.comparisons(runs)
+    assert cells[("dat_vs_none", "wgan")].degenerate.startswith("failed: the WGAN row's arm without a regularizer")
+    assert cells[("wgan_dat_vs_zero_gp",)].degenerate.startswith("failed: the WGAN row's")
+    assert cells[("dat_vs_none", "lsgan")].degenerate == "inactive: DAT's perturbation is 0.002 of the inputs' norm (< 0.01)"
+    gan = cells[("dat_vs_none", "gan")]
+    assert gan.degenerate is None and gan.effect < -250  # DAT did not learn, None did: DAT loses the cell
+    assert table3.arm_failed(runs, "main", "gan", "dat") and not table3.arm_failed(runs, "main", "gan", "none")
 
 
-def test_old_section_files_read_as_the_sn_arm():
-    assert table3.arm_of({"row": "gan"}) == "sn" and table3.arm_of({"arm": "main"}) == "main"
+def test_effect_share_of_perturbations_and_penalties():
+    assert table3.effect_share({"logs": _logs(ratio=0.03)}, "dat") == pytest.approx(0.03)
+    # a penalty of 0.004 on a D loss of 1.004 with it: 0.004 / 1.0 of the loss without it
+    assert table3.effect_share({"logs": _logs(reg=0.004, d_loss=1.004)}, "ar") == pytest.approx(0.004)
+    assert math.isnan(table3.effect_share({"logs": _logs()}, "none"))
 
 
 # ------------------------------------------------------------------ lipschitz
@@ -163,7 +152,7 @@ def test_lipschitz_needs_the_main_arm(tmp_path):
     opts = study.StudyOptions(out_dir=str(tmp_path))
     with pytest.raises(RuntimeError, match="run the table3 section first"):
         lipschitz.run_section(opts)
-    common.write_section(opts, "table3", {"data": {"runs": [_run("dat", 0, 1.0, arm="sn")]}})
+    common.write_section(opts, "table3", {"data": {"runs": [_run("dat", 0, 1.0, arm="other")], "readings": {}}})
     with pytest.raises(RuntimeError, match="no main-arm runs"):
         lipschitz.run_section(opts)
 
