@@ -446,15 +446,21 @@ def section_markdown(opts, sec):
         f"[tables]({rel(opts, os.path.join(os.path.dirname(data['results']), TABLES))}).", "",
     ]
     if trained:
+        from dat_study import convergence
+
         lines += ["The trained arms (final FID with the digits classifier, "
-                  f"{data.get('eval_samples')} samples; DAT's perturbation over the inputs' norm, last quarter):", "",
-                  "| D | final FID | final IS | DAT's perturbation / inputs' norm |", "|---|---:|---:|---:|"]
+                  f"{data.get('eval_samples')} samples; DAT's perturbation over the inputs' norm, last quarter; the "
+                  "end-of-training improvement of the FID curve, as in section 1):", "",
+                  "| D | final FID | final IS | DAT's perturbation / inputs' norm | end-of-training improvement |",
+                  "|---|---:|---:|---:|---:|"]
         for reg in ("none", "dat"):
             chosen = [r for r in trained if r["regularizer"] == reg]
+            imp = [convergence.end_improvement(convergence.curve_of(r)) for r in chosen if r.get("curve")]
+            imp = [v for v in imp if np.isfinite(v)]
             lines.append(f"| {reg} | {verdicts.mean_sd([(r.get('final') or {}).get('fid_train') for r in chosen])} | "
                          f"{verdicts.mean_sd([(r.get('final') or {}).get('is') for r in chosen])} | "
                          + (verdicts.mean_sd([r.get("perturbation_ratio") for r in chosen], 4) if reg == "dat" else "-")
-                         + " |")
+                         + f" | {f'{100 * np.mean(imp):+.1f}%' if imp else '-'} |")
         lines.append("")
     lines += [f"| step | D | seeds | {TABLE_HEAD} |", "|---|---|---|" + "---:|" * len(TABLE_COLUMNS)]
     for r in rows:
