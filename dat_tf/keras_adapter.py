@@ -24,9 +24,9 @@ dat_tf/`` finds this file alone).
    GAN refuses to overwrite a schedule, and ``dat_tf.train.schedules`` scales a
    float rate's variable or wraps a schedule.
 
-Checked on Keras 3.15.0 with TensorFlow 2.18.1 (the oldest pair ``setup.py``
-allows) and Keras 3.15.1 with TensorFlow 2.21.0 (the newest); Keras 3.5.0 had
-the same code for both.  ``tests/keras_adapter_test.py`` exercises each
+Checked on Keras 3.15.0 with TensorFlow 2.20.0 (the oldest pair ``setup.py``
+allows; also with TensorFlow 2.18.1) and Keras 3.15.1 with TensorFlow 2.21.0
+(the newest); Keras 3.5.0 reads both the same way.  ``tests/keras_adapter_test.py`` exercises each
 assumption through Keras's own callbacks and optimizers and fails with a
 message naming this module when a Keras release changes one.
 """
