@@ -8,7 +8,7 @@ setup(
     description="Direct Adversarial Training for GANs in TensorFlow 2 / Keras 3",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["dat_tf", "dat_tf.*"]),
+    packages=find_packages(include=["dat_tf", "dat_tf.*", "dat_study", "dat_study.*"]),
     package_data={"dat_tf.metrics": ["assets/*.keras", "assets/*.json"]},
     python_requires=">=3.10",
     install_requires=[
@@ -36,7 +36,7 @@ setup(
         # The offline image dataset (8x8 digits ships inside the wheel) and 2D sample plots.
         "scikit-learn>=1.3",
         "matplotlib>=3.7",
-        # The results page's paired t tests (dat_tf/experiments/stats.py); scikit-learn needs it anyway.
+        # The results page's paired t tests (dat_study/stats.py); scikit-learn needs it anyway.
         "scipy>=1.11",
     ],
     extras_require={

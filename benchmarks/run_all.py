@@ -23,7 +23,7 @@ Tables (``--tables``):
 * ``efficiency``: SNGAN-32 on the benchmark path and the command line's path
   (``bin/train.py``'s defaults), FLOPs per iteration counted from the graph,
   the achieved rate against the machine's fp32 peak, a profile of one
-  iteration, DAT's floor, and a GPU projection (:mod:`dat_tf.experiments.flops`).
+  iteration, DAT's floor, and a GPU projection (:mod:`benchmarks.flops`).
 * ``precision``: float32 vs ``mixed_bfloat16`` (SNGAN-32 none and dat), and
   digits FID in both over 3 seeds, paired.
 * ``peers`` (only with ``--peers`` or ``--tables=peers``): torch-mimicry's
@@ -34,7 +34,7 @@ Tables (``--tables``):
 Every table runs in fresh subprocesses (this script with ``--worker=<table>``):
 one per net for ``step`` and ``xla``, one per configuration for ``memory``, one
 each for ``replicas`` and ``eval``.  The timing code, and the step table's
-nets, rounds and steps, are :mod:`dat_tf.experiments.cost`'s (``make_runner``,
+nets, rounds and steps, are :mod:`benchmarks.harness`'s (``make_runner``,
 ``interleaved``, ``time_side_by_side``; the study's cost section uses them too).  Raw results
 go to ``benchmarks/results.json``; the README is rendered from it, so
 ``--tables`` refreshes some tables and keeps the rest (each table states its
@@ -61,7 +61,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from dat_tf.experiments import cost  # noqa: E402
+from benchmarks import harness as cost  # noqa: E402
 
 TABLES = ("step", "xla", "replicas", "memory", "eval", "pipeline", "efficiency", "precision", "peers")
 # Run unless --tables names them: peers needs a PyTorch virtual environment (--peers sets it up).
@@ -364,7 +364,7 @@ def _efficiency_configs(args, tmp):
 
 def worker_efficiency(args):
     """Table 7: SNGAN-32 per iteration on the benchmark and command-line paths, FLOPs, peak, profile, DAT's floor."""
-    from dat_tf.experiments import flops
+    from benchmarks import flops
     from dat_tf.nets.layers import batch_norm_kernel
 
     rounds, steps, warmup = _rounds(args), _steps(args, "sngan32"), _warmup(args, "sngan32")
@@ -415,8 +415,8 @@ QUALITY_MARGIN = 0.10
 
 def worker_precision(args):
     """Table 8: float32 vs mixed_bfloat16, SNGAN-32 none and dat side by side, and digits FID over 3 seeds."""
-    from dat_tf.experiments.parallel import map_processes
-    from dat_tf.experiments.runner import RunSpec, run_one
+    from dat_study.parallel import map_processes
+    from dat_study.runner import RunSpec, run_one
 
     net, ov = "sngan32", _overrides(args, "sngan32")
     cfgs = {(r, p): cost.gan_config(net, r, precision=p, **ov) for r in ("none", "dat") for p in PRECISIONS}
@@ -886,7 +886,7 @@ def _render_efficiency(d):
         f"{cli['log_every']}, steps_per_execution {cli['steps_per_execution']}, gradient-norm diagnostics "
         f"{'on' if cli['log_gradient_norms'] else 'off'}, checkpoint_every {cli['checkpoint_every']}, on_nan "
         f"{cli['on_nan']}), timed in one long `fit` with the callbacks the command line adds, paced step by step "
-        "(`dat_tf.experiments.cost.FitRunner`; one step per execution where the command line runs "
+        "(`benchmarks.harness.FitRunner`; one step per execution where the command line runs "
         f"{cli['steps_per_execution']}, so an upper bound), on the benchmark's fixed batch (the input pipeline is "
         f"table 6). The diagnostics fire once every {cli['log_every']} steps and cost {diag / 1e9:,.1f} GFLOP "
         f"when they do ({diag / counts['none']['total']:.1%} of an iteration; "
@@ -899,7 +899,7 @@ def _render_efficiency(d):
            "(boost), so the nominal peak is a lower bound and its column overstates the share; the measured peak is "
            "the one to read." if peak["measured_gflops"] > peak["nominal_gflops"] else ""),
         "* FLOPs are counted from the traced graph of each model's compiled train step "
-        "(`dat_tf.experiments.flops.count_flops`: convolutions and matmuls by their shapes, 1 per element "
+        "(`benchmarks.flops.count_flops`: convolutions and matmuls by their shapes, 1 per element "
         "otherwise; ops TensorFlow prunes are left out); convolutions and matmuls are "
         f"{counts['none']['conv_matmul'] / counts['none']['total']:.1%} of `none`'s. TensorFlow's own registered "
         f"counts, summed over the op types that have one, give {counts['none']['tf_registry_flops'] / 1e9:,.1f} GFLOP "
@@ -920,7 +920,7 @@ def _render_efficiency(d):
                   f"floor = `none` + n_dis ({f['n_dis']}) x 2 batches x the latter."]
     for key in ("none", "dat_reference"):
         prof = d["profiles"][key]
-        lines += ["", f"**Profile of one iteration, `{key}`** (`dat_tf.experiments.flops.profile_step`, "
+        lines += ["", f"**Profile of one iteration, `{key}`** (`benchmarks.flops.profile_step`, "
                       f"`tf.profiler`; wall {prof['wall_s_per_step']:.1f} s, op self time "
                       f"{prof['op_self_s_per_step']:.1f} s over the threads; top ten op types by self time):", "",
                   "| op type (kernel) | s / iteration | share of op time | count |", "|---|---:|---:|---:|"]
@@ -951,7 +951,7 @@ def _render_efficiency(d):
 def quality_verdict(cell, margin=QUALITY_MARGIN):
     """The digits verdict on mixed_bfloat16 (rule fixed before the runs; see ``QUALITY_MARGIN``).
 
-    ``cell`` is :func:`dat_tf.experiments.stats.paired` of bfloat16 (method) against float32 (baseline), lower is
+    ``cell`` is :func:`dat_study.stats.paired` of bfloat16 (method) against float32 (baseline), lower is
     better: its interval is of ``float32 - bfloat16``, so ``bfloat16 - float32`` lies in ``(-high, -low)``.
     """
     low, high = cell.ci
@@ -966,7 +966,7 @@ def quality_verdict(cell, margin=QUALITY_MARGIN):
 
 
 def _render_precision(d):
-    from dat_tf.experiments import stats
+    from dat_study import stats
 
     res = d["results"]
     lines = ["| regularizer | float32 | mixed_bfloat16 | bfloat16 / float32 |", "|---|---:|---:|---:|"]
@@ -1100,7 +1100,7 @@ def render(run, results):
         "",
         "Generated by `python benchmarks/run_all.py` (do not edit by hand; raw numbers in "
         "[results.json](results.json)). Measuring code: "
-        "[dat_tf/experiments/cost.py](../dat_tf/experiments/cost.py) (`make_runner`, `interleaved`), used by "
+        "[benchmarks/harness.py](../benchmarks/harness.py) (`make_runner`, `interleaved`), used by "
         "[run_all.py](run_all.py) and [step_time.py](step_time.py).",
         "",
     ]

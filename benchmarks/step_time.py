@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Per-iteration time of each regularizer relative to ``none``, measured side by side.
 
-The measuring code is :mod:`dat_tf.experiments.cost` (one iteration = one
+The measuring code is :mod:`benchmarks.harness` (one iteration = one
 ``GAN.train_step`` through the model's compiled train function; all
 configurations built first, then timed in interleaved rounds A B C A B C ...;
 the median over rounds, ratios within the same run).  This script prints one
@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from dat_tf.experiments.cost import NETS, REGULARIZERS, STEPS, measure  # noqa: E402
+from benchmarks.harness import NETS, REGULARIZERS, STEPS, measure  # noqa: E402
 
 
 def main(argv):

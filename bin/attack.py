@@ -11,7 +11,8 @@ number of sign-gradient steps until ``|s(x_adv) - s(x_other)| <= tol`` (failures
 count ``--max_iters``), the fraction that got there, and beside them K per unit
 of initial score gap and the score change per step.  The PNG has Figure 1's
 rows: clean fakes, adversarial fakes, clean reals, adversarial reals.  See
-``dat_tf/experiments/figure1.py`` for the choices the paper leaves open.  D is
+``dat_tf/metrics/attack.py`` (the attack) and ``dat_tf/train/attack.py`` (on a run folder) for the
+choices the paper leaves open.  D is
 attacked in inference mode: for a D with BatchNorm that is not the function it
 was trained as (the study's Figure 1 trains a BatchNorm-free D for this reason).
 
@@ -32,7 +33,7 @@ quiet_tensorflow()  # before anything imports TensorFlow: no CPU-only start-up n
 
 from absl import app, flags  # noqa: E402
 
-SCORES = ("auto", "sigmoid", "logit")  # dat_tf.experiments.figure1.SCORES, without importing TensorFlow first
+from dat_tf.metrics.attack import SCORES  # noqa: E402  (TensorFlow loads on first use, not here)
 
 flags.DEFINE_string("run_dir", None, "Run directory of bin/train.py (config.json and gan.keras or checkpoints/).")
 flags.DEFINE_string(
@@ -83,7 +84,7 @@ def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected arguments: {argv[1:]}")
     _validate()
-    from dat_tf.experiments.figure1 import attack_line
+    from dat_tf.train.attack import attack_line
 
     try:
         result = attack_line(

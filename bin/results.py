@@ -1,11 +1,11 @@
 #!/usr/bin/env python
-"""Reruns the paper's claims at CPU scale and writes results.md (see dat_tf/experiments/study.py).
+"""Reruns the paper's claims at CPU scale and writes results.md (see dat_study/study.py).
 
-    python bin/results.py                          # everything, from scratch: under 3 h on 2 CPU cores
+    python bin/results.py                          # everything, from scratch (the pilot first); hours on 2 CPU cores
     python bin/results.py --quick                  # smoke run of every section, < 10 min, own output folder
     python bin/results.py --sections=table3,lipschitz
     python bin/results.py --render                 # only rewrite the page from the stored section files
-    python bin/results.py --out_dir=docs ...       # the committed docs/results.md (add --render to only rewrite it)
+    python bin/results.py --out_dir=docs ...       # the committed docs/results.md and README's results table
 
 Outputs go under runs/results/docs (git-ignored) unless --out_dir says otherwise.
 A study interrupted midway resumes: finished runs keep their result.json under runs/results.
@@ -22,7 +22,7 @@ quiet_tensorflow()  # before anything imports TensorFlow: no CPU-only start-up n
 
 from absl import app, flags  # noqa: E402
 
-from dat_tf.experiments import common, study  # noqa: E402
+from dat_study import common, study  # noqa: E402
 
 SECTIONS = tuple(study.SECTIONS)
 
@@ -35,7 +35,14 @@ flags.DEFINE_string("out_dir", None, f"Folder of results.md (default {common.DEF
 flags.DEFINE_list("figure3_stds", ["default", "0.1"], "Mixture stds of the figure3 section: 'default' (the "
                   "flagfiles' sqrt(0.1), the paper's 'variance 0.1' read as a variance) and/or numbers (0.1: read as "
                   "a std; the epsilon sweep runs at 0.1).")
-flags.DEFINE_bool("cost_reuse", False, "Read benchmarks/results.json as it is instead of measuring the step table.")
+flags.DEFINE_list("table3_columns", [], "Table 3's main-arm columns to run (default: all eleven); e.g. "
+                  "none,dat,zero_gp,gp for the paper's central cells first. A later run with all of them reuses the "
+                  "finished runs.")
+flags.DEFINE_bool("table3_other_arm", True, "Also run Table 3's labelled arm (the other reading of LSGAN and WGAN).")
+flags.DEFINE_list("figures45_stems", [], "Figures 4/5 settings to run (default: all, ours included): flagfile stems "
+                  "such as dcgan_cifar10_lr0.0002_b0.5_it1, or 'ours'. A later run with all of them reuses the "
+                  "finished runs.")
+flags.DEFINE_bool("figures45_reference", True, "Also run DAT's reference variant in the clipped WGAN settings.")
 FLAGS = flags.FLAGS
 
 
@@ -55,11 +62,30 @@ def main(argv):
     if not stds or any(s is not None and not s > 0 for s in stds):
         raise app.UsageError(f"--figure3_stds={','.join(FLAGS.figure3_stds)} is not allowed; expected 'default' "
                              "and/or positive numbers")
-    from dat_tf.experiments.render import render_page
+    from dat_study.render import render_page
 
-    kw = dict(workers=FLAGS.workers, cost_reuse=FLAGS.cost_reuse, figure3_stds=stds)
+    from dat_study.table3 import MAIN_COLUMNS
+
+    bad = [c for c in FLAGS.table3_columns if c not in MAIN_COLUMNS]
+    if bad:
+        raise app.UsageError(f"--table3_columns={','.join(FLAGS.table3_columns)}: {bad} not allowed; expected some of "
+                             f"{list(MAIN_COLUMNS)}")
+    from dat_study.paper import FIGURES45_SETTINGS
+
+    stems = [stem for _, stem in FIGURES45_SETTINGS] + ["ours"]
+    bad = [s for s in FLAGS.figures45_stems if s not in stems]
+    if bad:
+        raise app.UsageError(f"--figures45_stems={','.join(FLAGS.figures45_stems)}: {bad} not allowed; expected some "
+                             f"of {stems}")
+    kw = dict(workers=FLAGS.workers, figure3_stds=stds,
+              table3_columns=tuple(FLAGS.table3_columns), table3_other_arm=FLAGS.table3_other_arm,
+              figures45_stems=tuple(FLAGS.figures45_stems))
+    if not FLAGS.figures45_reference:
+        kw["figures45_reference_seeds"] = ()
     if FLAGS.out_dir:
         kw["out_dir"] = FLAGS.out_dir
+        if os.path.normpath(FLAGS.out_dir) == "docs" and not FLAGS.quick:
+            kw["readme"] = "README.md"  # the committed page: README's results table comes from it
     opts = study.quick_options(**kw) if FLAGS.quick else study.StudyOptions(**kw)
     if not FLAGS.render:
         study.run_sections(opts, FLAGS.sections)

@@ -1,6 +1,7 @@
 #!/usr/bin/env python
 """Trains one GAN run.  Every flag is a field of ``dat_tf.train.config.TrainConfig``
 or a hyperparameter of a registered regularizer (``--dat_epsilon``, ``--gp_weight``, ...).
+``--regularizer=module:Class`` runs a Regularizer subclass of your own; its fields are flags too.
 
     python bin/train.py --flagfile=configs/toy_balanced_dat.flags --run_dir=runs/toy
     tensorboard --logdir runs/toy/logs
@@ -22,10 +23,15 @@ what to do; ``--debug`` adds the Python traceback.  Exit codes:
     5    the run folder cannot be written (permissions, read-only disk, a file in the way)
     6    checkpoints exist but none can be restored (repair or remove them, or use another --run_dir)
     70   an unexpected error (probably a bug): its type and message; --debug shows the traceback
-    130  interrupted (Ctrl-C); rerunning the same command resumes from the newest checkpoint
+    130  interrupted (Ctrl-C): a checkpoint of the step reached was saved; rerunning the same command resumes there
+    143  terminated (SIGTERM, as schedulers and preemption send): the same, a checkpoint of the step reached
+
+Ctrl-C and SIGTERM finish the running execution (at most --steps_per_execution generator steps), save that
+step and stop; a second one stops at once, without saving (the rerun resumes from the newest checkpoint).
 """
 
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
@@ -40,7 +46,8 @@ from dat_tf.train.cli import (  # noqa: E402
     config_from_flags, define_flags, define_short_help, flags_parser, usage_error,
 )
 
-FLAG_NAMES = define_flags()
+SCRIPT = "bin/train.py"
+FLAG_NAMES = define_flags(script=SCRIPT)  # with a --regularizer=module:Class, its fields' flags too
 define_short_help()
 flags.DEFINE_bool("overwrite", False, "Delete what an earlier run wrote into --run_dir (config, checkpoints, logs, "
                   "exports) and start over; without it a run folder with another configuration is refused.")
@@ -50,8 +57,7 @@ flags.DEFINE_bool("debug", False, "Show the Python traceback of an error; withou
 
 # Exit codes by kind of failure (the table is in the module docstring).
 EXIT_NAN, EXIT_USAGE, EXIT_REFUSED, EXIT_DATA, EXIT_NOT_WRITABLE, EXIT_RESTORE = 1, 2, 3, 4, 5, 6
-EXIT_UNEXPECTED, EXIT_INTERRUPTED = 70, 130
-SCRIPT = "bin/train.py"
+EXIT_UNEXPECTED, EXIT_INTERRUPTED, EXIT_TERMINATED = 70, 130, 143
 
 
 def _fail(code, message, exc):
@@ -112,15 +118,19 @@ def main(argv):
         cfg = config_from_flags(FLAG_NAMES).validate()
     except ValueError as e:
         usage_error(str(e), SCRIPT)
+    from dat_tf.train.stop_signals import describe, raise_interrupted
+
+    signal.signal(signal.SIGTERM, raise_interrupted)  # before training: stop with a message (train() saves after)
     try:
         from dat_tf.train.loop import train
 
         gan, history = train(cfg, overwrite=flags.FLAGS.overwrite)
     except KeyboardInterrupt as e:
         # train() raises TrainingInterrupted (a KeyboardInterrupt) once training runs; before, nothing was trained.
-        message = str(e) if str(e) else (f"interrupted before training started in {cfg.run_dir}; rerun the same "
-                                         "command to start it.")
-        _fail(EXIT_INTERRUPTED, message, e)
+        signum = getattr(e, "signum", signal.SIGINT)
+        message = str(e) if str(e) else (f"{describe(signum)} before training started in {cfg.run_dir}; rerun the "
+                                         "same command to start it.")
+        _fail(EXIT_TERMINATED if signum == signal.SIGTERM else EXIT_INTERRUPTED, message, e)
     except Exception as e:  # noqa: BLE001 - every error becomes one paragraph and an exit code by kind
         known = _known(e, cfg)
         _fail(*(known or (EXIT_UNEXPECTED, _unexpected(e))), e)

@@ -158,15 +158,10 @@ REGS3 = {
     "dat_reference": (None, "DAT, the reference variant (the authors' released code; fakes clipped)"),
     "datt_reference": (None, "DATT, the reference variant (the authors' released code; fakes clipped)"),
 }
-# The second arm: the spectrally normalized D of the first study (LP never active, GP collapses there).
-# Five columns, 3 seeds in the study: what the budget of ~90 min for the table3 section leaves.
-REGS3_SN = {
-    "none": REGS3["none"],
-    "gp": REGS3["gp"],
-    "gp_w1": ([("gp_weight", 1.0)], "GP, lambda 1 (a control: a weaker pull towards norm 1)"),
-    "lp": REGS3["lp"],
-    "dat": REGS3["dat"],
-}
+# Table 3's reading of each loss row, fixed by the study's pilot (dat_study/pilot.py, docs/results.md section 1):
+# the AR/RFM code base's sigmoid on D where that row's None learns on it (LSGAN), D's logit where it does not (WGAN:
+# on the sigmoid the critic is bounded and None never trains). --d_sigmoid=true/false runs the other reading.
+SIGMOID_ROWS = ("lsgan",)
 
 
 def _reg_flags(column, extra):
@@ -174,51 +169,44 @@ def _reg_flags(column, extra):
         return dat_flags(column, "paper")
     if column in ("dat_reference", "datt_reference"):
         return dat_flags(column.split("_")[0], "reference", "fake")
-    regularizer = "gp" if column == "gp_w1" else column
-    return [("regularizer", regularizer)] + list(extra)
+    return [("regularizer", column)] + list(extra)
 
 
-for arm, columns in (("table3", REGS3), ("table3sn", REGS3_SN)):
-    for loss_name, loss in LOSSES3.items():
-        for column, (extra, what) in columns.items():
-            name = f"{arm}_{loss_name}_{column}"
-            sigmoid = arm == "table3" and loss_name != "gan"
-            if arm == "table3":
-                net_text = ("D: the AR/RFM code base's DCGAN D (--net=dcgan_rfm): BatchNorm after every conv,\n"
-                            "bias-free, LeakyReLU 0.2, no spectral norm. ")
-                if sigmoid:
-                    net_text += (f"A final sigmoid (--d_sigmoid): that code base's\n{loss_name.upper()} line acts "
-                                 "on the sigmoid output.")
-                else:
-                    net_text += "No --d_sigmoid: BCE on the code base's sigmoid\noutput is the ns loss on the logit."
-                if loss_name == "wgan":
-                    net_text += ("\nWGAN on a sigmoid output: the critic is bounded in (0, 1), so without a penalty it\n"
-                                 "estimates a total-variation-like gap, not a Wasserstein distance, and cannot diverge.")
-                nets = [("net", "dcgan_rfm"), ("latent_dim", 128), ("width", 64)]
-                if sigmoid:
-                    nets.append(("d_sigmoid", "true"))
-            else:
-                net_text = """Second arm: the first study's spectrally normalized DCGAN D (no BatchNorm in D),
-not the paper's; LP is never active on it and GP fights the normalization."""
-                nets = [("net", "dcgan"), ("latent_dim", 128), ("width", 64),
-                        ("d_batch_norm", "false"), ("d_spectral_norm", "true")]
-            header = f"""
+for loss_name, loss in LOSSES3.items():
+    for column, (extra, what) in REGS3.items():
+        name = f"table3_{loss_name}_{column}"
+        sigmoid = loss_name in SIGMOID_ROWS
+        net_text = ("D: the AR/RFM code base's DCGAN D (--net=dcgan_rfm): BatchNorm after every conv,\n"
+                    "bias-free, LeakyReLU 0.2, no spectral norm. ")
+        if loss_name == "gan":
+            net_text += "No --d_sigmoid: BCE on the code base's sigmoid\noutput is the ns loss on the logit."
+        elif sigmoid:
+            net_text += (f"A final sigmoid (--d_sigmoid): that code base's\n{loss_name.upper()} line acts on the sigmoid "
+                         "output (the study's pilot: its None learns there).")
+        else:
+            net_text += (f"No --d_sigmoid: {loss_name.upper()} on D's logit. The code base's line acts on\n"
+                         "the sigmoid output, where the critic is bounded in (0, 1) and the study's pilot found that\n"
+                         "None never trains (--d_sigmoid=true runs that reading).")
+        nets = [("net", "dcgan_rfm"), ("latent_dim", 128), ("width", 64)]
+        if sigmoid:
+            nets.append(("d_sigmoid", "true"))
+        header = f"""
 Paper Table 3: {loss_name.upper()} loss, {what}, on CIFAR-10.
 Section 5.4: z = 128, batch 64, Adam 1e-4 (0.5, 0.999), as the AR/RFM code base.
 """ + net_text
-            flags = [
-                ("# Data", None), ("dataset", "cifar10"), ("resolution", 32),
-                ("# Nets", None), *nets,
-                ("# Objective", None), ("loss", loss),
-            ]
-            flags += _reg_flags(column, extra)
-            flags += [
-                ("# Schedule", None), ("batch_size", 64), ("n_dis", 1), ("n_iter", 100000),
-                ("lr_d", 1e-4), ("lr_g", 1e-4), ("beta1", 0.5), ("beta2", 0.999), ("lr_decay", "none"),
-                ("# Logging and checkpoints", None), ("log_every", 500), ("sample_every", 5000),
-                ("checkpoint_every", 5000), ("keep_checkpoints", 3), ("seed", 0),
-            ]
-            write(name, header, flags)
+        flags = [
+            ("# Data", None), ("dataset", "cifar10"), ("resolution", 32),
+            ("# Nets", None), *nets,
+            ("# Objective", None), ("loss", loss),
+        ]
+        flags += _reg_flags(column, extra)
+        flags += [
+            ("# Schedule", None), ("batch_size", 64), ("n_dis", 1), ("n_iter", 100000),
+            ("lr_d", 1e-4), ("lr_g", 1e-4), ("beta1", 0.5), ("beta2", 0.999), ("lr_decay", "none"),
+            ("# Logging and checkpoints", None), ("log_every", 500), ("sample_every", 5000),
+            ("checkpoint_every", 5000), ("keep_checkpoints", 3), ("seed", 0),
+        ]
+        write(name, header, flags)
 
 # --------------------------------------------------------------------------
 # The README's offline example: a small DCGAN-DAT on scikit-learn's bundled digits,

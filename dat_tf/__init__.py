@@ -2,7 +2,7 @@
 
 ``GAN`` is the Keras model; losses and regularizers are chosen by name (or
 passed as objects, saved with the model).  Running experiments from a config
-lives in :mod:`dat_tf.train`; the paper's experiments in :mod:`dat_tf.experiments`.
+lives in :mod:`dat_tf.train`; the paper's experiments in :mod:`dat_study`.
 
 ``import dat_tf`` loads no TensorFlow: the names below are imported on first
 use (``from dat_tf import GAN`` imports TensorFlow and Keras; the loss and

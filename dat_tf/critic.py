@@ -6,11 +6,13 @@ state when called with ``training=True`` — BatchNormalization updates its
 moving statistics and ``keras.layers.SpectralNormalization`` runs a power
 iteration and overwrites its kernel.  :meth:`Critic.score` with
 ``stateless=True`` runs the same training-mode function through
-``Model.stateless_call`` so that none of those updates is applied, while
+:func:`stateless_forward` so that none of those updates is applied, while
 gradients still flow to the inputs and the weights.
 """
 
 from __future__ import annotations
+
+import inspect
 
 import keras
 import tensorflow as tf
@@ -40,16 +42,11 @@ class Critic:
     def score(self, x, stateless: bool = False):
         """Training-mode logits of ``x`` as a ``[B]`` float32 tensor."""
         d = self.discriminator
-        if stateless:
-            out, _ = d.stateless_call(d.trainable_variables, d.non_trainable_variables, x, training=True)
-        else:
-            out = d(x, training=True)
-        return _flat(out)
+        return _flat(stateless_forward(d, x, training=True) if stateless else d(x, training=True))
 
     def features_and_scores(self, x):
         """``(phi(x), logits)`` without changing D's state."""
-        m = self._features_model()
-        (phi, out), _ = m.stateless_call(m.trainable_variables, m.non_trainable_variables, x, training=True)
+        phi, out = stateless_forward(self._features_model(), x, training=True)
         return tf.reshape(tf.cast(phi, tf.float32), [tf.shape(phi)[0], -1]), _flat(out)
 
     def input_gradient(self, objective, x):
@@ -112,6 +109,46 @@ class Critic:
             inputs = d.inputs[0] if len(d.inputs) == 1 else d.inputs
             self._feature_model = keras.Model(inputs, [feats, d.outputs[0]])
         return self._feature_model
+
+
+def takes_training(net) -> bool:
+    """Whether ``net.call`` names a ``training`` argument (``**kwargs`` alone does not count, as for Keras).
+
+    >>> class D(keras.Model):
+    ...     def call(self, x):
+    ...         return x
+    >>> takes_training(D()), takes_training(keras.Sequential([keras.layers.Dense(1)]))
+    (False, True)
+    """
+    return "training" in inspect.signature(net.call).parameters
+
+
+def stateless_forward(net, x, training=True):
+    """``net(x, training=training)`` without changing ``net``'s state; gradients reach inputs and weights.
+
+    Why two paths: ``Model.stateless_call`` hands its keyword arguments
+    straight to ``call``, so a net whose ``call(self, x)`` takes no
+    ``training`` would fail, and one with ``call(self, x, **kwargs)`` would
+    drop it (its layers then run in inference mode).  A net that names
+    ``training`` goes through ``stateless_call``; any other runs through
+    ``net(...)``, which passes ``training`` only to a ``call`` that takes it
+    and hands it on to the inner layers, inside a ``keras.StatelessScope``
+    that discards every variable update.
+
+    Args:
+      net: a built Keras model (any form: functional, ``Sequential``, subclassed).
+      x: its input batch.
+      training: the mode (``True``: batch statistics, spectral-norm power iteration).
+
+    Returns:
+      ``net``'s output, as ``net(x, training=training)`` would give it.
+    """
+    trainable, non_trainable = net.trainable_variables, net.non_trainable_variables
+    if takes_training(net):
+        out, _ = net.stateless_call(trainable, non_trainable, x, training=training)
+        return out
+    with keras.StatelessScope(state_mapping=[(v, v) for v in (*trainable, *non_trainable)]):
+        return net(x, training=training)
 
 
 def _flat(out):

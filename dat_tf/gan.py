@@ -69,11 +69,16 @@ class GAN(keras.Model):
         ``grad_norm_interp``, the mean ``||dD/dx||`` at clean reals, fakes and
         random real-fake interpolates: local estimates of D's Lipschitz
         constant (three input-gradient passes, without changing D's state).
-      diagnostics_every: compute those norms only on the generator steps that
-        land on a multiple of this (and on an epoch's first step); a logged
-        value is the latest one computed.  1 (default) computes them every
-        step; the command line passes ``--log_every``, so they cost nothing
-        between the points it logs.
+      diagnostics_every: when to compute those norms.  ``"epoch"`` (default):
+        once per Keras epoch, on its last step, so the value an epoch logs
+        describes D at the epoch's end and ``fit`` pays for one measurement per
+        epoch, as the command line does.  An integer ``N``: on the generator
+        steps that land on a multiple of ``N`` (1: every step), and on an
+        epoch's last step if none landed in it (the command line passes
+        ``--log_every``, where its epochs end).  The value logged is always the
+        latest measurement.  Where Keras does not know an epoch's length (a
+        dataset of unknown size without ``steps_per_epoch``, or
+        ``train_on_batch``), the epoch's first step is measured instead.
       feature_layer: name of D's feature layer for ``rfm`` (default: the input
         of D's last layer).
       auxiliary: an auxiliary self-supervised task
@@ -104,7 +109,7 @@ class GAN(keras.Model):
         n_dis: int = 1,
         seed: int = 0,
         log_gradient_norms: bool = True,
-        diagnostics_every: int = 1,
+        diagnostics_every: int | str = "epoch",
         feature_layer: str | None = None,
         auxiliary=None,
         d_weight_clip: float = 0.0,
@@ -125,9 +130,12 @@ class GAN(keras.Model):
         self.n_dis = n_dis
         self.seed = seed
         self.log_gradient_norms = bool(log_gradient_norms)
-        if not isinstance(diagnostics_every, int) or isinstance(diagnostics_every, bool) or diagnostics_every < 1:
-            raise ValueError(f"diagnostics_every must be an integer >= 1, got {diagnostics_every!r}.")
+        if diagnostics_every != "epoch" and (
+            not isinstance(diagnostics_every, int) or isinstance(diagnostics_every, bool) or diagnostics_every < 1
+        ):
+            raise ValueError(f"diagnostics_every must be 'epoch' or an integer >= 1, got {diagnostics_every!r}.")
         self.diagnostics_every = diagnostics_every
+        self._epoch_end = _EpochEnd()
         self.feature_layer = feature_layer
         self.critic = Critic(discriminator, feature_layer=feature_layer)
         self._check_nets()
@@ -375,7 +383,9 @@ class GAN(keras.Model):
           runs in the input pipeline).
 
         ``keras.callbacks.TerminateOnNaN`` watches a ``loss`` that a GAN does
-        not log: ``fit`` runs it on ``d_loss`` and ``g_loss`` instead.
+        not log: ``fit`` runs it on ``d_loss`` and ``g_loss`` instead.  ``fit``
+        also tells the train step where each epoch ends (the gradient-norm
+        diagnostics are measured there, ``diagnostics_every``).
 
         Example:
 
@@ -392,8 +402,8 @@ class GAN(keras.Model):
         arguments = _FIT_SIGNATURE.bind(self, *args, **kwargs).arguments
         del arguments["self"]
         callbacks = arguments.get("callbacks")
-        if isinstance(callbacks, (list, tuple)):
-            arguments["callbacks"] = [_watch_gan_losses(cb) for cb in callbacks]
+        if not isinstance(callbacks, keras.callbacks.CallbackList):  # Keras uses a CallbackList as given
+            arguments["callbacks"] = [_EpochEndClock(self), *(_watch_gan_losses(cb) for cb in callbacks or [])]
         if self.n_dis > 1:
             self._check_fit_data(arguments)
         return super().fit(**arguments)
@@ -583,9 +593,12 @@ class GAN(keras.Model):
 
         if self.diagnostics_every == 1:
             due, values = tf.constant(True), norms()
-        else:  # this step lands on a multiple, or the epoch has none yet (Keras resets the trackers per epoch)
-            lands = tf.equal((self.g_steps + 1) % self.diagnostics_every, 0)
-            due = tf.logical_or(lands, tf.logical_not(t["grad_norm_real"].has_value()))
+        else:  # a multiple; else the epoch's last step (its first if its length is unknown) if it has no value yet
+            step, every = self.g_steps + 1, self.diagnostics_every
+            lands = tf.equal(step % every, 0) if every != "epoch" else tf.constant(False)
+            end = self._epoch_end.step
+            fallback = tf.logical_or(tf.equal(step, end), tf.equal(end, 0))
+            due = tf.logical_or(lands, tf.logical_and(fallback, tf.logical_not(t["grad_norm_real"].has_value())))
             values = tf.cond(due, norms, lambda: tf.zeros([3]))
         for i, name in enumerate(("real", "fake", "interp")):
             t[f"grad_norm_{name}"].update_state(values[i], due)
@@ -729,6 +742,32 @@ class _Latest(keras.metrics.Metric):
 
     def result(self):
         return tf.identity(self.value)
+
+
+class _EpochEnd:
+    """The generator step that ends the running Keras epoch (0: unknown), read by the train step.
+
+    A plain holder, so that the variable is no model weight: it is in no checkpoint or saved model.
+    """
+
+    def __init__(self):
+        self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="epoch_end_step")
+
+
+class _EpochEndClock(keras.callbacks.Callback):
+    """Tells the train step where each epoch of ``fit`` ends (``GAN.diagnostics_every``)."""
+
+    def __init__(self, gan):
+        super().__init__()
+        self._gan = gan
+
+    def on_epoch_begin(self, epoch, logs=None):
+        steps = self.params.get("steps")
+        start = int(self._gan.g_steps.numpy())
+        self._gan._epoch_end.step.assign(start + steps if steps else 0)
+
+    def on_train_end(self, logs=None):
+        self._gan._epoch_end.step.assign(0)  # train_on_batch and other loops: unknown
 
 
 def _flat_logits(out):

@@ -90,9 +90,16 @@ def numpy_stream(seed: int, latent_dim: int):
 
 
 def latent_dim_of(generator) -> int:
-    """The latent size of a Keras generator, read from its input shape ``[None, latent_dim]``."""
+    """The latent size of a Keras generator, read from its input shape ``[None, latent_dim]``.
+
+    A subclassed generator has no symbolic input: its shape is the one it was built with
+    (``get_build_config``), as :class:`dat_tf.gan.GAN` builds it.
+    """
     inputs = getattr(generator, "inputs", None)
     shape = tuple(inputs[0].shape) if inputs else None
+    if shape is None:
+        shape = (generator.get_build_config() or {}).get("input_shape")
+        shape = tuple(shape) if isinstance(shape, (list, tuple)) else None
     if not shape or len(shape) != 2 or shape[1] is None:
         raise ValueError(f"cannot read the latent size from the generator's input shape {shape}; pass latent_dim=.")
     return int(shape[1])

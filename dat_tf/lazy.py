@@ -239,16 +239,18 @@ def _install():
 # ----------------------------------------------------------------------------- Keras registration
 
 
-def keras_serializable(package: str = "dat_tf", name: str | None = None):
+def keras_serializable(package: str | None = None, name: str | None = None):
     """Class decorator: ``keras.saving.register_keras_serializable(package, name)`` without importing Keras.
 
     Keras's registration only fills its two name tables, so doing it when
     Keras is imported (before anything can be saved or loaded) is the same as
     doing it at class definition: the class is saved and loaded under
-    ``"package>name"`` (``name`` defaults to the class name).
+    ``"package>name"``.  A class already registered with Keras (a user's own
+    ``register_keras_serializable``) keeps its name.
 
     Args:
-      package: the first part of the registered name.
+      package: the first part of the registered name (default: the top-level
+        package of the class's module, ``dat_tf`` for the library's classes).
       name: the second part (default: the class's ``__name__``).
 
     Raises:
@@ -257,8 +259,13 @@ def keras_serializable(package: str = "dat_tf", name: str | None = None):
 
     def decorate(obj):
         if isinstance(obj, type) and not hasattr(obj, "get_config"):
-            raise ValueError("Cannot register a class that does not have a get_config() method.")
-        when_imported("keras", lambda keras: keras.saving.register_keras_serializable(package, name)(obj))
+            raise ValueError(f"Cannot register {obj.__name__} with Keras: it has no get_config() method.")
+
+        def register(keras):
+            if ">" not in keras.saving.get_registered_name(obj):  # not registered yet: the name is the bare one
+                keras.saving.register_keras_serializable(package or obj.__module__.split(".")[0], name)(obj)
+
+        when_imported("keras", register)
         return obj
 
     return decorate

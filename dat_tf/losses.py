@@ -23,9 +23,8 @@ Reference: paper Eq. (2); docs/design.md, "Losses".
 
 from __future__ import annotations
 
-import difflib
-
 from dat_tf.lazy import keras_serializable, lazy_module
+from dat_tf.registry import Registry, qualified_name
 
 # TensorFlow and Keras load on first use: the loss registry is read by flag
 # checks and --help, which must not wait for them.
@@ -37,14 +36,13 @@ class GANLoss:
     """One loss family: D maximises ``E[g1(D(x_r))] + E[g2(D(x_f))]``, G minimises ``E[generator(D(G(z)))]``.
 
     Subclass it and override :meth:`g1`, :meth:`g2` and :meth:`generator`
-    (elementwise functions of logits); register the subclass with
-    ``keras.saving.register_keras_serializable`` (or
-    :func:`dat_tf.lazy.keras_serializable`, the same without importing Keras)
-    and, to choose it by name, with :func:`register_loss`.  It is saved with the GAN (``get_config``).
+    (elementwise functions of logits); :func:`register_loss` names it and
+    registers it with Keras, so it is saved with the GAN (``get_config``).  An
+    unnamed subclass needs ``keras.saving.register_keras_serializable`` to be saved.
 
     Example:
 
-    >>> @keras.saving.register_keras_serializable(package="my_project")
+    >>> @register_loss("linear")
     ... class Linear(GANLoss):
     ...     def g1(self, t): return t
     ...     def g2(self, t): return -t
@@ -98,18 +96,23 @@ class GANLoss:
         return f"{type(self).__name__}()"
 
 
-LOSSES: dict[str, type] = {}
-"""Name -> :class:`GANLoss` subclass, in registration order."""
+LOSSES = Registry("GAN loss")
+"""Name -> :class:`GANLoss` subclass, in registration order (a :class:`dat_tf.registry.Registry`)."""
 
 
-def register_loss(name: str):
-    """Class decorator: makes a :class:`GANLoss` subclass available as ``loss=name``."""
+def register_loss(name: str, *, package: str | None = None):
+    """Class decorator: makes a :class:`GANLoss` subclass ``loss=name`` and Keras-serializable.
+
+    Args:
+      name: the ``loss=`` / ``--loss`` value; another class's name is refused.
+      package: the Keras name's first part (default: the class's top-level package).
+    """
 
     def decorate(cls):
         if not (isinstance(cls, type) and issubclass(cls, GANLoss)):
             raise TypeError(f"register_loss({name!r}) takes a GANLoss subclass, got {cls!r}.")
-        LOSSES[name] = cls
-        return cls
+        LOSSES.add(name, cls, owner=qualified_name(cls))
+        return keras_serializable(package)(cls)
 
     return decorate
 
@@ -123,7 +126,6 @@ def _log_one_minus_sigmoid(t):
 
 
 @register_loss("ns")
-@keras_serializable(package="dat_tf")
 class NonSaturating(GANLoss):
     """Non-saturating GAN (Goodfellow et al. 2014, section 3)."""
 
@@ -138,7 +140,6 @@ class NonSaturating(GANLoss):
 
 
 @register_loss("minimax")
-@keras_serializable(package="dat_tf")
 class Minimax(NonSaturating):
     """Original minimax GAN: G minimises ``E[log(1 - D(G(z)))]``."""
 
@@ -147,7 +148,6 @@ class Minimax(NonSaturating):
 
 
 @register_loss("lsgan")
-@keras_serializable(package="dat_tf")
 class LeastSquares(GANLoss):
     """Least squares GAN with a=0, b=c=1 (Mao et al. 2017); G's loss scaled 0.5."""
 
@@ -162,7 +162,6 @@ class LeastSquares(GANLoss):
 
 
 @register_loss("wgan")
-@keras_serializable(package="dat_tf")
 class Wasserstein(GANLoss):
     """Wasserstein GAN critic (Arjovsky et al. 2017)."""
 
@@ -177,7 +176,6 @@ class Wasserstein(GANLoss):
 
 
 @register_loss("hinge")
-@keras_serializable(package="dat_tf")
 class Hinge(GANLoss):
     """Hinge loss as in SNGAN / mimicry."""
 
@@ -203,8 +201,4 @@ def get_loss(name) -> GANLoss:
         return name
     if isinstance(name, dict):
         return keras.saving.deserialize_keras_object(name)
-    if isinstance(name, str) and name in LOSSES:
-        return LOSSES[name]()
-    close = difflib.get_close_matches(str(name), LOSSES, n=1)
-    hint = f" (did you mean {close[0]!r}?)" if close else ""
-    raise ValueError(f"Unknown GAN loss {name!r}{hint}; expected one of {sorted(LOSSES)}.")
+    return LOSSES.lookup(name)()

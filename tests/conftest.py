@@ -81,3 +81,66 @@ def linear_d():
 def quadratic_d():
     """Factory ``dim -> model x -> 0.5 * sum(x * x)`` (input gradient ``x``, no weights)."""
     return _quadratic_discriminator
+
+
+# Subclassed nets in the four forms of ``call`` Keras code uses (issue 20). Each is Dense -> BatchNorm -> ReLU
+# -> Dense, so training mode (batch statistics) and state (moving statistics) both show; `twin` builds the same
+# net as a functional model for comparisons.
+class _SubclassedNet(keras.Model):
+    def __init__(self, outputs=1, width=8, **kwargs):
+        super().__init__(**kwargs)
+        self.outputs_per_example, self.width = outputs, width
+        self.hidden = keras.layers.Dense(width, use_bias=False)  # a bias before BatchNorm gets only rounding noise
+        self.norm = keras.layers.BatchNormalization(momentum=0.5)
+        self.head = keras.layers.Dense(outputs)
+
+    def forward(self, x, **training):  # passes `training` on only when given, as the nets of Keras guides do
+        return self.head(keras.ops.relu(self.norm(self.hidden(x), **training)))
+
+    def get_config(self):
+        return {**super().get_config(), "outputs": self.outputs_per_example, "width": self.width}
+
+
+@keras.saving.register_keras_serializable(package="dat_tf_tests")
+class CallNoTraining(_SubclassedNet):
+    def call(self, x):
+        return self.forward(x)
+
+
+@keras.saving.register_keras_serializable(package="dat_tf_tests")
+class CallTrainingNone(_SubclassedNet):
+    def call(self, x, training=None):
+        return self.forward(x, training=training)
+
+
+@keras.saving.register_keras_serializable(package="dat_tf_tests")
+class CallTrainingFalse(_SubclassedNet):
+    def call(self, x, training=False):
+        return self.forward(x, training=training)
+
+
+@keras.saving.register_keras_serializable(package="dat_tf_tests")
+class CallKwargs(_SubclassedNet):
+    def call(self, x, **kwargs):
+        return self.forward(x)
+
+
+CALL_FORMS = {"call(x)": CallNoTraining, "call(x, training=None)": CallTrainingNone,
+              "call(x, training=False)": CallTrainingFalse, "call(x, **kwargs)": CallKwargs}
+
+
+def _functional_twin(net, input_dim):
+    """The functional model with ``net``'s layers and weights (``net`` built on ``input_dim`` features)."""
+    twin = keras.Sequential([
+        keras.Input((input_dim,)), keras.layers.Dense(net.width, use_bias=False),
+        keras.layers.BatchNormalization(momentum=0.5),
+        keras.layers.ReLU(), keras.layers.Dense(net.outputs_per_example),
+    ])
+    twin.set_weights(net.get_weights())
+    return twin
+
+
+@pytest.fixture
+def call_forms():
+    """``{form: class}`` of subclassed nets whose ``call`` has each Keras form, and ``twin(net, input_dim)``."""
+    return CALL_FORMS, _functional_twin

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from dat_tf.critic import Critic, per_example_norm
+from dat_tf.critic import Critic, per_example_norm, takes_training
 from dat_tf.losses import get_loss
 from dat_tf.nets import dcgan_discriminator
 from dat_tf.regularizers import DStep, get_regularizer
@@ -79,6 +79,61 @@ def test_subclassed_discriminator_has_no_features():
     d(tf.zeros((1, 2)))
     with pytest.raises(ValueError, match="Sub"):
         Critic(d).features_and_scores(tf.zeros((1, 2)))
+
+
+FORMS = ["call(x)", "call(x, training=None)", "call(x, training=False)", "call(x, **kwargs)"]
+
+
+def test_takes_training_reads_the_call_signature(call_forms):
+    forms, _ = call_forms
+    assert {form: takes_training(cls()) for form, cls in forms.items()} == {
+        "call(x)": False, "call(x, training=None)": True, "call(x, training=False)": True,
+        "call(x, **kwargs)": False,
+    }
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_stateless_scores_of_every_call_form_are_training_mode_and_change_nothing(form, call_forms, rng):
+    forms, twin = call_forms
+    d = forms[form]()
+    x = tf.constant(rng.normal(size=(6, 3)) * 2.0 + 1.0, tf.float32)
+    d(x)  # built
+    reference = twin(d, 3)
+    before = _snapshot(d)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        scores = Critic(d).score(x, stateless=True)
+        value = tf.reduce_sum(scores**2)
+    grad_x, *grad_w = tape.gradient(value, [x, *d.trainable_variables])
+    for k, v in _snapshot(d).items():  # no BatchNorm statistic moved
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+    # Training mode (batch statistics), as the functional twin computes it, not inference mode.
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        expected = Critic(reference).score(x, stateless=True)
+        value = tf.reduce_sum(expected**2)
+    ref_x, *ref_w = tape.gradient(value, [x, *reference.trainable_variables])
+    np.testing.assert_allclose(scores.numpy(), expected.numpy(), rtol=1e-5, atol=1e-6)
+    assert not np.allclose(scores.numpy(), _flat(d(x, training=False)), atol=1e-3)
+    # Gradients reach the inputs and every weight (a penalty trains D through this pass).
+    np.testing.assert_allclose(grad_x.numpy(), ref_x.numpy(), rtol=1e-4, atol=1e-6)
+    assert len(grad_w) == len(ref_w) == 5
+    for g, r in zip(grad_w, ref_w):
+        np.testing.assert_allclose(g.numpy(), r.numpy(), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_dat_perturbation_of_every_call_form_leaves_d_alone(form, call_forms, rng):
+    forms, _ = call_forms
+    d = forms[form]()
+    x_r = tf.constant(rng.normal(size=(6, 3)) + 2.0, tf.float32)
+    x_f = tf.constant(rng.normal(size=(6, 3)) - 1.0, tf.float32)
+    d(x_r)
+    before = _snapshot(d)
+    p = get_regularizer("dat").perturb(DStep(Critic(d), get_loss("ns"), x_r, x_f, tf.constant([1, 2], tf.int64)))
+    for k, v in _snapshot(d).items():
+        np.testing.assert_array_equal(v, before[k], err_msg=k)
+    assert float(tf.reduce_max(tf.abs(p.real - x_r))) > 1e-6  # it perturbed
 
 
 # -----------------------------------------------------------------------------

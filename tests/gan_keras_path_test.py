@@ -221,6 +221,62 @@ def test_subclassed_nets_build_train_save_load_and_sample(tmp_path):
         np.testing.assert_allclose(v, u, rtol=1e-6, atol=1e-7)
 
 
+FORMS = ["call(x)", "call(x, training=None)", "call(x, training=False)", "call(x, **kwargs)"]
+
+
+def _compiled(gan):
+    # SGD: with BatchNorm in D a shift of a whole batch is invisible, so some gradients are rounding noise,
+    # which Adam would scale up to full steps.
+    gan.compile(keras.optimizers.SGD(0.1), keras.optimizers.SGD(0.1))
+    return gan
+
+
+@pytest.mark.parametrize("regularizer", ["dat", "gp"])
+@pytest.mark.parametrize("form", FORMS)
+def test_subclassed_nets_of_every_call_form_train_as_their_functional_twins(form, regularizer, call_forms):
+    """G and D with BatchNorm, subclassed with each form of ``call``: the same steps, state and logs as the
+    same nets built functionally (training mode everywhere, stateless perturbation and penalty passes)."""
+    forms, twin = call_forms
+    g, d = forms[form](outputs=2), forms[form]()
+    sub = _compiled(GAN(g, d, latent_dim=3, regularizer=regularizer, n_dis=2, seed=7))  # builds g and d
+    fun = _compiled(GAN(twin(g, 3), twin(d, 2), latent_dim=3, regularizer=regularizer, n_dis=2, seed=7))
+    logs = [gan.fit(points(48), batch_size=16, shuffle=False, verbose=0).history for gan in (sub, fun)]
+    assert int(sub.g_steps.numpy()) == 3
+    for role in ("generator", "discriminator"):
+        a, b = getattr(sub, role).weights, getattr(fun, role).weights
+        assert len(a) == len(b) == 7  # moving statistics included: the perturbation moved none of them
+        for u, v in zip(a, b):
+            # Two graphs of the same sums round differently (GP's second derivatives most): 1e-3, where a
+            # perturbation or penalty in inference mode, or one that moved the moving statistics, is off by O(1).
+            np.testing.assert_allclose(u.numpy(), v.numpy(), rtol=1e-3, atol=1e-5, err_msg=f"{role} {u.path}")
+    for name in ("d_loss", "reg", "perturbation_norm", "grad_norm_real"):
+        assert logs[0][name][0] == pytest.approx(logs[1][name][0], rel=1e-3, abs=1e-5), name
+
+
+@pytest.mark.parametrize("form", FORMS)
+def test_subclassed_nets_of_every_call_form_save_load_sample_evaluate_and_export(form, call_forms, tmp_path):
+    forms, _ = call_forms
+    gan = _compiled(GAN(forms[form](outputs=2), forms[form](), latent_dim=3, regularizer="dat", n_dis=2, seed=7))
+    gan.fit(points(32), batch_size=16, verbose=0)
+    path = str(tmp_path / "gan.keras")
+    gan.save(path)
+    loaded = keras.saving.load_model(path)
+    assert type(loaded.generator) is type(gan.generator) and type(loaded.discriminator) is type(gan.discriminator)
+    assert int(loaded.g_steps.numpy()) == 2
+    assert_same_weights(gan, loaded)
+    np.testing.assert_array_equal(loaded.sample(5), gan.sample(5))
+    assert loaded.evaluate(points(16), batch_size=16, verbose=0, return_dict=True) == pytest.approx(
+        gan.evaluate(points(16), batch_size=16, verbose=0, return_dict=True))
+    gan.export(str(tmp_path / "served"), verbose=False)
+    served = tf.saved_model.load(str(tmp_path / "served"))
+    z = points(4, dim=3)
+    np.testing.assert_allclose(served.serve(z).numpy(), gan.predict(z, verbose=0), rtol=1e-6, atol=1e-6)
+    for model in (gan, loaded):  # both continue identically
+        model.fit(points(32), batch_size=16, shuffle=False, verbose=0)
+    for u, v in zip(weights(gan), weights(loaded)):
+        np.testing.assert_allclose(v, u, rtol=1e-6, atol=1e-7)
+
+
 def test_sequential_nets_without_an_input_are_built():
     g = keras.Sequential([keras.layers.Dense(8, activation="relu"), keras.layers.Dense(2)])
     d = keras.Sequential([keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])

@@ -1,4 +1,7 @@
-"""The package's import graph, lazy (function-level) imports included, has no cycle.
+"""The packages' import graph, lazy (function-level) imports included, has no cycle, and goes one way.
+
+The library (``dat_tf``) never imports the reproduction study (``dat_study``, installed beside it), so the
+study is outside the core: it can change, or be dropped, without touching what a Keras user installs.
 
 Edges are read from the source with ``ast`` (nothing is imported): ``import a.b``
 gives an edge to ``a.b``; ``from a.b import c`` to ``a.b.c`` where ``c`` is a
@@ -11,12 +14,12 @@ import os
 import re
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PACKAGE = os.path.join(ROOT, "dat_tf")
+PACKAGES = (os.path.join(ROOT, "dat_tf"), os.path.join(ROOT, "dat_study"))
 
 
 def _modules():
     mods = {}
-    for folder, _, files in os.walk(PACKAGE):
+    for folder, _, files in (entry for package in PACKAGES for entry in os.walk(package)):
         for name in files:
             if not name.endswith(".py"):
                 continue
@@ -86,7 +89,7 @@ def test_cycle_finder_finds_a_planted_cycle():
 
 def test_package_import_graph_has_no_cycle():
     graph = import_graph()
-    assert "dat_tf.gan" in graph and "dat_tf.regularizers.dat" in graph
+    assert "dat_tf.gan" in graph and "dat_tf.regularizers.dat" in graph and "dat_study.table3" in graph
     assert "dat_tf.regularizers.base" in graph["dat_tf.regularizers.dat"]  # edges are really read
     assert find_cycle(graph) is None, " -> ".join(find_cycle(graph))
 
@@ -97,8 +100,15 @@ def test_core_does_not_import_the_outer_layers():
     core = [m for m in graph if m in ("dat_tf.losses", "dat_tf.critic", "dat_tf.replicas", "dat_tf.gan",
                                       "dat_tf.hparams") or m.startswith("dat_tf.regularizers")]
     for mod in core:
-        outer = [t for t in graph[mod] if t.startswith(("dat_tf.train", "dat_tf.experiments", "dat_tf.metrics"))]
+        outer = [t for t in graph[mod] if t.startswith(("dat_tf.train", "dat_study", "dat_tf.metrics"))]
         assert not outer, f"{mod} imports {outer}"
+
+
+def test_the_library_never_imports_the_study():
+    graph = import_graph()
+    assert "dat_tf.files" in graph["dat_study.runner"]  # the study does import the library
+    wrong = {m: sorted(t for t in ts if t.startswith("dat_study")) for m, ts in graph.items() if m.startswith("dat_tf")}
+    assert not any(wrong.values()), {m: t for m, t in wrong.items() if t}
 
 
 def test_nothing_refers_to_files_outside_the_repository():

@@ -47,3 +47,11 @@ def test_bad_arguments_are_named():
     assert latent_dim_of(keras.Sequential([keras.Input((7,)), keras.layers.Dense(2)])) == 7
     with pytest.raises(ValueError, match="cannot read the latent size"):
         latent_dim_of(keras.Sequential([keras.Input((4, 4)), keras.layers.Dense(2)]))
+
+
+def test_latent_dim_of_a_subclassed_generator_is_the_shape_it_was_built_with(call_forms):
+    generator = call_forms[0]["call(x)"](outputs=2)
+    with pytest.raises(ValueError, match="cannot read the latent size"):
+        latent_dim_of(generator)  # not built yet
+    generator(np.zeros((2, 5), np.float32))
+    assert latent_dim_of(generator) == 5

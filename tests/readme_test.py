@@ -116,10 +116,17 @@ def _figure3(proc, cwd):
     assert "wrote runs/figure3/figure3.png, runs/figure3/figure3.md, runs/figure3/figure3.json" in proc.stdout
     with open(os.path.join(cwd, "runs/figure3/figure3.json")) as f:
         result = json.load(f)
-    rows = {(r["mixture"], r["method"], r["step"]) for r in result["table"]}
-    assert rows == {(m, method, s) for m in ("balanced", "imbalanced") for method in ("none", "dat")
-                    for s in (100, 200, 300)}
-    assert all(0 <= r["modes_covered"]["mean"] <= 9 for r in result["table"])
+    # both readings of the paper's "variance 0.1", the separated one (std 0.1) first, as the figure draws them
+    assert [round(r["std"], 3) for r in result["readings"]] == [0.1, 0.316]
+    for reading in result["readings"]:
+        rows = {(r["mixture"], r["method"], r["step"]) for r in reading["table"]}
+        assert rows == {(m, method, s) for m in ("balanced", "imbalanced") for method in ("none", "dat")
+                        for s in (100, 200, 300)}
+        assert all(0 <= r["modes_covered"]["mean"] <= 9 for r in reading["table"])
+    # a line per finished run with the time left (the main job is not silent for minutes)
+    progress = [line for line in proc.stdout.splitlines() if line.startswith("figure3: ") and " finished; " in line]
+    assert len(progress) == 8 and progress[-1].endswith("8/8 done, " + progress[-1].split("8/8 done, ")[1])
+    assert all(re.search(r"\d+/8 done, [\d.]+ min elapsed, about [\d.]+ min left$", line) for line in progress)
 
 
 def _cifar10_data_missing(proc, cwd):
@@ -173,7 +180,7 @@ CHECKS = {
     "pip install -e .": Skip("installs the package: .ci/run installs it in a fresh venv and runs the suite"),
     "python bin/figure3.py": Run(
         0, _figure3, extra=("--seeds=0", "--checkpoints=100,200,300"),
-        why_extra="the full run takes 7.5 min; one seed and three early checkpoints write the same three files",
+        why_extra="the full run takes minutes; one seed and three early checkpoints write the same three files",
     ),
     'pip install -e ".[test]"': Skip("installs the test extras: .ci/run does (test_readme_setup_commands_match_ci)"),
     "python -m pytest -q tests": Skip("the test suite itself: .ci/run runs it (test_readme_setup_commands_match_ci)"),

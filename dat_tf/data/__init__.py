@@ -3,9 +3,11 @@
 Every pipeline yields float32 batches of ``n_dis * batch_size`` examples, the unit
 :class:`dat_tf.GAN` consumes per generator step.  The names below load their
 module (and TensorFlow) on first use, so importing :mod:`dat_tf.data.registry`
-for flag checks stays fast.
+for flag checks stays fast; the built-in datasets (:mod:`dat_tf.data.catalog`)
+are registered here.
 """
 
+from dat_tf.data import catalog  # noqa: F401 - registers the built-in datasets before anything reads the registry
 from dat_tf.lazy import lazy_exports
 
 _EXPORTS = {

@@ -5,7 +5,6 @@ Design notes: docs/design.md, "Image datasets: splits and preprocessing".
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
 import re
@@ -16,12 +15,12 @@ import numpy as np
 import tensorflow as tf
 
 from dat_tf.data.errors import BadImagesError, DatasetNotFoundError, DatasetUnavailableError
+from dat_tf.data.registry import DATASETS, FOLDER_PREFIX, LSUN_TEST_HOLDOUT, Dataset, get_dataset
 from dat_tf.network import reachable
 
 __all__ = [
-    "NAMES",
+    "LSUN_TEST_HOLDOUT",
     "BadImagesError",
-    "DatasetInfo",
     "DatasetNotFoundError",
     "DatasetUnavailableError",
     "dataset_info",
@@ -35,88 +34,9 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif")
-TINYIMAGENET_URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
-LSUN_TEST_HOLDOUT = 10_000
 MAX_LISTED_BAD_FILES = 20
 DEFAULT_MAX_SHUFFLE_BUFFER = 100_000
-
-
-@dataclasses.dataclass(frozen=True)
-class DatasetInfo:
-    """What :func:`image_dataset` reads for a name.
-
-    Attributes:
-      name: canonical name (``"cifar10"``, ..., or ``"folder:<path>"``).
-      source: ``"tfds"``, ``"tinyimagenet"`` or ``"folder"``.
-      resolution: output size R (images are ``R x R x 3``).
-      tfds_name: the tfds builder name, ``None`` for folders.
-      train_split / test_split: what the roles ``"train"`` / ``"test"`` read
-        (tfds split strings, or sub-folders).
-      num_train / num_test: sizes per the paper's A.2 (``None`` if unknown).
-      preprocessing: one line saying what is done to each image.
-      download_url: the file tfds downloads to prepare it (its host is probed
-        before a download), ``None`` for folders.
-    """
-
-    name: str
-    source: str
-    resolution: int
-    tfds_name: Optional[str]
-    train_split: str
-    test_split: Optional[str]
-    num_train: Optional[int]
-    num_test: Optional[int]
-    preprocessing: str
-    download_url: Optional[str] = None
-
-    def split_for(self, split: str) -> str:
-        """Maps a role (``"train"``/``"test"``) to the split read; other strings pass through."""
-        if split == "train":
-            return self.train_split
-        if split == "test" or (self.source == "tinyimagenet" and split == "val"):
-            if self.test_split is None:
-                raise ValueError(f"Dataset {self.name!r} has no test split.")
-            return self.test_split
-        return split
-
-
-_NATIVE = "no resize (native size); centre crop / resize only if resolution is overridden"
-_CROP_RESIZE = "centre crop to a square of the shorter side, PIL-style antialiased bilinear resize to R (uint8)"
-
-_DATASETS = {
-    "cifar10": DatasetInfo("cifar10", "tfds", 32, "cifar10", "train", "test", 50_000, 10_000, _NATIVE,
-                           "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"),
-    "cifar100": DatasetInfo("cifar100", "tfds", 32, "cifar100", "train", "test", 50_000, 10_000, _NATIVE,
-                            "https://www.cs.toronto.edu/~kriz/cifar-100-binary.tar.gz"),
-    "stl10": DatasetInfo(
-        "stl10", "tfds", 48, "stl10", "unlabelled", "test", 100_000, 8_000,
-        "96x96 -> PIL-style antialiased bilinear resize to 48 (uint8), as mimicry's Resize(48)",
-        "http://ai.stanford.edu/~acoates/stl10/stl10_binary.tar.gz",
-    ),
-    "lsun_bedroom": DatasetInfo(
-        "lsun_bedroom", "tfds", 64, "lsun/bedroom",
-        f"train[{LSUN_TEST_HOLDOUT}:]", f"train[:{LSUN_TEST_HOLDOUT}]", None, LSUN_TEST_HOLDOUT,
-        _CROP_RESIZE + " (mimicry CenterCrop(256) + Resize)", "http://dl.yf.io/lsun/scenes/bedroom_train_lmdb.zip",
-    ),
-    "tinyimagenet": DatasetInfo(
-        "tinyimagenet", "tinyimagenet", 64, None, "train", "val", 100_000, 10_000, _NATIVE,
-    ),
-}
-_ALIASES = {"tiny_imagenet": "tinyimagenet", "lsun/bedroom": "lsun_bedroom", "lsun": "lsun_bedroom"}
-
-NAMES = tuple(_DATASETS) + ("folder:<path>",)
-
-
-def _canonical(name: str) -> str:
-    if not isinstance(name, str) or not name:
-        raise ValueError(f"Dataset name must be a non-empty string, got {name!r}.")
-    if name.startswith("folder:"):
-        return name
-    key = name.strip().lower().replace("-", "_")
-    key = _ALIASES.get(key, key)
-    if key not in _DATASETS:
-        raise ValueError(f"Unknown image dataset {name!r}; expected one of {list(NAMES)}.")
-    return key
+_READERS = ("tfds", "tinyimagenet", "folder")
 
 
 def _check_resolution(resolution):
@@ -124,25 +44,25 @@ def _check_resolution(resolution):
         raise ValueError(f"resolution must be a positive integer or None, got {resolution!r}.")
 
 
-def dataset_info(name: str, resolution: Optional[int] = None) -> DatasetInfo:
-    """Resolution, tfds name and train/test splits of ``name``.
+def dataset_info(name: str, resolution: Optional[int] = None) -> Dataset:
+    """The registry entry of an image dataset this module reads, at ``resolution``.
 
+    Its resolution, tfds name, train/test splits, sizes and preprocessing;
     ``resolution`` overrides the paper's size (e.g. LSUN at 128 as mimicry's
     ``lsun_bedroom_128``); ``folder:<path>`` datasets need it.
+
+    Raises:
+      ValueError: an unknown name, one this module does not read, or a bad resolution.
     """
     _check_resolution(resolution)
-    key = _canonical(name)
-    if key.startswith("folder:"):
-        path = key[len("folder:"):]
-        if not path:
-            raise ValueError("folder:<path> needs a path, e.g. 'folder:/data/faces'.")
-        if resolution is None:
-            raise ValueError(f"{name!r}: folder datasets need resolution= (the output size R).")
-        return DatasetInfo(f"folder:{path}", "folder", resolution, None, "train", "test", None, None, _CROP_RESIZE)
-    info = _DATASETS[key]
-    if resolution is not None and resolution != info.resolution:
-        info = dataclasses.replace(info, resolution=resolution, preprocessing=_CROP_RESIZE)
-    return info
+    info = get_dataset(name)
+    if info.source not in _READERS:
+        readable = [n for n, d in DATASETS.items() if d.source in _READERS] + [FOLDER_PREFIX + "<path>"]
+        raise ValueError(f"{name!r} is not read by image_dataset (its source is {info.source!r}; use "
+                         f"get_dataset({name!r}).load); expected one of {readable}.")
+    if info.source == "folder" and resolution is None:
+        raise ValueError(f"{name!r}: folder datasets need resolution= (the output size R).")
+    return info.at(resolution)
 
 
 # ----------------------------------------------------------------------------- preprocessing
@@ -304,7 +224,7 @@ def image_dataset(
         paths = _tinyimagenet_files(data_dir, info.split_for(split))
         expected = (64, 64)
     else:
-        paths = _folder_files(info.name[len("folder:"):], split)
+        paths = _folder_files(info.name[len(FOLDER_PREFIX):], split)
         expected = None
     if validate:
         _validate_files(paths, expected)
@@ -320,7 +240,7 @@ def image_dataset(
 # ----------------------------------------------------------------------------- tfds
 
 
-def _prepare_hint(info: DatasetInfo, data_dir: Optional[str]) -> str:
+def _prepare_hint(info: Dataset, data_dir: Optional[str]) -> str:
     name, target = info.tfds_name, data_dir or "DIR"
     needs = "`pip install importlib_resources`"
     if name.startswith("lsun"):
@@ -338,7 +258,7 @@ def _prepare_hint(info: DatasetInfo, data_dir: Optional[str]) -> str:
 DOWNLOAD_PROBE_SECONDS = 3.0
 
 
-def _tfds_examples(info: DatasetInfo, tfds_split: str, data_dir, seed, shuffle, download):
+def _tfds_examples(info: Dataset, tfds_split: str, data_dir, seed, shuffle, download):
     import tensorflow_datasets as tfds  # noqa: PLC0415 - import cost only where tfds is used
 
     builder = tfds.builder(info.tfds_name, data_dir=data_dir)
@@ -417,8 +337,8 @@ def _folder_files(root: str, split: str) -> list[str]:
 
 def _tinyimagenet_layout_hint(data_dir) -> str:
     return (
-        f"Tiny ImageNet is not in the tfds catalogue: download {TINYIMAGENET_URL}, unzip it, and pass "
-        f"--data_dir (data_dir=) pointing at the tiny-imagenet-200 folder (or its parent), laid out as "
+        f"Tiny ImageNet is not in the tfds catalogue: download {get_dataset('tinyimagenet').download_url}, unzip it, "
+        f"and pass --data_dir (data_dir=) pointing at the tiny-imagenet-200 folder (or its parent), laid out as "
         f"the official archive:\n"
         f"  tiny-imagenet-200/train/<wnid>/images/*.JPEG   (100,000 images, 64x64)\n"
         f"  tiny-imagenet-200/val/images/*.JPEG            (10,000 images)\n"

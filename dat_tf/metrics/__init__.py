@@ -10,25 +10,43 @@ TF >= 2.16), :mod:`~dat_tf.metrics.scores` (fid / kid / inception_score),
 :mod:`~dat_tf.metrics.classifiers` (inception, Keras files, digits),
 :mod:`~dat_tf.metrics.activations` (batched, streamed features),
 :mod:`~dat_tf.metrics.realstats` (cached real statistics),
-:mod:`~dat_tf.metrics.evaluation` (``evaluate``) and :mod:`~dat_tf.metrics.digits` (the offline
-classifier's recipe).
+:mod:`~dat_tf.metrics.evaluation` (``evaluate``), :mod:`~dat_tf.metrics.digits` (the offline
+classifier's recipe) and :mod:`~dat_tf.metrics.attack` (Figure 1's targeted attack).
 """
 
-from dat_tf.metrics.activations import compute_activations, generator_sampler, iterate_batches
-from dat_tf.metrics.classifiers import (
-    DIGITS_CLASSIFIER_PATH,
-    INCEPTION_TFHUB,
-    Classifier,
-    InceptionClassifier,
-    InceptionUnavailableError,
-    KerasClassifier,
-    digits_classifier,
-    get_classifier,
-    load_inception,
-)
-from dat_tf.metrics.evaluation import evaluate, load_generator
-from dat_tf.metrics.realstats import cache_key, real_images, real_statistics
-from dat_tf.metrics.scores import fid, inception_score, kid
+import importlib
+
+# name -> the module defining it.  Imported on first use (PEP 562), so that a light module of this
+# package (``attack``'s constants, read by ``bin/attack.py`` before TensorFlow loads) costs nothing.
+_EXPORTS = {
+    "compute_activations": "activations",
+    "generator_sampler": "activations",
+    "iterate_batches": "activations",
+    "DIGITS_CLASSIFIER_PATH": "classifiers",
+    "INCEPTION_TFHUB": "classifiers",
+    "Classifier": "classifiers",
+    "InceptionClassifier": "classifiers",
+    "InceptionUnavailableError": "classifiers",
+    "KerasClassifier": "classifiers",
+    "digits_classifier": "classifiers",
+    "get_classifier": "classifiers",
+    "load_inception": "classifiers",
+    "evaluate": "evaluation",
+    "load_generator": "evaluation",
+    "cache_key": "realstats",
+    "real_images": "realstats",
+    "real_statistics": "realstats",
+    "fid": "scores",
+    "inception_score": "scores",
+    "kid": "scores",
+}
+
+
+def __getattr__(name):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"dat_tf.metrics.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'dat_tf.metrics' has no attribute {name!r}")
+
 
 __all__ = [
     "Classifier",

@@ -17,10 +17,9 @@ import re
 
 import numpy as np
 
+from dat_tf.data.registry import DATASETS
 from dat_tf.files import atomic_writer
 from dat_tf.metrics.activations import DEFAULT_BATCH_SIZE, compute_activations
-
-DATASETS = ("digits",)
 
 
 def default_cache_dir() -> str:
@@ -28,15 +27,16 @@ def default_cache_dir() -> str:
 
 
 def real_images(dataset: str, split: str, resolution: int | None = None) -> np.ndarray:
-    """All images ``[N, R, R, C]`` in ``[-1, 1]`` of a dataset split available offline."""
-    if dataset == "digits":
-        from dat_tf.metrics.digits import digits_split_at
-
-        return digits_split_at(split, resolution)
-    raise ValueError(
-        f"Unknown dataset {dataset!r}; expected one of {list(DATASETS)} (or pass real images / a tf.data "
-        "dataset as source= with a dataset label)."
-    )
+    """All images ``[N, R, R, C]`` in ``[-1, 1]`` of a split of a dataset whose registry entry holds them
+    (``arrays``: the offline digits), at ``resolution`` (``None``: native)."""
+    entry = DATASETS.get(dataset)
+    if entry is None or entry.arrays is None:
+        held = [n for n, d in DATASETS.items() if d.arrays is not None]
+        raise ValueError(
+            f"Unknown dataset {dataset!r} for real images in memory; expected one of {held} (or pass real images / "
+            "a tf.data dataset as source= with a dataset label)."
+        )
+    return entry.arrays(entry.split_for(split), resolution)
 
 
 def cache_key(dataset: str, split: str, classifier_key: str, num_samples: int | None, resolution=None) -> str:

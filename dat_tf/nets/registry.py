@@ -14,8 +14,9 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import difflib
 from typing import Callable
+
+from dat_tf.registry import Registry, caller_module
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,22 +41,18 @@ class Net:
     auxiliary: Callable | None = None
 
 
-NETS: dict[str, Net] = {}
-"""Name -> :class:`Net`, in registration order."""
+NETS = Registry("net")
+"""Name -> :class:`Net`, in registration order (a :class:`dat_tf.registry.Registry`)."""
 
 
 def register_net(net: Net) -> Net:
-    NETS[net.name] = net
-    return net
+    """Makes ``net`` the ``--net`` value ``net.name``; a name another module registered is refused."""
+    return NETS.add(net.name, net, owner=caller_module())
 
 
 def get_net(name: str) -> Net:
-    """The net called ``name``; raises ``ValueError`` listing the valid names."""
-    if name not in NETS:
-        close = difflib.get_close_matches(str(name), NETS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"Unknown net {name!r}{hint}; expected one of {list(NETS)}.")
-    return NETS[name]
+    """The net called ``name``; raises ``ValueError`` naming it, the valid names and the closest one."""
+    return NETS.lookup(name)
 
 
 # ----------------------------------------------------------------------------- built-in nets

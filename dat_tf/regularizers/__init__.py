@@ -9,7 +9,12 @@ do not depend on the replica count.
 
 Modules: :mod:`.base` (protocol, registry), :mod:`.gradient_penalty` (gp, lp,
 zero_gp, r1), :mod:`.adversarial` (ar, rfm, asgan), :mod:`.dat` (dat, datt).
+Every module of this package is imported here, so a new module's
+``@register`` classes are known without an import line of their own.
 """
+
+import importlib
+import pkgutil
 
 from dat_tf.regularizers.base import (
     REGULARIZERS,
@@ -24,6 +29,10 @@ from dat_tf.regularizers.base import (
 from dat_tf.regularizers.gradient_penalty import GradientPenalty, interpolate
 from dat_tf.regularizers.adversarial import FGSM, RobustRegularizer
 from dat_tf.regularizers.dat import DirectAdversarialTraining
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
+del _module
 
 __all__ = [
     "REGULARIZERS",

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-from dat_tf.lazy import keras_serializable, lazy_module
+from dat_tf.lazy import lazy_module
 from dat_tf.regularizers.base import Perturbation, Regularizer, d_loss_gradients, mean_perturbation_norm, param, register
 
 tf = lazy_module("tensorflow")  # loaded on first use (see dat_tf.lazy)
@@ -33,8 +31,6 @@ def _global_frobenius(diff):
 
 @register("rfm", fixed={"target": "features"}, help="Robust feature matching on D's penultimate features.")
 @register("ar", fixed={"target": "logits"}, help="Adversarial robustness of D's score.")
-@keras_serializable(package="dat_tf")
-@dataclasses.dataclass
 class RobustRegularizer(Regularizer):
     """AR and RFM: consistency of D between clean and adversarial inputs.
 
@@ -94,8 +90,6 @@ class RobustRegularizer(Regularizer):
 
 
 @register("asgan", help="ASGAN: D trained on FGSM examples of reals and fakes.")
-@keras_serializable(package="dat_tf")
-@dataclasses.dataclass
 class FGSM(Regularizer):
     """ASGAN: D trained on FGSM examples of reals and fakes.
 

@@ -10,19 +10,18 @@ step, in two calls the GAN makes:
 2. :meth:`Regularizer.penalty` (inside that tape): a scalar added to D's loss.
 
 The GAN computes ``loss.discriminator_loss(D(x_r'), D(x_f')) + penalty``
-itself; a regularizer knows nothing of the model.  Hyperparameters are
-dataclass fields declared with :func:`dat_tf.hparams.param`; they are the
-constructor's arguments, the ``get_config``, and (with the class's
-``flag_prefix``) the command-line flags.  A name is registered once, with the
-arguments it fixes, by :func:`register`.
+itself; a regularizer knows nothing of the model.  A regularizer is one class
+decorated with :func:`register`, which makes it a dataclass whose fields
+(declared with :func:`dat_tf.hparams.param`) are the constructor's arguments,
+the ``get_config`` and (with the class's ``flag_prefix``) the command-line
+flags, registers it with Keras (saved with the model), and names it, with the
+arguments the name fixes.  ``module:Class`` names a subclass in a module of
+your own (imported on first use, then registered under that name).
 
 Example (a regularizer of your own; it trains from a ``TrainConfig``, in
 ``fit`` and through ``save``/``load_model``):
 
->>> import dataclasses, keras
 >>> @register("tiny_gp", help="0-GP with a small weight, on reals.")
-... @keras.saving.register_keras_serializable(package="my_project")
-... @dataclasses.dataclass
 ... class TinyGP(Regularizer):
 ...     weight: float = param(0.1, "lambda", low=0.0)
 ...     def penalty(self, step, pert):
@@ -36,12 +35,15 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import importlib
 import inspect
+import re
 import typing
 
 from dat_tf.hparams import param, problems
 from dat_tf.lazy import keras_serializable, lazy_module
 from dat_tf.losses import GANLoss
+from dat_tf.registry import Registry, qualified_name
 
 if typing.TYPE_CHECKING:
     from dat_tf.critic import Critic
@@ -90,18 +92,17 @@ class Perturbation:
     norm: tf.Tensor | float = 0.0
 
 
-@keras_serializable(package="dat_tf")
-@dataclasses.dataclass
 class Regularizer:
-    """Base class: the plain GAN loss, no perturbation, no penalty.
+    """Base class: the plain GAN loss, no perturbation, no penalty (registered as ``none``).
 
-    Subclasses are dataclasses whose fields (declared with
-    :func:`dat_tf.hparams.param`) are their hyperparameters; they override
-    :meth:`perturb`, :meth:`penalty` or both.
+    Subclasses, decorated with :func:`register`, are dataclasses whose fields
+    (declared with :func:`dat_tf.hparams.param`) are their hyperparameters;
+    they override :meth:`perturb`, :meth:`penalty` or both.
 
     Attributes:
       flag_prefix: command-line flags of the fields are ``--<prefix>_<field>``
-        (class attribute; default: the first name the class is registered under).
+        (class attribute; default: the first name the class is registered
+        under, or for a ``module:Class`` name the class name in snake case).
     """
 
     flag_prefix = None
@@ -173,32 +174,85 @@ class Entry:
         return self.cls(**{**kwargs, **self.fixed})
 
 
-REGULARIZERS: dict[str, Entry] = {}
-"""Name -> :class:`Entry`, in registration order."""
+def _import_class(name: str):
+    """The :class:`Entry` of ``module:Class``: imports ``module`` and registers ``Class`` under ``name``.
+
+    Returns ``None`` for a name of another form (the unknown-name error follows).
+
+    Raises:
+      ValueError: the module cannot be imported, has no such class, or it is no Regularizer subclass.
+    """
+    module_name, _, class_name = name.partition(":")
+    if not (module_name and class_name) or not all(p.isidentifier() for p in module_name.split(".") + [class_name]):
+        return None
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as e:
+        raise ValueError(f"cannot import module {module_name!r} ({e}); a regularizer of your own is "
+                         "module:Class with the module on PYTHONPATH or installed") from None
+    except Exception as e:  # noqa: BLE001 - the user's module raised while importing
+        raise ValueError(f"importing module {module_name!r} failed: {type(e).__name__}: {e}") from None
+    cls = getattr(module, class_name, None)
+    if not (isinstance(cls, type) and issubclass(cls, Regularizer)):
+        found = sorted(n for n, v in vars(module).items() if isinstance(v, type) and issubclass(v, Regularizer)
+                       and v.__module__ == module.__name__)
+        close = difflib.get_close_matches(class_name, found, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        what = f"module {module_name!r} has no {class_name!r}" if cls is None else \
+            f"{module_name}.{class_name} is a {type(cls).__name__}, not a Regularizer subclass"
+        raise ValueError(f"{what}{hint}; its Regularizer subclasses: {found}")
+    register(name)(cls)
+    return REGULARIZERS[name]
 
 
-def register(name: str, *, fixed: dict | None = None, help: str = ""):
-    """Class decorator: registers ``cls`` under ``name``, with the arguments ``name`` fixes.
+REGULARIZERS = Registry("regularizer")
+"""Name -> :class:`Entry`, in registration order (a :class:`dat_tf.registry.Registry`); ``module:Class``
+names are imported and registered on first lookup."""
+REGULARIZERS.add_pattern("module:Class", _import_class)
 
-    Stack it to register one class under several names (``gp``, ``lp``, ...).
-    Re-registering a name with the same class replaces it (module reloads);
-    with another class it is an error.
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+def register(name: str, *, fixed: dict | None = None, help: str = "", package: str | None = None):
+    """Class decorator: makes a :class:`Regularizer` subclass the regularizer called ``name``.
+
+    One decorator does all a regularizer needs: the class becomes a dataclass
+    (its :func:`~dat_tf.hparams.param` fields are its arguments and its
+    ``get_config``), is registered with Keras as ``"package>ClassName"`` (so a
+    GAN saves and loads it), and is registered under ``name``.  Stack it to
+    give one class several names (``gp``, ``lp``, ...).  A name another class
+    registered is refused; the same class registering it again replaces it.
+
+    Args:
+      name: the ``regularizer=`` / ``--regularizer`` value.
+      fixed: arguments the name fixes (``{"kind": "one_sided"}``); passing
+        one of them under this name is an error.
+      help: one line for ``--help`` (default: the docstring's first line).
+      package: the Keras name's first part (default: the class's top-level package).
+
+    Example::
+
+        @register("tiny_gp", help="0-GP with a small weight.")
+        class TinyGP(Regularizer):
+            weight: float = param(0.1, "lambda", low=0.0)
     """
 
     def decorate(cls):
-        if not (isinstance(cls, type) and issubclass(cls, Regularizer) and dataclasses.is_dataclass(cls)):
-            raise TypeError(f"register({name!r}) takes a dataclass subclass of Regularizer, got {cls!r}.")
-        old = REGULARIZERS.get(name)
-        if old is not None and old.cls.__qualname__ != cls.__qualname__:
-            raise ValueError(f"Regularizer name {name!r} is already registered for {old.cls.__name__}.")
-        fields = {f.name for f in _fields(cls)}
-        bad = sorted(set(fixed or {}) - fields)
+        if not (isinstance(cls, type) and issubclass(cls, Regularizer)):
+            raise TypeError(f"register({name!r}) takes a subclass of Regularizer, got {cls!r}.")
+        for klass in reversed(cls.__mro__):  # parents first: a plain parent's fields count too
+            if issubclass(klass, Regularizer) and "__dataclass_fields__" not in klass.__dict__:
+                dataclasses.dataclass(klass)
+        bad = sorted(set(fixed or {}) - {f.name for f in _fields(cls)})
         if bad:
             raise ValueError(f"register({name!r}): {cls.__name__} has no field {', '.join(bad)}.")
-        REGULARIZERS[name] = Entry(name, cls, dict(fixed or {}), help or (inspect.getdoc(cls) or "").split("\n")[0])
+        doc = help or (inspect.getdoc(cls) or "").split("\n")[0]
+        REGULARIZERS.add(name, Entry(name, cls, dict(fixed or {}), doc), owner=qualified_name(cls))
         if cls.__dict__.get("flag_prefix") is None:
-            cls.flag_prefix = name
-        return cls
+            cls.flag_prefix = name if name.isidentifier() else _snake(cls.__name__)
+        return keras_serializable(package)(cls)
 
     return decorate
 
@@ -207,11 +261,13 @@ def get_regularizer(name, **kwargs) -> Regularizer:
     """Builds the regularizer called ``name`` with hyperparameters ``kwargs``.
 
     A :class:`Regularizer` instance is returned as is; a dict is read as a
-    Keras-serialized regularizer (or the older ``{"name", "config"}`` form).
+    Keras-serialized regularizer (or the older ``{"name", "config"}`` form);
+    ``module:Class`` imports ``module`` and registers its ``Class``.
 
     Raises:
-      ValueError: for an unknown name (listing the valid ones), an argument the
-        name fixes, an unknown argument, or a bad value (naming it).
+      ValueError: for an unknown name (naming it, the valid ones and the
+        closest), a module or class that cannot be used, an argument the name
+        fixes, an unknown argument, or a bad value (naming it).
     """
     if isinstance(name, Regularizer):
         if kwargs:
@@ -221,11 +277,7 @@ def get_regularizer(name, **kwargs) -> Regularizer:
         if "class_name" in name:
             return keras.saving.deserialize_keras_object(name)
         return get_regularizer(name["name"], **{**name.get("config", {}), **kwargs})
-    if name not in REGULARIZERS:
-        close = difflib.get_close_matches(str(name), REGULARIZERS, n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ValueError(f"Unknown regularizer {name!r}{hint}; expected one of {sorted(REGULARIZERS)}.")
-    return REGULARIZERS[name].build(**kwargs)
+    return REGULARIZERS.lookup(name).build(**kwargs)
 
 
 def name_of(reg: Regularizer) -> str:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
-
-from dat_tf.lazy import keras_serializable, lazy_module
+from dat_tf.lazy import lazy_module
 from dat_tf.regularizers.base import Perturbation, Regularizer, mean_perturbation_norm, param, register
 
 tf = lazy_module("tensorflow")  # loaded on first use (see dat_tf.lazy)
@@ -14,8 +12,6 @@ VARIANTS = ("paper", "reference")
 
 @register("datt", fixed={"with_clean": True}, help="DATT: D trained on clean and DAT-perturbed batches together.")
 @register("dat", fixed={"with_clean": False}, help="DAT: D trained on DAT-perturbed reals and fakes.")
-@keras_serializable(package="dat_tf")
-@dataclasses.dataclass
 class DirectAdversarialTraining(Regularizer):
     """Direct Adversarial Training: D trained on batch-mean-targeted perturbations.
 

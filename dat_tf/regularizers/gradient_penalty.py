@@ -6,9 +6,7 @@ Thanh-Tung et al. 2019 (0-GP); Mescheder et al. 2018 (R1).
 
 from __future__ import annotations
 
-import dataclasses
-
-from dat_tf.lazy import keras_serializable, lazy_module
+from dat_tf.lazy import lazy_module
 from dat_tf.regularizers.base import Regularizer, param, register
 
 tf = lazy_module("tensorflow")  # loaded on first use (see dat_tf.lazy)
@@ -43,8 +41,6 @@ _KINDS = {"one_centered": one_centered_penalty, "one_sided": one_sided_penalty, 
 @register("zero_gp", fixed={"kind": "zero_centered"}, help="0-GP: lambda E[||grad D(x_hat)||^2].")
 @register("lp", fixed={"kind": "one_sided"}, help="WGAN-LP: lambda E[max(0, ||grad D(x_hat)|| - 1)^2].")
 @register("gp", fixed={"kind": "one_centered"}, help="WGAN-GP: lambda E[(||grad D(x_hat)|| - 1)^2].")
-@keras_serializable(package="dat_tf")
-@dataclasses.dataclass
 class GradientPenalty(Regularizer):
     """A penalty on the norm of D's input gradient, added to D's loss.
 

@@ -15,6 +15,7 @@ import tensorflow as tf
 from dat_tf.files import fsync_path
 from dat_tf.keras_adapter import learning_rate_source
 from dat_tf.train.schedules import ScaledSchedule, crossed, make_scalable
+from dat_tf.train.stop_signals import Interrupted
 
 _CKPT_FILE = re.compile(r"^ckpt-(\d+)\.(index|data-\d{5}-of-\d{5})$")
 
@@ -63,23 +64,31 @@ class StateSnapshot:
     values at the call (on their devices; TensorFlow copies a variable's
     buffer before updating it while a read of it is alive, so later training
     steps do not change them) and whether every floating-point value is
-    finite.  ``assign(values)`` writes them back.
+    finite.  ``assign(values)`` writes them back; ``all_finite()`` only checks.
     """
 
     def __init__(self, variables):
         self.variables = list(variables)
         self._raw = [v.value if isinstance(v, keras.Variable) else v for v in self.variables]
         self._fn = tf.function(self._read, autograph=False)
+        self._finite_fn = tf.function(lambda: self._finite(self._raw), autograph=False)
+
+    @staticmethod
+    def _finite(values):
+        checks = [tf.reduce_all(tf.math.is_finite(x)) for x in values if x.dtype.is_floating]
+        return tf.reduce_all(tf.stack(checks)) if checks else tf.constant(True)
 
     def _read(self):
         values = [tf.identity(v) for v in self._raw]
-        checks = [tf.reduce_all(tf.math.is_finite(x)) for x in values if x.dtype.is_floating]
-        finite = tf.reduce_all(tf.stack(checks)) if checks else tf.constant(True)
-        return values, finite
+        return values, self._finite(values)
 
     def take(self):
         values, finite = self._fn()
         return list(values), bool(finite)
+
+    def all_finite(self) -> bool:
+        """Whether every floating-point value is finite now (nothing copied or kept)."""
+        return bool(self._finite_fn())
 
     def assign(self, values):
         for v, x in zip(self.variables, values):
@@ -145,6 +154,7 @@ class RunCheckpointer:
         self.restored_path = None
         self.skipped = []
         self.restore_summary = ""
+        self._finite = None
 
     @property
     def latest(self) -> str | None:
@@ -153,6 +163,12 @@ class RunCheckpointer:
 
     def step(self) -> int:
         return int(keras.ops.convert_to_numpy(self.gan.g_steps))
+
+    def state_is_finite(self) -> bool:
+        """Whether every floating-point variable a checkpoint holds is finite (one compiled check)."""
+        if self._finite is None:
+            self._finite = StateSnapshot(state_variables(self.gan)).all_finite
+        return self._finite()
 
     # ------------------------------------------------------------------ saving
 
@@ -290,33 +306,81 @@ class RunCheckpointer:
 
 
 class CheckpointCallback(keras.callbacks.Callback):
-    """Saves at the first epoch end at or past every ``every`` generator steps, and at the end.
+    """Saves at every multiple of ``every`` generator steps, and at the end; never a state holding a NaN/Inf.
 
-    ``save_at_end=False`` (a ``fit`` that is one piece of a longer run) saves at the end only if a
-    callback stopped training there.
+    Why batch ends: Keras calls them after every execution (``steps_per_execution``
+    steps), so a checkpoint lands on the multiple itself when executions end
+    there (:func:`dat_tf.train.loop.train` makes them), whatever the epochs are;
+    else at the first execution end past it.  A state with a NaN/Inf (an update
+    that overflowed while the losses were finite) is not written, with a line on
+    stderr: the NaN guard deals with it, and the newest checkpoint stays finite.
+    ``save_at_end=False`` (a ``fit`` that is one piece of a longer run) saves at
+    the end only if a callback stopped training there.  With ``stop`` (a
+    :class:`dat_tf.train.stop_signals.StopRequest`), a SIGINT or SIGTERM it
+    recorded saves the step reached at the next execution or epoch end and
+    raises :class:`dat_tf.train.stop_signals.Interrupted`.
+
+    Args:
+      checkpointer: the run's :class:`RunCheckpointer`.
+      every: generator steps between checkpoints (0: only at the end).
+      save_at_end: save when ``fit`` ends.
+      stop: a ``StopRequest`` to act on, or ``None``.
+
+    Example:
+
+    >>> cb = CheckpointCallback(RunCheckpointer(gan, "run/checkpoints"), every=1000)  # doctest: +SKIP
+    >>> gan.fit(ds, steps_per_epoch=500, epochs=20, callbacks=[cb])  # doctest: +SKIP
     """
 
-    def __init__(self, checkpointer: RunCheckpointer, every: int, save_at_end: bool = True):
+    def __init__(self, checkpointer: RunCheckpointer, every: int, save_at_end: bool = True, stop=None):
         super().__init__()
-        if not isinstance(every, int) or every < 0:
+        if not isinstance(every, int) or isinstance(every, bool) or every < 0:
             raise ValueError(f"every must be an integer >= 0, got {every!r}.")
         self.checkpointer = checkpointer
         self.every = every
         self.save_at_end = save_at_end
+        self.stop = stop
         self._last = None
+        self._saved = (None, None)  # (step, path) of the newest save of this callback
+
+    def save(self) -> str | None:
+        """Writes a checkpoint of the current step; returns its path (``None``: not written, NaN/Inf)."""
+        step = self.checkpointer.step()
+        self._last = step
+        if not self.checkpointer.state_is_finite():
+            print(f"Checkpoints: generator step {step} is not saved: the model holds a NaN/Inf.", file=sys.stderr,
+                  flush=True)
+            path = None
+        else:
+            path = self.checkpointer.save()
+        self._saved = (step, path)
+        return path
+
+    def _stop_if_asked(self):
+        if self.stop is None or self.stop.signum is None:
+            return
+        step = self.checkpointer.step()
+        path = self._saved[1] if self._saved[0] == step else self.save()
+        raise Interrupted(self.stop.signum, step, path)
+
+    def _on_cadence(self):
+        if self.every and crossed(self._last, self.checkpointer.step(), self.every):
+            self.save()
 
     def on_train_begin(self, logs=None):
         self._last = self.checkpointer.step()
+        self._stop_if_asked()
+
+    def on_train_batch_end(self, batch, logs=None):
+        self._on_cadence()
+        self._stop_if_asked()
 
     def on_epoch_end(self, epoch, logs=None):
-        step = self.checkpointer.step()
-        if self.every and crossed(self._last, step, self.every):
-            self.checkpointer.save()
-            self._last = step
+        self._on_cadence()  # after the batch end of the same step: saves only if that one could not see the step
+        self._stop_if_asked()  # a signal during the other callbacks' epoch-end work (e.g. metrics)
 
     def on_train_end(self, logs=None):
         if not (self.save_at_end or getattr(self.model, "stop_training", False)):
             return
         if self.checkpointer.step() != self._last or self.checkpointer.latest is None:
-            self.checkpointer.save()
-            self._last = self.checkpointer.step()
+            self.save()

@@ -2,7 +2,9 @@
 
 ``bin/train.py`` calls :func:`define_flags` once and :func:`config_from_flags`
 in ``main``: every flag's name, type, default and help come from the config's
-fields and the regularizers' own fields, so nothing is restated here.
+fields and the regularizers' own fields, so nothing is restated here.  A
+``--regularizer=module:Class`` on the command line (or in a flagfile) is
+imported before the flags are defined, so its fields are flags too.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import sys
 from absl import flags
 
 from dat_tf.hparams import allowed, kind_of
-from dat_tf.regularizers import names_of
+from dat_tf.regularizers import REGULARIZERS, names_of
 from dat_tf.train.config import TrainConfig, regularizer_flags
 
 # The flags belong to the module that calls define_flags (bin/train.py): absl's --help then
@@ -55,8 +57,38 @@ def flags_parser(script: str, flag_values=flags.FLAGS):
 _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFINE_float, str: flags.DEFINE_string}
 
 
-def define_flags(flag_values=flags.FLAGS) -> list[str]:
-    """Defines one flag per config field and per regularizer hyperparameter; returns their names."""
+def _regularizer_in(argv, flag_values) -> str | None:
+    """The last ``--regularizer`` value of ``argv`` (flagfiles read as absl reads them), or ``None``."""
+    try:
+        args = flag_values.read_flags_from_files(list(argv[1:]), force_gnu=False)
+    except (flags.Error, OSError):  # a missing or bad flagfile: absl's own parse reports it
+        args = list(argv[1:])
+    value = None
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        name, eq, text = arg.lstrip("-").partition("=")
+        if arg.startswith("-") and name == "regularizer":
+            value = text if eq else (args[i + 1] if i + 1 < len(args) else None)
+    return value
+
+
+def define_flags(flag_values=flags.FLAGS, argv=None, script: str = "bin/train.py") -> list[str]:
+    """Defines one flag per config field and per regularizer hyperparameter; returns their names.
+
+    Args:
+      flag_values: the absl ``FlagValues`` to define them in.
+      argv: the command line (default ``sys.argv``): a ``--regularizer=module:Class`` in it is
+        imported first so its fields get flags; one that cannot be used is a usage error (exit 2).
+      script: the command's name in a usage error.
+    """
+    name = _regularizer_in(sys.argv if argv is None else argv, flag_values)
+    try:
+        if name and ":" in name:
+            REGULARIZERS.lookup(name)
+        reg_flags = regularizer_flags()
+    except ValueError as e:
+        usage_error(f"--regularizer={name!r} is not allowed: {e}" if name and ":" in name else str(e), script)
     names = []
     for field in dataclasses.fields(TrainConfig):
         if not field.metadata.get("flag", True):
@@ -65,7 +97,7 @@ def define_flags(flag_values=flags.FLAGS) -> list[str]:
         help_text = f"{field.metadata['help']} Allowed: {allowed(field, TrainConfig)}."
         _DEFINE[kind](field.name, field.default, help_text, flag_values=flag_values)
         names.append(field.name)
-    for flag, (cls, field) in regularizer_flags().items():
+    for flag, (cls, field) in reg_flags.items():
         users = ", ".join(names_of(cls))
         help_text = (f"[{users}] {field.metadata['help']} Default: {field.default!r}. "
                      f"Allowed: {allowed(field, cls)}.")

@@ -7,7 +7,9 @@ naming the flag, the bad value and what is allowed.  Choices of ``dataset``,
 ``net``, ``loss`` and ``regularizer`` are read from their registries, and the
 chosen regularizer's hyperparameters live in ``reg_args`` (flags
 ``--<prefix>_<field>``, e.g. ``--dat_epsilon``, generated from the
-regularizer's own fields).
+regularizer's own fields).  ``regularizer="module:Class"`` runs a regularizer of
+your own: the module is imported when the config is validated (or its flags
+defined) and the class's fields become flags as a registered one's do.
 
 Example:
 
@@ -21,7 +23,7 @@ from __future__ import annotations
 import dataclasses
 import math
 
-from dat_tf.data.registry import get_dataset, names as dataset_names
+from dat_tf.data.registry import DATASETS, get_dataset
 from dat_tf.hparams import allowed, check_value, kind_of, param, parse, problems
 from dat_tf.losses import LOSSES
 from dat_tf.nets.registry import NETS, get_net
@@ -40,7 +42,7 @@ class TrainConfig:
 
     # Data
     dataset: str = param("mixture_balanced", "Training data (a registered dataset, or folder:<path>).",
-                         choices=dataset_names)
+                         choices=DATASETS.names)
     mixture_std: float = param(math.sqrt(0.1), "Std of each Gaussian of the 2D mixtures "
                                "(paper: 'variance 0.1', so sqrt(0.1)).", low=0.0, strict=True)
     resolution: int | None = param(None, "Image size; None keeps the dataset's own (8 digits, 32 CIFAR, "
@@ -53,7 +55,7 @@ class TrainConfig:
     mock_data: bool = param(False, "Offline smoke runs: random images via tfds.testing.mock_data instead of "
                             "the real tfds data.")
     # Nets
-    net: str = param("mlp", "Architecture (a registered net).", choices=lambda: tuple(NETS))
+    net: str = param("mlp", "Architecture (a registered net).", choices=NETS.names)
     latent_dim: int = param(2, "Size of the latent vector z.", low=1)
     width: int | None = param(None, "Hidden units (mlp) or base channels (dcgan, sngan family); None: the "
                               "net's default (64; mimicry's for SNGAN).", low=1, optional=True)
@@ -64,9 +66,10 @@ class TrainConfig:
     d_weight_clip: float = param(0.0, "Clip D's weights to [-c, c] after each update (original WGAN); "
                                  "0 disables.", low=0.0)
     # Objective
-    loss: str = param("ns", "GAN loss (a registered loss).", choices=lambda: tuple(LOSSES))
-    regularizer: str = param("none", "Discriminator regularizer (a registered regularizer).",
-                             choices=lambda: tuple(REGULARIZERS))
+    loss: str = param("ns", "GAN loss (a registered loss).", choices=LOSSES.names)
+    regularizer: str = param("none", "Discriminator regularizer (a registered regularizer, or module:Class: a "
+                             "Regularizer subclass of your own, its fields' flags defined once the module is "
+                             "imported).", choices=REGULARIZERS.names)
     reg_args: dict = param({}, "Hyperparameters of the regularizer (flags --<prefix>_<name>, e.g. "
                            "--dat_epsilon); missing ones take the regularizer's defaults.", flag=False)
     # Schedule
@@ -80,8 +83,8 @@ class TrainConfig:
     lr_decay: str = param("none", "Learning-rate decay over n_iter generator steps.", choices=("none", "linear"))
     seed: int = param(0, "Seed of every random draw (weights, latents, data order).", low=0)
     # Checkpoints
-    checkpoint_every: int = param(1000, "Generator steps between checkpoints (0: only at the end); reruns "
-                                  "resume from the newest.", low=0)
+    checkpoint_every: int = param(1000, "Generator steps between checkpoints (0: only at the end), whatever "
+                                  "log_every is; reruns resume from the newest.", low=0)
     keep_checkpoints: int = param(3, "How many checkpoints to keep.", low=1)
     # Logging
     run_dir: str = param("runs/default", "Output folder: TensorBoard logs, config.json, checkpoints, "
@@ -121,8 +124,16 @@ class TrainConfig:
 
     def validate(self) -> "TrainConfig":
         """Checks every field; returns ``self`` or raises one ``ValueError`` listing every problem."""
-        is_folder = isinstance(self.dataset, str) and self.dataset.startswith("folder:") and len(self.dataset) > 7
-        found = [f"--{p}" for p in problems(self) if not (is_folder and p.startswith("dataset="))]
+        found, patterns = [], set()
+        for field, registry in (("dataset", DATASETS), ("regularizer", REGULARIZERS)):
+            value = getattr(self, field)
+            if isinstance(value, str) and ":" in value:  # folder:<path>, module:Class: the registry resolves it
+                patterns.add(field)
+                try:
+                    registry.lookup(value)
+                except ValueError as e:
+                    found.append(f"--{field}={value!r} is not allowed: {e}")
+        found += [f"--{p}" for p in problems(self) if p.split("=", 1)[0] not in patterns]
         if not _nonempty(self.run_dir):
             found.append(f"--run_dir={self.run_dir!r} is not allowed; expected a non-empty path")
         if not isinstance(self.metrics_classifier, str) or not (
@@ -165,7 +176,7 @@ class TrainConfig:
     def _combination_problems(self):
         out = []
         data = get_dataset(self.dataset)
-        if data.source == "folder" and self.dataset.startswith("folder:") and not self.resolution:
+        if data.source == "folder" and not self.resolution:
             out.append(f"--resolution=None is not allowed with --dataset={self.dataset!r}; give the image size")
             return out
         why = get_net(self.net).check(self.data_shape())
@@ -232,7 +243,7 @@ class TrainConfig:
             raise ValueError(f"Unknown flag(s) {', '.join('--' + u for u in unknown)}.")
         reg_args = dict(base.pop("reg_args", None) or {})
         name = base.get("regularizer", _FIELDS["regularizer"].default)
-        entry = REGULARIZERS.get(name)
+        entry = _entry(name)
         for flag, value in values.items():
             if flag not in reg_flags or value is None:
                 continue
@@ -256,8 +267,7 @@ class TrainConfig:
         The same files ``bin/train.py --flagfile=`` reads; ``overrides`` (flag
         names, regularizer flags included) win over the file.
         """
-        kinds = flag_kinds()
-        values = {}
+        lines = []
         with open(path) as f:
             for lineno, raw in enumerate(f, 1):
                 line = raw.strip()
@@ -265,14 +275,18 @@ class TrainConfig:
                     continue
                 if not line.startswith("--") or "=" not in line:
                     raise ValueError(f"{path}:{lineno}: expected --name=value, got {line!r}")
-                name, text = line[2:].split("=", 1)
-                if name not in kinds:
-                    raise ValueError(f"{path}:{lineno}: unknown flag --{name}; known flags are {sorted(kinds)}")
-                try:
-                    values[name] = parse(kinds[name], text)
-                except ValueError:
-                    raise ValueError(f"{path}:{lineno}: --{name}={text!r} is not a valid "
-                                     f"{kinds[name].__name__}") from None
+                lines.append((lineno, *line[2:].split("=", 1)))
+        # A module:Class regularizer's flags exist once its module is imported.
+        _entry(overrides.get("regularizer", {n: t for _, n, t in lines}.get("regularizer", "none")))
+        kinds = flag_kinds()
+        values = {}
+        for lineno, name, text in lines:
+            if name not in kinds:
+                raise ValueError(f"{path}:{lineno}: unknown flag --{name}; known flags are {sorted(kinds)}")
+            try:
+                values[name] = parse(kinds[name], text)
+            except ValueError:
+                raise ValueError(f"{path}:{lineno}: --{name}={text!r} is not a valid {kinds[name].__name__}") from None
         values.update(overrides)
         return cls.from_flags(values)
 
@@ -287,9 +301,17 @@ _LEGACY_REG_KEYS = {"dat_epsilon": "epsilon", "dat_variant": "variant", "dat_cli
 _ADDED_LATER = ("d_sigmoid",)
 
 
+def _entry(regularizer):
+    """The registry entry of ``regularizer`` (a ``module:Class`` is imported), or ``None`` if there is none."""
+    try:
+        return REGULARIZERS.lookup(regularizer)
+    except ValueError:
+        return None
+
+
 def _full_reg_args(regularizer: str, given: dict) -> dict:
     """``given`` completed with today's defaults of ``regularizer``'s hyperparameters."""
-    entry = REGULARIZERS.get(regularizer)
+    entry = _entry(regularizer)
     if entry is None or not isinstance(given, dict):
         return given
     return {**{f.name: f.default for f in entry.hyperparameters()}, **given}
@@ -312,7 +334,7 @@ def upgrade_dict(values: dict) -> dict:
         return _with_full_reg_args(values)
     reg_args = dict(values.get("reg_args") or {})
     name = values.get("regularizer", "none")
-    entry = REGULARIZERS.get(name)
+    entry = _entry(name)
     takes = {f.name for f in entry.hyperparameters()} if entry else set()
     for key, value in legacy.items():
         if key.startswith("dat_") != (name in ("dat", "datt")):

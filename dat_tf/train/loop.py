@@ -12,6 +12,7 @@ import math
 import os
 import re
 import shutil
+import signal
 import time
 
 import keras
@@ -27,25 +28,32 @@ from dat_tf.train.export import export, exports_ok
 from dat_tf.train.nan_guard import NaNGuard, RolledBack
 from dat_tf.train.run_identity import LOCK, RunLock, check_run, not_writable
 from dat_tf.train.schedules import LinearDecay
+from dat_tf.train.stop_signals import StopRequest, describe
 
 
 class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C stopped :func:`train`; says where the run stands (a ``KeyboardInterrupt``, so it still stops).
+    """Ctrl-C or SIGTERM stopped :func:`train`; says where the run stands (a ``KeyboardInterrupt``, so it still stops).
 
     Attributes:
       step: the generator step reached.
       checkpoint_step: the step of the newest checkpoint (``None``: none yet).
       run_dir: the run folder.
+      signum: the signal (``signal.SIGINT`` for a plain ``KeyboardInterrupt``).
+      saved: the checkpoint written for the signal at ``step`` (``None``: none, e.g. a second Ctrl-C).
     """
 
-    def __init__(self, step: int, checkpoint_step, run_dir: str):
+    def __init__(self, step: int, checkpoint_step, run_dir: str, signum: int = signal.SIGINT,
+                 saved: str | None = None):
         self.step, self.checkpoint_step, self.run_dir = step, checkpoint_step, run_dir
-        if checkpoint_step is None:
-            saved = "no checkpoint was written yet, so a rerun starts from step 0"
+        self.signum, self.saved = signum, saved
+        if saved is not None:
+            where = f"saved {saved}, where a rerun continues"
+        elif checkpoint_step is None:
+            where = "no checkpoint was written yet, so a rerun starts from step 0"
         else:
-            saved = f"the newest checkpoint is at generator step {checkpoint_step}, where a rerun continues"
+            where = f"the newest checkpoint is at generator step {checkpoint_step}, where a rerun continues"
         super().__init__(
-            f"interrupted at generator step {step} in {run_dir}; {saved}. Rerun the same command to resume."
+            f"{describe(signum)} at generator step {step} in {run_dir}; {where}. Rerun the same command to resume."
         )
 
 
@@ -175,6 +183,21 @@ def epoch_plan(done: int, until: int, every: int) -> tuple[int, int]:
     return every, (until - done) // every
 
 
+def execution_length(steps_per_execution: int, done: int, steps_per_epoch: int, checkpoint_every: int) -> int:
+    """The steps per execution of a ``fit`` from generator step ``done``: ``steps_per_execution`` or a divisor.
+
+    Keras runs whole executions and calls callbacks between them: one longer than
+    the epoch would overshoot the step count, and a checkpoint can fall only where
+    an execution ends.  Executions end at ``done + k * n``; ``n`` divides the epoch,
+    ``done`` and ``checkpoint_every``, so every multiple of ``checkpoint_every`` is
+    an execution end.
+
+    >>> execution_length(50, 0, 500, 1000), execution_length(50, 0, 50, 10), execution_length(50, 1237, 263, 1000)
+    (50, 10, 1)
+    """
+    return math.gcd(steps_per_execution, steps_per_epoch, checkpoint_every, done)
+
+
 def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | None = None, dataset=None,
           resume: bool = True, overwrite: bool = False):
     """Trains ``cfg`` (up to generator step ``until``, default ``cfg.n_iter``).
@@ -195,6 +218,11 @@ def train(cfg: TrainConfig, callbacks=(), until: int | None = None, gan: GAN | N
     until ``until`` is reached or the guard gives up (as ``"stop"``).  A given
     ``dataset`` (positioned at the model's step) is then iterated again and
     skipped, so it must yield the same stream every time it is iterated.
+
+    In the main thread, the first Ctrl-C or SIGTERM saves a checkpoint of the
+    step reached at the end of the running execution and raises
+    :class:`TrainingInterrupted` (:mod:`dat_tf.train.stop_signals`); a second
+    one raises it at once.
 
     The run folder belongs to one run (:mod:`dat_tf.train.run_identity`): the
     chief holds a lock on it for the whole call, ``config.json`` is written
@@ -309,24 +337,28 @@ def _train(cfg, out_dir, claim, callbacks, until, gan, dataset, resume):
     merged = {}
     start = time.time()
     try:
-        _fit_until(cfg, gan, until, done, stream, stream_from, guard, logger, extra, checkpointer, callbacks,
-                   merged)
-        merged["wall_time_s"] = [time.time() - start]
-        export(gan, out_dir)
-    except KeyboardInterrupt:
+        # The first Ctrl-C or SIGTERM saves the step reached at the next execution end, then stops (a signal
+        # during the final export waits for it: the run is finished); a second one stops at once.
+        with StopRequest() as stop:
+            _fit_until(cfg, gan, until, done, stream, stream_from, guard, logger, extra, checkpointer, callbacks,
+                       merged, stop)
+            merged["wall_time_s"] = [time.time() - start]
+            export(gan, out_dir)
+    except KeyboardInterrupt as e:
         step = int(keras.ops.convert_to_numpy(gan.g_steps))
-        raise TrainingInterrupted(step, _newest_checkpoint_step(checkpointer), cfg.run_dir) from None
+        raise TrainingInterrupted(step, _newest_checkpoint_step(checkpointer), cfg.run_dir,
+                                  signum=getattr(e, "signum", signal.SIGINT), saved=getattr(e, "path", None)) from None
     return gan, merged
 
 
-def _fit_until(cfg, gan, until, done, stream, stream_from, guard, logger, extra, checkpointer, callbacks, merged):
+def _fit_until(cfg, gan, until, done, stream, stream_from, guard, logger, extra, checkpointer, callbacks, merged,
+               stop):
     # Epochs end on multiples of log_every (and at `until`), whatever `until` and the step resumed from are:
     # one fit per run of equal epochs, one more after each NaN restore (--on_nan=restore).
     while done < until:
         steps_per_epoch, epochs = epoch_plan(done, until, cfg.log_every)
         last = done + steps_per_epoch * epochs >= until
-        # Keras runs whole executions: one longer than the epoch would overshoot the step count.
-        spe = math.gcd(cfg.steps_per_execution, steps_per_epoch)
+        spe = execution_length(cfg.steps_per_execution, done, steps_per_epoch, cfg.checkpoint_every)
         if gan.steps_per_execution != spe:
             gan.steps_per_execution = spe
             gan.train_function = None  # rebuilt by fit with the new execution length
@@ -340,7 +372,7 @@ def _fit_until(cfg, gan, until, done, stream, stream_from, guard, logger, extra,
                 callbacks=[
                     # First, so that on a NaN it acts (raises or restores) before any other callback sees the state.
                     guard, history, logger, *extra,
-                    CheckpointCallback(checkpointer, cfg.checkpoint_every, save_at_end=last), *callbacks,
+                    CheckpointCallback(checkpointer, cfg.checkpoint_every, save_at_end=last, stop=stop), *callbacks,
                 ],
             )
         except RolledBack:

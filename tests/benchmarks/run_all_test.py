@@ -6,7 +6,8 @@ import os
 import keras
 import pytest
 
-from dat_tf.experiments import cost, stats
+from benchmarks import harness as cost
+from dat_study import stats
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 

@@ -14,6 +14,7 @@ import tensorflow_datasets as tfds
 from dat_tf.data import images as image_data
 from dat_tf.data.errors import BadImagesError, DatasetUnavailableError
 from dat_tf.data.images import DatasetNotFoundError, dataset_info, image_dataset
+from dat_tf.data.registry import get_dataset
 
 TFDS_NAMES = ("cifar10", "cifar100", "stl10", "lsun_bedroom")
 
@@ -63,7 +64,10 @@ def test_dataset_info_resolutions_and_splits():
         assert info.split_for("train[:5]") == "train[:5]"  # anything else passes through
     tiny = dataset_info("tinyimagenet")
     assert (tiny.split_for("train"), tiny.split_for("test"), tiny.split_for("val")) == ("train", "val", "val")
-    assert dataset_info("Tiny-ImageNet").name == "tinyimagenet"
+    # One description: the pipeline reads the registry's entry itself, so the two cannot disagree.
+    for n in TFDS_NAMES + ("tinyimagenet",):
+        assert dataset_info(n) is get_dataset(n)
+    assert tiny.source == "tinyimagenet" and tiny.download_url.endswith("tiny-imagenet-200.zip")
     assert dataset_info("lsun_bedroom", resolution=128).resolution == 128
     assert dataset_info("folder:/x", resolution=24).resolution == 24
 
@@ -71,7 +75,8 @@ def test_dataset_info_resolutions_and_splits():
 @pytest.mark.parametrize(
     "call, match",
     [
-        (lambda: dataset_info("mnist"), "Unknown image dataset"),
+        (lambda: dataset_info("mnist"), r"Unknown dataset 'mnist'"),
+        (lambda: dataset_info("digits"), r"'digits' is not read by image_dataset .*'cifar10'"),
         (lambda: dataset_info("folder:/x"), "resolution"),
         (lambda: dataset_info("cifar10", resolution=0), "resolution"),
         (lambda: image_dataset("cifar10", "train", 0), "batch_size"),
@@ -201,10 +206,20 @@ def test_prepared_tfds_folder_is_read_offline(tmp_path):
     assert [b.shape for b in ds.take(4)] == [(6, 48, 48, 3)] * 4
 
 
+def _with_splits(monkeypatch, name, **splits):
+    """``image_dataset`` reads ``name`` with other splits (the registry's entry is left alone)."""
+    original = image_data.dataset_info
+
+    def info(n, resolution=None):
+        entry = original(n, resolution)
+        return dataclasses.replace(entry, **splits) if n == name else entry
+
+    monkeypatch.setattr(image_data, "dataset_info", info)
+
+
 def test_lsun_holdout_is_disjoint_from_train(tmp_path, monkeypatch):
     assert image_data.LSUN_TEST_HOLDOUT == 10_000
-    small = dataclasses.replace(image_data._DATASETS["lsun_bedroom"], train_split="train[4:]", test_split="train[:4]")
-    monkeypatch.setitem(image_data._DATASETS, "lsun_bedroom", small)
+    _with_splits(monkeypatch, "lsun_bedroom", train_split="train[4:]", test_split="train[:4]")
     monkeypatch.setattr(image_data, "reachable", lambda url, timeout=3.0: True)  # the network, faked
     with _prepare_offline("lsun/bedroom", str(tmp_path), {"train": 12, "validation": 2}, lambda i: (40 + i, 50)):
         # download=True prepares through tfds (here with the patched generator: no network)
@@ -243,8 +258,7 @@ def test_download_by_default_when_the_host_answers(name, tmp_path, monkeypatch):
     """Network faked reachable: tfds's download is asked for this name, in this data_dir, then read."""
     monkeypatch.setattr(image_data, "reachable", lambda url, timeout=3.0: url == dataset_info(name).download_url)
     if name == "lsun_bedroom":  # its test split is the first 10k of train: a few examples here
-        small = dataclasses.replace(image_data._DATASETS[name], test_split="train[:2]")
-        monkeypatch.setitem(image_data._DATASETS, name, small)
+        _with_splits(monkeypatch, name, test_split="train[:2]")
     calls = []
 
     def download_and_prepare(builder, *args, **kwargs):

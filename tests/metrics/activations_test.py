@@ -89,3 +89,13 @@ def test_fid_over_generator_batches_equals_all_at_once():
     np.testing.assert_allclose(big, direct, rtol=1e-5, atol=1e-5)
     other, _ = compute_activations(generator_sampler(gen, seed=4), clf, num_samples=300)
     assert not np.allclose(other, big)  # a different seed draws different latents
+
+
+def test_generator_sampler_runs_a_subclassed_generator_without_training_in_inference_mode(call_forms):
+    forms, _ = call_forms
+    generator = forms["call(x)"](outputs=4)
+    generator(np.random.default_rng(0).normal(size=(16, 3)).astype(np.float32), training=True)  # moves BatchNorm
+    z = np.random.default_rng(5).standard_normal((6, 3)).astype(np.float32)  # the seed's numpy stream
+    samples = generator_sampler(generator, seed=5)(6).numpy()
+    np.testing.assert_allclose(samples, generator(z, training=False).numpy(), rtol=1e-6)
+    assert not np.allclose(samples, generator(z, training=True).numpy(), atol=1e-3)

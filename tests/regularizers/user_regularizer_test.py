@@ -1,8 +1,9 @@
 """A regularizer defined here, in the test file alone, is a first-class citizen.
 
-It is registered once (class + ``register``) and then, with no other file
-touched: validated and built from a ``TrainConfig``, given its own flags,
-trained by ``train`` and by ``GAN.fit``, and saved and loaded with the model.
+It is one class with one decorator (``register``: no ``dataclass``, no Keras
+registration of its own) and then, with no other file touched: validated and
+built from a ``TrainConfig``, given its own flags, trained by ``train`` and by
+``GAN.fit``, and saved and loaded with the model.
 """
 
 import dataclasses
@@ -20,8 +21,6 @@ from dat_tf.train.loop import train
 
 
 @register("test_real_r1", help="R1 with its own weight, defined in a test file.")
-@keras.saving.register_keras_serializable(package="dat_tf_tests")
-@dataclasses.dataclass
 class RealR1(Regularizer):
     """``weight * E||grad D(x_r)||^2``: the penalty R1 computes, written independently."""
 
@@ -32,6 +31,15 @@ class RealR1(Regularizer):
     def penalty(self, step, pert):
         grad, _ = step.critic.input_gradient(tf.reduce_sum, step.real)
         return self.weight * tf.reduce_mean(tf.reduce_sum(tf.square(tf.reshape(grad, [tf.shape(grad)[0], -1])), 1))
+
+
+def test_one_decorator_makes_a_dataclass_saved_by_keras():
+    assert "__dataclass_fields__" in RealR1.__dict__ and [f.name for f in dataclasses.fields(RealR1)] == ["weight"]
+    assert RealR1(weight=2.0) == RealR1(weight=2.0) != RealR1(weight=1.0)
+    package = RealR1.__module__.split(".")[0]  # the top-level package of the class's module
+    assert keras.saving.get_registered_name(RealR1) == f"{package}>RealR1"
+    again = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(RealR1(weight=0.25)))
+    assert type(again) is RealR1 and again.weight == 0.25
 
 
 def test_registered_once_and_known_everywhere():

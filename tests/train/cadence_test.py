@@ -2,6 +2,7 @@
 
 import os
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -59,3 +60,26 @@ def test_a_resume_off_the_cadence_realigns(tmp_path):
     assert int(gan.g_steps.numpy()) == 10
     assert _ckpt_steps(run) == [4, 6, 9, 10]
     assert _logged_steps(run) == [4, 6, 9, 10]
+
+
+def test_checkpoints_fall_on_every_multiple_of_checkpoint_every_whatever_log_every_is(tmp_path):
+    # Epochs end at 50, 100 and 105 (the TensorBoard points); checkpoints at each multiple of 10 and the end, with
+    # the default 50 steps per execution shortened to 10 so that an execution ends on each multiple.
+    run = tmp_path / "run"
+    gan, history = train(_cfg(run, n_iter=105, log_every=50, checkpoint_every=10, steps_per_execution=50,
+                              keep_checkpoints=20))
+    assert int(gan.g_steps.numpy()) == 105
+    assert _ckpt_steps(run) == [10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 105]
+    assert _logged_steps(run) == [50, 100, 105] and len(history["d_loss"]) == 3
+
+
+def test_a_run_stopped_between_checkpoints_resumes_to_the_same_weights(tmp_path):
+    cfg = dict(n_iter=30, log_every=24, checkpoint_every=4, steps_per_execution=8, keep_checkpoints=20)
+    whole, _ = train(_cfg(tmp_path / "whole", **cfg))  # executions of 4 steps to 24, then of 2
+    train(_cfg(tmp_path / "split", **cfg), until=14)  # executions of 2: saves 4, 8, 12 and 14 (the end)
+    assert _ckpt_steps(tmp_path / "split") == [4, 8, 12, 14]
+    resumed, _ = train(_cfg(tmp_path / "split", **cfg))  # from 14, executions of 2
+    assert _ckpt_steps(tmp_path / "split") == [4, 8, 12, 14, 16, 20, 24, 28, 30]
+    assert _ckpt_steps(tmp_path / "whole") == [4, 8, 12, 16, 20, 24, 28, 30]
+    for a, b in zip(whole.weights, resumed.weights, strict=True):
+        np.testing.assert_array_equal(a.numpy(), b.numpy(), err_msg=a.path)

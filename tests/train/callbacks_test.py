@@ -69,7 +69,7 @@ def test_checkpoint_and_metrics_callbacks_act_at_the_first_epoch_end_past_each_m
     model = _model()
     saved = []
     checkpointer = types.SimpleNamespace(step=lambda: int(model.g_steps.numpy()), save=lambda: saved.append(
-        int(model.g_steps.numpy())), latest="x")
+        int(model.g_steps.numpy())), latest="x", state_is_finite=lambda: True)
     _drive(CheckpointCallback(checkpointer, EVERY), model)
     assert saved == _expected(START) == [5, 8, 13, 21, 24]
 

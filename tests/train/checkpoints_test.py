@@ -96,3 +96,18 @@ def test_schedule_scale_is_checkpointed_and_older_checkpoints_restore_with_scale
     assert float(lr_scales(other)["d_lr_scale"].numpy()) == 1.0
     for a, b in zip(gan.weights + gan.d_optimizer.variables, other.weights + other.d_optimizer.variables):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+
+
+def test_checkpoint_callback_never_writes_a_state_holding_a_nan(tmp_path, capfd):
+    from dat_tf.train.checkpoints import CheckpointCallback
+
+    gan = build_gan(_cfg(tmp_path / "run"))
+    checkpointer = RunCheckpointer(gan, tmp_path / "checkpoints")
+    callback = CheckpointCallback(checkpointer, every=1)
+    assert callback.save().endswith("ckpt-0")
+    kernel = gan.discriminator.trainable_variables[0]
+    kernel.assign(np.full(kernel.shape, np.nan, np.float32))
+    gan.g_steps.assign(1)
+    assert callback.save() is None
+    assert "Checkpoints: generator step 1 is not saved: the model holds a NaN/Inf." in capfd.readouterr().err
+    assert checkpointer.latest.endswith("ckpt-0") and not glob.glob(str(tmp_path / "checkpoints" / "ckpt-1*"))

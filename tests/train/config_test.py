@@ -149,6 +149,28 @@ def test_from_flagfile(tmp_path):
         TrainConfig.from_flagfile(str(path))
 
 
+def test_a_module_class_regularizer_from_a_config_and_a_flagfile(tmp_path, monkeypatch):
+    """``module:Class`` is imported when the config is read; its fields are flags like a registered one's."""
+    (tmp_path / "config_test_regs.py").write_text(
+        "from dat_tf.hparams import param\n"
+        "from dat_tf.regularizers import Regularizer\n"
+        "class Scaled(Regularizer):\n"
+        "    scale: float = param(1.0, 'A scale.', low=0.0)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    cfg = TrainConfig(regularizer="config_test_regs:Scaled", reg_args={"scale": 2.0}).validate()
+    assert cfg.build_regularizer().scale == 2.0 and cfg.build_regularizer().name == "config_test_regs:Scaled"
+    assert cfg.resolved().reg_args == {"scale": 2.0}
+    path = tmp_path / "x.flags"
+    path.write_text("--regularizer=config_test_regs:Scaled\n--scaled_scale=0.5\n")
+    assert TrainConfig.from_flagfile(str(path)).validate().reg_args == {"scale": 0.5}
+    with pytest.raises(ValueError, match=r"--scaled_scale=-1.0 is not allowed; expected a finite number >= 0.0"):
+        TrainConfig.from_flags({"regularizer": "config_test_regs:Scaled", "scaled_scale": -1.0}).validate()
+    with pytest.raises(ValueError, match=r"--regularizer='config_test_regs:Scale' is not allowed: module "
+                                         r"'config_test_regs' has no 'Scale' \(did you mean 'Scaled'\?\)"):
+        TrainConfig(regularizer="config_test_regs:Scale").validate()
+
+
 @pytest.mark.parametrize("name", ["toy_balanced", "toy_balanced_dat", "toy_imbalanced", "toy_imbalanced_dat"])
 def test_toy_flagfiles_match_figure3(name):
     cfg = TrainConfig.from_flagfile(f"configs/{name}.flags").validate()

@@ -231,34 +231,46 @@ def _recorded(ckpt_dir):
     return int(m.group(1)) if m else 0
 
 
-@pytest.mark.slow
-def test_sigkill_mid_run_then_rerun_equals_uninterrupted(tmp_path):
+def _final_weights_equal(a_dir, b_dir):
+    a = keras.models.load_model(a_dir / "gan.keras", compile=False)
+    b = keras.models.load_model(b_dir / "gan.keras", compile=False)
+    assert int(a.g_steps.numpy()) == int(b.g_steps.numpy()) == 200
+    for role in ("generator", "discriminator"):
+        wa, wb = getattr(a, role).weights, getattr(b, role).weights
+        assert len(wa) == len(wb) > 0
+        for x, y in zip(wa, wb):
+            np.testing.assert_array_equal(x.numpy(), y.numpy(), err_msg=f"{role} {x.path}")
+
+
+def _interrupt_and_rerun(tmp_path, name, interrupt):
+    """Runs ``_cli_command`` for two run folders side by side; once ``ckpt-100`` of the second is recorded,
+    ``interrupt(process, run_dir, log_path)`` stops it and returns the step the rerun must resume from (``None``:
+    any in 100..199). The rerun finishes and ends with the uninterrupted run's weights, bitwise."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
-    whole_dir, killed_dir = tmp_path / "whole", tmp_path / "killed"
+    whole_dir, victim_dir = tmp_path / "whole", tmp_path / name
 
     def start(run_dir):
         log = open(tmp_path / f"{run_dir.name}.log", "w")
         return subprocess.Popen(_cli_command(run_dir), cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
-    whole, victim = start(whole_dir), start(killed_dir)  # side by side: same command, other run_dir
+    whole, victim = start(whole_dir), start(victim_dir)  # side by side: same command, other run_dir
     try:
         deadline = time.time() + 240
-        while _recorded(killed_dir / "checkpoints") < 100:  # ckpt-100 or later is recorded: kill it
-            assert victim.poll() is None, (tmp_path / "killed.log").read_text()[-3000:]
+        while _recorded(victim_dir / "checkpoints") < 100:  # ckpt-100 or later is recorded
+            assert victim.poll() is None, (tmp_path / f"{name}.log").read_text()[-3000:]
             assert time.time() < deadline, "no ckpt-100 within 240 s"
             time.sleep(0.02)
-        os.kill(victim.pid, signal.SIGKILL)
-        victim.wait(timeout=60)
-        assert victim.returncode == -signal.SIGKILL
-        assert _recorded(killed_dir / "checkpoints") < 200 and not (killed_dir / "gan.keras").exists(), (
-            "the run must be killed mid-run"
+        step = interrupt(victim, victim_dir, tmp_path / f"{name}.log")
+        assert _recorded(victim_dir / "checkpoints") < 200 and not (victim_dir / "gan.keras").exists(), (
+            "the run must be stopped mid-run"
         )
 
-        rerun = subprocess.run(_cli_command(killed_dir), cwd=ROOT, env=env, capture_output=True, text=True,
+        rerun = subprocess.run(_cli_command(victim_dir), cwd=ROOT, env=env, capture_output=True, text=True,
                                timeout=300)
         assert rerun.returncode == 0, rerun.stderr[-3000:]
         resumed = re.search(r"resumed from \S+/ckpt-(\d+) \(generator step (\d+)\)", rerun.stdout)
         assert resumed and 100 <= int(resumed.group(1)) == int(resumed.group(2)) < 200, rerun.stdout
+        assert step is None or int(resumed.group(1)) == step, (step, rerun.stdout)
         assert "finished 200 generator steps" in rerun.stdout
         assert whole.wait(timeout=300) == 0, (tmp_path / "whole.log").read_text()[-3000:]
     finally:
@@ -266,15 +278,35 @@ def test_sigkill_mid_run_then_rerun_equals_uninterrupted(tmp_path):
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
+    _final_weights_equal(whole_dir, victim_dir)
 
-    a = keras.models.load_model(whole_dir / "gan.keras", compile=False)
-    b = keras.models.load_model(killed_dir / "gan.keras", compile=False)
-    assert int(a.g_steps.numpy()) == int(b.g_steps.numpy()) == 200
-    for role in ("generator", "discriminator"):
-        wa, wb = getattr(a, role).weights, getattr(b, role).weights
-        assert len(wa) == len(wb) > 0
-        for x, y in zip(wa, wb):
-            np.testing.assert_allclose(x.numpy(), y.numpy(), rtol=1e-5, atol=1e-6, err_msg=f"{role} {x.path}")
+
+@pytest.mark.slow
+def test_sigkill_mid_run_then_rerun_equals_uninterrupted(tmp_path):
+    def kill(victim, run_dir, log):
+        os.kill(victim.pid, signal.SIGKILL)
+        assert victim.wait(timeout=60) == -signal.SIGKILL
+        return None
+
+    _interrupt_and_rerun(tmp_path, "killed", kill)
+
+
+@pytest.mark.slow
+def test_sigterm_between_checkpoints_saves_that_step_exits_143_and_the_rerun_equals_uninterrupted(tmp_path):
+    def terminate(victim, run_dir, log):
+        time.sleep(0.1)  # past ckpt-100; the next one is at 150
+        victim.send_signal(signal.SIGTERM)
+        assert victim.wait(timeout=120) == 143, log.read_text()[-3000:]
+        output = log.read_text()
+        m = re.search(r"^error: terminated \(SIGTERM\) at generator step (\d+) in \S+; saved (\S+), where a rerun "
+                      r"continues\. Rerun the same command to resume\.$", output, re.M)
+        assert m, output[-3000:]
+        step = int(m.group(1))
+        assert 100 < step < 200 and m.group(2) == str(run_dir / "checkpoints" / f"ckpt-{step}")
+        assert _recorded(run_dir / "checkpoints") == step and os.path.exists(m.group(2) + ".index")
+        return step
+
+    _interrupt_and_rerun(tmp_path, "stopped", terminate)
 
 
 @pytest.mark.slow

@@ -181,7 +181,9 @@ runpy.run_path({script!r}, run_name="__main__")
     [
         ('RuntimeError("boom\\nsecond line")', 70,
          "error: unexpected RuntimeError: boom second line. This is probably a bug; rerun with --debug for the traceback."),
-        ("KeyboardInterrupt()", 130, "error: interrupted before training started in "),
+        ("KeyboardInterrupt()", 130, "error: interrupted (Ctrl-C) before training started in "),
+        ("__import__('dat_tf.train.stop_signals').train.stop_signals.Interrupted(15)", 143,
+         "error: terminated (SIGTERM) before training started in "),
     ],
 )
 def test_cli_other_errors_are_one_paragraph_and_debug_adds_the_traceback(tmp_path, exc, code, expect):
@@ -212,7 +214,7 @@ def test_cli_restore_refused_exits_6(tmp_path):
 
 
 @pytest.mark.slow
-def test_cli_ctrl_c_exits_130_saying_where_the_run_stands(tmp_path):
+def test_cli_ctrl_c_saves_the_step_reached_and_exits_130(tmp_path):
     import glob
     import signal
     import time
@@ -220,7 +222,7 @@ def test_cli_ctrl_c_exits_130_saying_where_the_run_stands(tmp_path):
     run = tmp_path / "run"
     proc = subprocess.Popen(
         [sys.executable, os.path.join(ROOT, "bin", "train.py"), *_TINY, "--n_iter=1000000", "--log_every=20",
-         "--checkpoint_every=20", f"--run_dir={run}"],
+         "--checkpoint_every=20", "--keep_checkpoints=1000", f"--run_dir={run}"],
         cwd=ROOT, env=_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         # A shell's background job (CI under nohup, `pytest &`) passes SIGINT on as ignored: give the child the
         # default disposition, as a terminal would, so that Python turns Ctrl-C into KeyboardInterrupt.
@@ -230,6 +232,7 @@ def test_cli_ctrl_c_exits_130_saying_where_the_run_stands(tmp_path):
         deadline = time.time() + 240
         while not glob.glob(str(run / "checkpoints" / "*.index")) and time.time() < deadline:
             time.sleep(0.3)
+        time.sleep(0.5)  # between checkpoints
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=120)
     finally:
@@ -237,12 +240,12 @@ def test_cli_ctrl_c_exits_130_saying_where_the_run_stands(tmp_path):
             proc.kill()
     assert proc.returncode == 130, err[-3000:]
     text = _one_paragraph(err)
-    m = re.match(r"error: interrupted at generator step (\d+) in \S+; the newest checkpoint is at generator step "
-                 r"(\d+), where a rerun continues\. Rerun the same command to resume\.$", text)
+    m = re.match(r"error: interrupted \(Ctrl-C\) at generator step (\d+) in \S+; saved (\S+/ckpt-(\d+)), where a "
+                 r"rerun continues\. Rerun the same command to resume\.$", text)
     assert m, text
-    step, ckpt = int(m.group(1)), int(m.group(2))
-    assert 20 <= ckpt <= step and ckpt % 20 == 0
-    assert os.path.exists(run / "checkpoints" / f"ckpt-{ckpt}.index")
+    step, path, ckpt = int(m.group(1)), m.group(2), int(m.group(3))
+    assert step == ckpt > 20 and path == str(run / "checkpoints" / f"ckpt-{step}")
+    assert os.path.exists(path + ".index")
 
 
 @pytest.mark.slow

@@ -1,0 +1,178 @@
+"""Table 3's and the Lipschitz section's fixed rules, on hand-worked numbers; the runner's end-of-run measurement."""
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+from dat_study import common, lipschitz, runner, study, table3
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def _run(reg, seed, fid, row="gan", arm="main", final_is=6.0, **extra):
+    return dict({"arm": arm, "row": row, "reg": reg, "seed": seed,
+                 "final": {"fid_train": fid, "kid_train": 0.1, "is": final_is},
+                 "logs": [], "config": {"n_iter": 1000}, "diverged_at": None}, **extra)
+
+
+def test_shared_seeds_and_row_means():
+    runs = [_run("none", s, f) for s, f in enumerate((10.0, 11.0, 12.0, 13.0, 14.0))]
+    runs += [_run("gp", s, f) for s, f in enumerate((20.0, 21.0, 22.0))]
+    # means over the seeds every column holds (0, 1, 2): None 11, GP 21 -- not None's 12 over five seeds
+    assert table3.row_means(runs, "main", "gan", ("none", "gp")) == {"none": 11.0, "gp": 21.0}
+    runs.append(_run("lp", 0, float("nan")))
+    runs += [_run("lp", s, 1.0) for s in (1, 2)]
+    assert table3.row_means(runs, "main", "gan", ("none", "lp"))["lp"] == math.inf  # a diverged seed: worst
+
+
+def _logs(ratio=0.0, reg=0.0, d_loss=1.0):
+    return [{"step": 100 * i, "perturbation_ratio": ratio, "reg": reg, "d_loss": d_loss} for i in range(1, 5)]
+
+
+def test_claims_cells_pick_the_best_by_mean_and_variants_are_their_own_family():
+    runs = []
+    for s in range(5):
+        runs += [_run("none", s, 20.0 + s), _run("dat", s, 10.0 + s, logs=_logs(0.05)),
+                 _run("zero_gp", s, 15.0 + s, row="wgan"), _run("dat", s, 12.0 + 0.1 * s, row="wgan", logs=_logs(0.05)),
+                 _run("none", s, 30.0, row="wgan"), _run("datt", s, 9.0 + s, logs=_logs(0.05)),
+                 _run("gp", s, 8.0 + s), _run("lp", s, 25.0), _run("dat_reference", s, 11.0 + s, logs=_logs(0.05)),
+                 _run("datt_reference", s, 9.5 + s, logs=_logs(0.05))]
+    cells = table3.comparisons(runs)
+    dvn = cells[("dat_vs_none", "gan")]
+    assert dvn.seeds == (0, 1, 2, 3, 4) and dvn.effect == pytest.approx(10.0) and dvn.degenerate is None
+    # GAN row means: DAT 12, DATT 11, GP 10, None 22, LP 25: ours = DATT, the best other = GP
+    assert [k for k in cells if k[0] == "best"] == [("best", "gan", "datt", "gp")]
+    assert cells[("best", "gan", "datt", "gp")].effect == pytest.approx(-1.0)  # GP better by 1
+    wg = cells[("wgan_dat_vs_zero_gp",)]
+    assert wg.effect == pytest.approx(np.mean([15 + s - 12 - 0.1 * s for s in range(5)]))
+    assert not any(k[0] == "variant" for k in cells)  # not a claim: a family of its own
+    variants = table3.variant_comparisons(runs)
+    assert variants[("variant", "gan", "dat")].effect == pytest.approx(1.0)  # 10+s vs 11+s: paper better
+    assert variants[("variant", "gan", "datt")].effect == pytest.approx(0.5)
+    assert ("variant", "wgan", "dat") not in variants  # no reference run in that row: no cell
+
+
+def test_cells_that_cannot_move_are_named():
+    runs = []
+    for s in range(5):
+        # the WGAN row's None did not learn (IS ~1): its cells are failed, whatever DAT did
+        runs += [_run("none", s, 300.0, row="wgan", final_is=1.0), _run("dat", s, 20.0, row="wgan", logs=_logs(0.05)),
+                 _run("zero_gp", s, 30.0, row="wgan")]
+        # the LSGAN row: DAT's perturbation is 0.2% of the inputs: inactive
+        runs += [_run("none", s, 20.0 + s, row="lsgan"), _run("dat", s, 19.0 + s, row="lsgan", logs=_logs(0.002))]
+        # the GAN row: DAT collapses where None learns: counted, DAT loses
+        runs += [_run("none", s, 20.0 + s), _run("dat", s, 310.0, final_is=1.0, logs=_logs(0.05))]
+    cells = table3.comparisons(runs)
+    assert cells[("dat_vs_none", "wgan")].degenerate.startswith("failed: the WGAN row's arm without a regularizer")
+    assert cells[("wgan_dat_vs_zero_gp",)].degenerate.startswith("failed: the WGAN row's")
+    assert cells[("dat_vs_none", "lsgan")].degenerate == "inactive: DAT's perturbation is 0.002 of the inputs' norm (< 0.01)"
+    gan = cells[("dat_vs_none", "gan")]
+    assert gan.degenerate is None and gan.effect < -250  # DAT did not learn, None did: DAT loses the cell
+    assert table3.arm_failed(runs, "main", "gan", "dat") and not table3.arm_failed(runs, "main", "gan", "none")
+
+
+def test_effect_share_of_perturbations_and_penalties():
+    assert table3.effect_share({"logs": _logs(ratio=0.03)}, "dat") == pytest.approx(0.03)
+    # a penalty of 0.004 on a D loss of 1.004 with it: 0.004 / 1.0 of the loss without it
+    assert table3.effect_share({"logs": _logs(reg=0.004, d_loss=1.004)}, "ar") == pytest.approx(0.004)
+    assert math.isnan(table3.effect_share({"logs": _logs()}, "none"))
+
+
+# ------------------------------------------------------------------ lipschitz
+
+
+def test_matching_rule_is_nearest_in_log_ratio():
+    # target 0.5: |log(2/0.5)| = 1.39, |log(0.3/0.5)| = 0.51, |log(0.05/0.5)| = 2.30 -> weight 1
+    assert lipschitz.choose_weight(0.5, {0.1: 2.0, 1.0: 0.3, 10.0: 0.05}) == 1.0
+    # 0.25 and 1.0 are equally far from 0.5 in log ratio: the larger weight wins
+    assert lipschitz.choose_weight(0.5, {0.1: 1.0, 1.0: 0.25}) == 1.0
+    # a diverged candidate is skipped
+    assert lipschitz.choose_weight(0.5, {0.01: float("nan"), 0.1: 5.0}) == 0.1
+    with pytest.raises(ValueError, match="cannot match"):
+        lipschitz.choose_weight(float("nan"), {0.1: 1.0})
+    logs = [{"grad_norm_real": 9.0, "grad_norm_fake": 9.0}] * 3 + [{"grad_norm_real": 1.0, "grad_norm_fake": 3.0}]
+    assert lipschitz.run_norm(logs) == pytest.approx(2.0)  # the last quarter: (1 + 3) / 2
+
+
+def _corr(norm_real, correct_real, norm_fake, correct_fake, ratio):
+    return {"real": {"norm": norm_real, "correct": correct_real}, "fake": {"norm": norm_fake, "correct": correct_fake},
+            "ratio": ratio, "batches": 1, "batch_size": len(norm_real)}
+
+
+def test_adaptivity_cells_pair_by_seed_and_drop_undefined_ratios():
+    runs = []
+    for s, (dat, gp) in enumerate(((3.0, 1.0), (2.5, 1.2), (2.0, 1.1), (None, 1.0), (2.8, 0.9))):
+        runs.append({"row": "gan", "reg": "dat", "seed": s, "logs": [], "correctness": _corr([1.0], [True], [1.0],
+                                                                                             [True], dat)})
+        runs.append({"row": "gan", "reg": lipschitz.MATCHED, "seed": s, "logs": [],
+                     "correctness": _corr([1.0], [True], [1.0], [True], gp)})
+    a, b, dropped = lipschitz.ratio_pairs(runs, "gan", "dat", lipschitz.MATCHED)
+    assert dropped == [3] and sorted(a) == [0, 1, 2, 4]
+    cell = lipschitz.comparisons(runs)[("adaptive", "gan")]
+    # differences DAT - 0-GP (higher is better): 2.0, 1.3, 0.9, 1.9 -> mean 1.525
+    assert cell.seeds == (0, 1, 2, 4) and cell.effect == pytest.approx(1.525) and not cell.lower_is_better
+
+
+def test_adaptivity_cell_is_degenerate_when_no_seed_has_a_ratio():
+    runs = [{"row": "gan", "reg": reg, "seed": s, "logs": [], "correctness": _corr([1.0], [True], [1.0], [True], None)}
+            for s in range(3) for reg in ("dat", lipschitz.MATCHED)]
+    cell = lipschitz.comparisons(runs)[("adaptive", "gan")]
+    assert cell.degenerate.startswith("no headroom: the ratio is undefined in every seed")
+    assert lipschitz.fmt_defined([float("nan")] * 2) == "undefined"
+    assert lipschitz.fmt_defined([1.0, float("nan"), 3.0], 1) == "2.0 ± 1.4 (2 of 3 seeds)"
+
+
+def test_split_means_by_correctness():
+    run = {"correctness": _corr([1.0, 3.0], [True, False], [2.0, 6.0], [True, False], 3.0)}
+    assert lipschitz._split_means(run) == (1.5, 4.5, 0.5)
+
+
+def test_measure_correctness_on_a_tiny_run(tmp_path):
+    """The end-of-run measurement: fixed held-out reals and latents, per-example norms, stored in result.json."""
+    overrides = dict(n_iter=20, log_every=10, batch_size=16, checkpoint_every=0, sample_every=0, verbose=0,
+                     run_dir=str(tmp_path / "run"), seed=3)
+    spec = runner.RunSpec.make(os.path.join(ROOT, "configs", "toy_balanced_dat.flags"), overrides, final_eval=False,
+                               correctness_batches=2)
+    result = runner.run_one(spec)
+    c = result["correctness"]
+    assert (c["batches"], c["batch_size"]) == (2, 16)
+    assert len(c["real"]["norm"]) == len(c["fake"]["correct"]) == 32
+    assert all(n >= 0 for n in c["real"]["norm"] + c["fake"]["norm"])
+    right, wrong, share = lipschitz._split_means({"correctness": c})
+    if 0 < share < 1:
+        assert c["ratio"] == pytest.approx(wrong / right)
+    # the spec records the measurement; a spec without it keeps the old JSON shape (stored runs still match)
+    assert spec.to_json()["correctness_batches"] == 2
+    assert "correctness_batches" not in runner.RunSpec.make("x.flags", {"run_dir": "r"}).to_json()
+
+
+def test_lipschitz_needs_the_main_arm(tmp_path):
+    opts = study.StudyOptions(out_dir=str(tmp_path))
+    with pytest.raises(RuntimeError, match="run the table3 section first"):
+        lipschitz.run_section(opts)
+    common.write_section(opts, "table3", {"data": {"runs": [_run("dat", 0, 1.0, arm="other")], "readings": {}}})
+    with pytest.raises(RuntimeError, match="no main-arm runs"):
+        lipschitz.run_section(opts)
+
+
+def test_rank_cells_compare_margin_norm_correlations_lower_is_better():
+    """Where the ratio is undefined (D right everywhere), the rank correlation still compares the arms."""
+    runs = []
+    for s, (dat, gp) in enumerate(((-0.6, -0.1), (-0.4, 0.0), (-0.5, -0.2), (-0.7, 0.1), (None, 0.0))):
+        for reg, rho in (("dat", dat), (lipschitz.MATCHED, gp)):
+            c = _corr([1.0], [True], [1.0], [True], None)
+            c["rank_corr"] = rho
+            runs.append({"row": "gan", "reg": reg, "seed": s, "logs": [], "correctness": c})
+    cells = lipschitz.comparisons(runs)
+    assert cells[("adaptive", "gan")].degenerate  # the ratio cannot measure it here
+    cell = cells[("rank", "gan")]
+    # paired differences (0-GP - DAT, lower is better so + = DAT lower): 0.5, 0.4, 0.3, 0.8 -> mean 0.5; seed 4 dropped
+    assert cell.seeds == (0, 1, 2, 3) and cell.effect == pytest.approx(0.5) and cell.lower_is_better
+
+
+def test_the_first_studys_stored_section_reads_as_not_rerun():
+    old = {"runs": [{"row": "gan", "reg": "dat", "seed": 0, "logs": []}]}  # no end-of-run measurement key
+    lines, claims, overall = lipschitz.section_markdown(None, {"data": old})
+    assert overall == "not rerun" and claims == [] and "spectral normalization" in lines[0]
