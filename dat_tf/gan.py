@@ -29,6 +29,7 @@ import tensorflow as tf
 from dat_tf import replicas
 from dat_tf.replicas import RNG_ALG
 from dat_tf.critic import Critic
+from dat_tf.keras_adapter import learning_rate_source, monitored_metrics
 from dat_tf.losses import get_loss
 from dat_tf.regularizers import DStep, get_regularizer, interpolate
 from dat_tf.regularizers.base import mean_perturbation_norm
@@ -175,9 +176,6 @@ class GAN(keras.Model):
             names += ["aux_d_loss", "aux_g_loss"]
         self.trackers = {name: (_Latest if name.startswith("grad_norm_") else keras.metrics.Mean)(name=name)
                          for name in names}
-        for name, tracker in self.trackers.items():
-            if name in _LOWER_IS_BETTER:
-                tracker._direction = "down"  # read by EarlyStopping/ModelCheckpoint(mode="auto")
         self.d_optimizer = None
         self.g_optimizer = None
         self.built = True
@@ -279,9 +277,9 @@ class GAN(keras.Model):
 
     @property
     def metrics(self):
-        # One MetricsList: Keras's monitor callbacks read a metric's direction only
-        # from metrics inside such a list (EarlyStopping(monitor="d_loss", mode="auto")).
-        return [_Trackers(list(self.trackers.values()), name="gan_trackers")]
+        # The losses minimized, for callbacks' mode="auto" (EarlyStopping(monitor="d_loss")): Keras has no
+        # public way to say so (dat_tf/keras_adapter.py).
+        return monitored_metrics(self.trackers.values(), _LOWER_IS_BETTER, name="gan_trackers")
 
     @property
     def metrics_names(self):
@@ -777,13 +775,6 @@ def _flat_logits(out):
     return tf.reshape(out, [tf.shape(out)[0]])
 
 
-class _Trackers(keras.src.trainers.compile_utils.MetricsList):
-    """GAN's trackers as one Keras metrics list (results as a dict)."""
-
-    def result(self):
-        return self.get_result()
-
-
 class _TerminateOnNaN(keras.callbacks.TerminateOnNaN):
     """``TerminateOnNaN`` on the GAN's ``d_loss`` and ``g_loss`` (Keras's watches ``loss``)."""
 
@@ -862,10 +853,11 @@ def _check_settable(optimizer, name, value):
             f"Cannot assign the learning-rate schedule {value!r} to the GAN's {name}: pass it to the "
             f"optimizer before GAN.compile, e.g. keras.optimizers.Adam(learning_rate=schedule)."
         )
-    if isinstance(optimizer._learning_rate, schedule) or callable(optimizer._learning_rate):
+    source = learning_rate_source(optimizer)
+    if isinstance(source, schedule) or callable(source):
         raise TypeError(
             f"The GAN's {name} takes its learning rate from a schedule "
-            f"({type(optimizer._learning_rate).__name__}), so it cannot be set (e.g. by ReduceLROnPlateau "
+            f"({type(source).__name__}), so it cannot be set (e.g. by ReduceLROnPlateau "
             "or LearningRateScheduler): use a float learning rate, or leave the schedule alone."
         )
 

@@ -13,6 +13,7 @@ import keras
 import tensorflow as tf
 
 from dat_tf.files import fsync_path
+from dat_tf.keras_adapter import learning_rate_source
 from dat_tf.train.schedules import ScaledSchedule, crossed, make_scalable
 from dat_tf.train.stop_signals import Interrupted
 
@@ -38,7 +39,7 @@ def lr_scales(gan) -> dict:
     out = {}
     for role in ("d", "g"):
         opt = getattr(gan, f"{role}_optimizer")
-        rate = getattr(getattr(opt, "inner_optimizer", opt), "_learning_rate", None)
+        rate = learning_rate_source(opt)
         if isinstance(rate, ScaledSchedule):
             out[f"{role}_lr_scale"] = rate.scale
     return out

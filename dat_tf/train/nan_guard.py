@@ -13,6 +13,7 @@ import sys
 import keras
 
 from dat_tf.files import write_json_atomic
+from dat_tf.keras_adapter import learning_rate_source
 from dat_tf.train.checkpoints import CheckpointRestoreError, StateSnapshot, state_variables
 from dat_tf.train.schedules import learning_rate, scale_learning_rate, scale_variable
 
@@ -118,7 +119,7 @@ class NaNGuard(keras.callbacks.Callback):
                 if scale_variable(opt) is None:
                     raise ValueError(
                         f"on_nan='restore' scales the learning rates, but {role}_optimizer's is a "
-                        f"{type(getattr(opt, 'inner_optimizer', opt)._learning_rate).__name__}; allowed: a float "
+                        f"{type(learning_rate_source(opt)).__name__}; allowed: a float "
                         "or a LearningRateSchedule (RunCheckpointer wraps it in a ScaledSchedule)."
                     )
         self._snap = StateSnapshot(state_variables(self.checkpointer.gan))

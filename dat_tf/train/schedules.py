@@ -24,6 +24,8 @@ import math
 import keras
 import tensorflow as tf
 
+from dat_tf.keras_adapter import learning_rate_source
+
 
 @keras.saving.register_keras_serializable(package="dat_tf")
 class LinearDecay(keras.optimizers.schedules.LearningRateSchedule):
@@ -100,10 +102,6 @@ class ScaledSchedule(keras.optimizers.schedules.LearningRateSchedule):
         return {"schedule": keras.optimizers.schedules.serialize(self.schedule), "factor": self.factor}
 
 
-def _base_optimizer(optimizer):
-    return getattr(optimizer, "inner_optimizer", optimizer)  # LossScaleOptimizer wraps the real one
-
-
 def learning_rate(optimizer) -> float:
     """The optimizer's current learning rate (a schedule evaluated at its iteration count)."""
     return float(keras.ops.convert_to_numpy(optimizer.learning_rate))
@@ -116,10 +114,9 @@ def make_scalable(optimizer) -> bool:
     rate already wrapped.  Returns ``True`` if it wrapped: a train function
     traced before holds the unwrapped schedule and must be rebuilt.
     """
-    base = _base_optimizer(optimizer)
-    rate = getattr(base, "_learning_rate", None)
+    rate = learning_rate_source(optimizer)
     if isinstance(rate, keras.optimizers.schedules.LearningRateSchedule) and not isinstance(rate, ScaledSchedule):
-        base.learning_rate = ScaledSchedule(rate)
+        getattr(optimizer, "inner_optimizer", optimizer).learning_rate = ScaledSchedule(rate)  # LossScaleOptimizer
         return True
     return False
 
@@ -128,7 +125,7 @@ def scale_variable(optimizer):
     """The variable that ``optimizer``'s rate scales with: a float rate's own
     variable, or a :class:`ScaledSchedule`'s ``scale``; ``None`` for another
     rate (a plain schedule: see :func:`make_scalable`; a callable)."""
-    rate = getattr(_base_optimizer(optimizer), "_learning_rate", None)
+    rate = learning_rate_source(optimizer)
     if isinstance(rate, ScaledSchedule):
         return rate.scale
     if isinstance(rate, keras.Variable):
@@ -147,7 +144,7 @@ def scale_learning_rate(optimizer, factor: float, current: float | None = None) 
     """
     variable = scale_variable(optimizer)
     if variable is None:
-        rate = getattr(_base_optimizer(optimizer), "_learning_rate", None)
+        rate = learning_rate_source(optimizer)
         raise ValueError(
             f"cannot scale a learning rate of type {type(rate).__name__}: it must be a float or a ScaledSchedule "
             "(make_scalable wraps a LearningRateSchedule)."
