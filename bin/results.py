@@ -42,6 +42,8 @@ flags.DEFINE_bool("table3_other_arm", True, "Also run Table 3's labelled arm (th
 flags.DEFINE_list("figures45_stems", [], "Figures 4/5 settings to run (default: all, ours included): flagfile stems "
                   "such as dcgan_cifar10_lr0.0002_b0.5_it1, or 'ours'. A later run with all of them reuses the "
                   "finished runs.")
+flags.DEFINE_list("pilot_sections", [], "The pilot's families to run, by the section they serve (default: all): "
+                  "some of table3, figures45, figure1, figure3. A later pass keeps the stored pilot's other families.")
 flags.DEFINE_bool("figures45_reference", True, "Also run DAT's reference variant in the clipped WGAN settings.")
 FLAGS = flags.FLAGS
 
@@ -77,7 +79,13 @@ def main(argv):
     if bad:
         raise app.UsageError(f"--figures45_stems={','.join(FLAGS.figures45_stems)}: {bad} not allowed; expected some "
                              f"of {stems}")
-    kw = dict(workers=FLAGS.workers, figure3_stds=stds,
+    from dat_study.pilot import PILOT_SECTIONS
+
+    bad = [s for s in FLAGS.pilot_sections if s not in PILOT_SECTIONS]
+    if bad:
+        raise app.UsageError(f"--pilot_sections={','.join(FLAGS.pilot_sections)}: {bad} not allowed; expected some "
+                             f"of {list(PILOT_SECTIONS)}")
+    kw = dict(workers=FLAGS.workers, figure3_stds=stds, pilot_sections=tuple(FLAGS.pilot_sections),
               table3_columns=tuple(FLAGS.table3_columns), table3_other_arm=FLAGS.table3_other_arm,
               figures45_stems=tuple(FLAGS.figures45_stems))
     if not FLAGS.figures45_reference:

@@ -47,6 +47,9 @@ class StudyOptions:
     pilot_grid: tuple = ()
     pilot_mixture_cap: int | None = None
     pilot_mixture_grid: tuple = ()
+    # the pilot's families to run now, by the section they serve (pilot.PILOT_SECTIONS; () = all); a pass of its own
+    # when the budget is short: the stored pilot keeps the families of earlier passes
+    pilot_sections: tuple = ()
     # figure3
     figure3_seeds: tuple = (0, 1, 2, 3, 4)
     figure3_checkpoints: tuple = paper.FIGURE3_CHECKPOINTS  # the paper's; the runs go on to the pilot's budget
@@ -157,12 +160,19 @@ def digits_overrides(opts: StudyOptions, run_dir, seed, n_iter) -> dict:
     )
 
 
-def progress(section: str):
-    """A ``map_processes`` progress callback printing one line per finished run with the time left."""
+def progress(section: str, opts: StudyOptions | None = None):
+    """A ``map_processes`` progress callback printing one line per finished run with the time left.
+
+    With ``opts``, each finished run's summary also joins the archive (:func:`dat_study.archive.save`) at once,
+    so that a study killed midway keeps every run it finished.
+    """
+    from dat_study import archive
     from dat_study.parallel import eta_line
 
     def report(done, total, job, seconds):
         where = getattr(job, "run_dir", None) or (job[0] if isinstance(job, tuple) else "")
+        if opts is not None:
+            archive.save(opts)
         print(f"{section}: {os.path.basename(str(where))} finished; {eta_line(done, total, seconds)}", flush=True)
 
     return report

@@ -301,7 +301,7 @@ def run_section(opts) -> dict:
     from dat_study.common import tail_mean
 
     fo = section_reproduction(opts)
-    out = reproduce(fo, progress=common_progress("figure1"))
+    out = reproduce(fo, progress=common_progress("figure1", opts))
     trained = [dict(run, run_dir=rd, regularizer=run["config"]["regularizer"], seed=run["config"]["seed"],
                     perturbation_ratio=tail_mean(run["logs"], "perturbation_ratio"))
                for rd, run in out["trained"].items()]

@@ -348,6 +348,17 @@ def section_steps(opts, std) -> tuple:
     return n_iter, checkpoints, cells
 
 
+def _section_log(opts):
+    """Progress lines of the study's Figure 3; each finished run joins the archive (:mod:`dat_study.archive`)."""
+    from dat_study import archive
+
+    def log(line):
+        archive.save(opts)
+        print(line, flush=True)
+
+    return log
+
+
 def run_section(opts) -> dict:
     """Figure 3 once per mixture std of ``opts.figure3_stds`` (:func:`section_methods` at each)."""
     variants = []
@@ -359,7 +370,7 @@ def run_section(opts) -> dict:
             checkpoints=checkpoints, shown=cells, methods=section_methods(std), mixture_std=std,
             workers=opts.workers, runs_dir=os.path.join(opts.runs_dir, tag),
         )
-        table, seconds = run(fo)
+        table, seconds = run(fo, log=_section_log(opts))
         with open(os.path.join(fo.out_dir, "figure3.json")) as f:
             std_used = json.load(f)["std"]
         variants.append({"tag": tag, "std": std_used, "table": table, "seconds": seconds,
@@ -472,6 +483,7 @@ def _curves_plot(opts, variants):
                 band(ax, [e["step"] for e in es], vals, color, METHOD_TITLES[method])
             finish_axes(ax, f"std {var['std']:.3f}, {mixture}: mode mass error")
     fig.tight_layout()
+    os.makedirs(opts.artefacts, exist_ok=True)
     fig.savefig(os.path.join(opts.artefacts, "figure3_curves.png"), dpi=90)
     plt.close(fig)
 

@@ -72,7 +72,7 @@ def run_specs(opts) -> dict:
 
 def run_section(opts) -> dict:
     specs = run_specs(opts)
-    results = map_processes(run_one, list(specs.values()), opts.workers, progress("figures45"))
+    results = map_processes(run_one, list(specs.values()), opts.workers, progress("figures45", opts))
     runs = [dict(slim(r), stem=k[0], arm=k[1], seed=k[2]) for k, r in zip(specs, results)]
     return {"runs": runs, "settings": [{"title": t, "stem": st, "family": f, "kind": k, "overrides": o}
                                        for t, st, f, _, o, k in settings(opts)],
@@ -384,6 +384,7 @@ def _plot(opts, runs, sets):
         ax.set_ylabel("FID (digits)", fontsize=8)
         finish_axes(ax, title)
     fig.tight_layout()
+    os.makedirs(opts.artefacts, exist_ok=True)
     fig.savefig(os.path.join(opts.artefacts, "figures45.png"), dpi=100)
     plt.close(fig)
 
@@ -413,5 +414,6 @@ def _plot_figure5(opts, runs, sets):
         finish_axes(axes[0, col], titles.get(stem, stem))
         finish_axes(axes[1, col], titles.get(stem, stem))
     fig.tight_layout()
+    os.makedirs(opts.artefacts, exist_ok=True)
     fig.savefig(os.path.join(opts.artefacts, "figure5.png"), dpi=100)
     plt.close(fig)

@@ -113,7 +113,7 @@ def run_section(opts) -> dict:
     # 3. the grid on the first seed (weight 10 is the table3 run itself)
     grid = {(row, w): _grid_spec(opts, row, readings[row], w, first) for row in TABLE3_LOSSES for w in opts.lipschitz_weights
             if w != FLAGFILE_WEIGHT}
-    grid_results = dict(zip(grid, map_processes(run_one, list(grid.values()), opts.workers, progress("lipschitz"))))
+    grid_results = dict(zip(grid, map_processes(run_one, list(grid.values()), opts.workers, progress("lipschitz", opts))))
     matching = {}
     for row in TABLE3_LOSSES:
         target = float(np.mean([run_norm(r["logs"]) for r in runs if r["row"] == row and r["reg"] == "dat"]))
@@ -128,7 +128,7 @@ def run_section(opts) -> dict:
     rest = {(row, s): _grid_spec(opts, row, readings[row], matching[row]["weight"], s) for row in TABLE3_LOSSES
             for s in seeds
             if matching[row]["weight"] != FLAGFILE_WEIGHT}
-    rest_results = dict(zip(rest, map_processes(run_one, list(rest.values()), opts.workers, progress("lipschitz"))))
+    rest_results = dict(zip(rest, map_processes(run_one, list(rest.values()), opts.workers, progress("lipschitz", opts))))
     for row in TABLE3_LOSSES:
         w = matching[row]["weight"]
         for s in seeds:
@@ -402,6 +402,7 @@ def _plot(opts, runs):
             ax.set_yscale("log")
             finish_axes(ax, f"{ROW_TITLES[row]} loss: ‖∇D‖ at {at}s")
     fig.tight_layout()
+    os.makedirs(opts.artefacts, exist_ok=True)
     fig.savefig(os.path.join(opts.artefacts, "lipschitz.png"), dpi=100)
     plt.close(fig)
 
@@ -427,5 +428,6 @@ def _plot_split(opts, runs, regs):
         ax.set_xticklabels([TITLES[r] for r in regs], fontsize=8)
         ax.set_title(f"{ROW_TITLES[row]} loss: ‖∇D‖ where D is right (plain) / wrong (hatched)", fontsize=9)
     fig.tight_layout()
+    os.makedirs(opts.artefacts, exist_ok=True)
     fig.savefig(os.path.join(opts.artefacts, "lipschitz_adaptivity.png"), dpi=100)
     plt.close(fig)

@@ -134,13 +134,24 @@ def _mixture_job(args):
     return figure3._job((mixture, arm, opts.pilot_seed, fo))
 
 
+PILOT_SECTIONS = ("table3", "figures45", "figure1", "figure3")  # the sections whose budgets the pilot fixes
+
+
 def run_section(opts) -> dict:
+    """Pilots the families of ``opts.pilot_sections`` (all by default); keeps the stored pilot's other families."""
     fams = families(opts)
+    if opts.pilot_sections:
+        unknown = sorted(set(opts.pilot_sections) - set(PILOT_SECTIONS))
+        if unknown:
+            raise ValueError(f"pilot_sections {unknown} not allowed; expected some of {list(PILOT_SECTIONS)}.")
+        fams = {n: f for n, f in fams.items() if f.section in opts.pilot_sections}
+    previous = common.load_section(opts, "pilot")
+    kept = {} if previous is None else {n: f for n, f in previous["data"]["families"].items() if n not in fams}
     digits = [(n, a) for n, f in fams.items() if f.kind == "digits" for a in f.arms]
     mixture = [(n, a) for n, f in fams.items() if f.kind == "mixture" for a in f.arms]
     specs = [_digits_spec(opts, n, fams[n], a) for n, a in digits]
-    results = map_processes(run_one, specs, opts.workers, progress("pilot"))
-    mix = map_processes(_mixture_job, [(n, fams[n], a, opts) for n, a in mixture], opts.workers, progress("pilot"))
+    results = map_processes(run_one, specs, opts.workers, progress("pilot", opts))
+    mix = map_processes(_mixture_job, [(n, fams[n], a, opts) for n, a in mixture], opts.workers, progress("pilot", opts))
     out = {}
     for (name, arm), spec, r in zip(digits, specs, results):
         fam = out.setdefault(name, {"arms": {}})
@@ -156,6 +167,7 @@ def run_section(opts) -> dict:
         f = fams[name]
         fam.update(title=f.title, section=f.section, kind=f.kind, cap=f.cap, grid=list(f.grid), seed=opts.pilot_seed)
         fam.update(decide_budget(fam))
+    out = dict(kept, **out)
     return {"families": out, "readings": table3_readings(out), "ours": ours_setting(out),
             "rule": {"slowed": convergence.SLOWED, "tail": convergence.TAIL, "points": convergence.PILOT_POINTS}}
 

@@ -23,7 +23,7 @@ import platform
 import time
 from typing import Callable
 
-from dat_study import cost, figure1, figure3, figures45, lipschitz, pilot, table3, tables12
+from dat_study import archive, cost, figure1, figure3, figures45, lipschitz, pilot, table3, tables12
 from dat_study.common import StudyOptions, quick_options, write_section  # noqa: F401  (the study's API)
 from dat_study.paper import CLAIMS
 
@@ -159,10 +159,14 @@ def run_sections(opts: StudyOptions, sections=tuple(SECTIONS), log=print) -> lis
     if isinstance(opts.workers, bool) or not isinstance(opts.workers, int) or opts.workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {opts.workers!r}.")
     paths = []
+    restored = archive.restore(opts)
+    if restored:
+        log(f"[{now()}] {restored} finished runs restored from {archive.archive_dir(opts)}")
     for name in sections:
         log(f"[{now()}] section {name} ...")
         start = time.time()
         data = SECTIONS[name].run(opts)
+        archive.save(opts)
         seconds = time.time() - start
         paths.append(write_section(opts, name, {"section": name, "seconds": seconds, "date": now(),
                                                 "quick": opts.quick, "machine": machine(), "data": data}))

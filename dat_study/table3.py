@@ -89,7 +89,7 @@ def run_specs(opts) -> dict:
 
 def run_section(opts) -> dict:
     specs = run_specs(opts)
-    results = map_processes(run_one, list(specs.values()), opts.workers, progress("table3"))
+    results = map_processes(run_one, list(specs.values()), opts.workers, progress("table3", opts))
     runs = []
     for (arm, row, reg, seed), spec, r in zip(specs, specs.values(), results):
         over = dict(spec.overrides)
@@ -409,6 +409,7 @@ def _plot(opts, runs):
         ax.set_yscale("log")
         ax.set_title(f"{ROW_TITLES[row]} loss: FID (log scale)", fontsize=9)
     fig.tight_layout()
+    os.makedirs(opts.artefacts, exist_ok=True)
     fig.savefig(os.path.join(opts.artefacts, "table3.png"), dpi=100)
     plt.close(fig)
     from dat_study.common import band, finish_axes
@@ -427,5 +428,6 @@ def _plot(opts, runs):
         ax.set_ylabel("FID (digits)", fontsize=8)
         finish_axes(ax, f"{ROW_TITLES[row]} loss")
     fig.tight_layout()
+    os.makedirs(opts.artefacts, exist_ok=True)
     fig.savefig(os.path.join(opts.artefacts, "table3_curves.png"), dpi=100)
     plt.close(fig)
