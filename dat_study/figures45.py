@@ -2,7 +2,7 @@
 
 Each setting of :data:`dat_study.paper.FIGURES45_SETTINGS` trains its
 flagfile and its ``_dat`` twin on digits, with FID/KID/IS curves over training
-(every ``figures45_curve_every`` steps) and the training logs (``d_real``,
+(an evaluation every ``curve_fraction`` of the budget) and the training logs (``d_real``,
 ``d_fake``, ... every ``figures45_log_every`` steps).  Figure 5's two claims
 are read from them by the rules below (:func:`is_decline`, :func:`w_size`,
 :func:`w_instability`), fixed before the runs.

@@ -50,7 +50,8 @@ def test_methods_per_std_and_the_fixed_sweep():
 def _entry(mixture, method, step, mass, modes, seeds=(0, 1, 2, 3, 4)):
     return {"mixture": mixture, "method": method, "step": step, "seed_list": list(seeds),
             "mode_mass_error": {"values": list(mass)}, "modes_covered": {"values": list(modes)},
-            "kl": {"values": [0.0] * len(seeds)}, "perturbation_norm": {"values": [0.5] * len(seeds)}}
+            "kl": {"values": [0.0] * len(seeds)}, "perturbation_norm": {"values": [0.5] * len(seeds)},
+            "perturbation_ratio": {"values": [0.5] * len(seeds)}}
 
 
 def _variant(std):
@@ -85,10 +86,10 @@ def test_section_page_states_the_perturbation_against_the_spacing(tmp_path):
     sec = {"data": {"variants": [dict(_variant(0.1), num_samples=2500, checkpoints=[100])], "seeds": [0, 1, 2, 3, 4]}}
     lines, claims, overall = figure3.section_markdown(opts, sec)
     text = "\n".join(lines)
-    assert "| 0.100 | imbalanced | DAT (paper) | 0.5000 ± 0.0000 | 0.500 | 1.000 |" in text  # norm, / 1, / 0.5
+    assert "| 0.100 | imbalanced | DAT (paper) | 0.5000 ± 0.0000 | 0.5000 ± 0.0000 | 1.000 |" in text  # norm, share, / 0.5
     assert "Epsilon sweep at std 0.1" in text
     typed = [c for c in claims if not isinstance(c, str)]
-    assert [c.text for c in typed] == [f"std 0.100, {m} mixture: {t} fits better than GAN"
+    assert [c.text for c in typed] == [f"std 0.100, {m} mixture: {t} fits faster and better than GAN"
                                       for t in ("DAT (paper)", "DAT (reference)") for m in ("balanced", "imbalanced")]
     assert sum(isinstance(c, str) and c.startswith("Epsilon sweep") for c in claims) == 6
 

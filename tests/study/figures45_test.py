@@ -65,7 +65,7 @@ def test_figure5_cells_hand_worked_and_a_diverged_run_loses():
 
 def test_section_sizes_and_page(tmp_path):
     opts = study.StudyOptions(out_dir=str(tmp_path))
-    assert (opts.figures45_seeds, opts.figures45_curve_every, opts.figures45_log_every) == ((0, 1, 2, 3, 4), 100, 50)
+    assert (opts.figures45_seeds, opts.curve_fraction, opts.figures45_log_every) == ((0, 1, 2, 3, 4), 0.05, 50)
     runs = _runs(lambda s: [2.0, 5.0, 3.0, 3.0, 4.0 + s], lambda s: [2.0, 5.0, 5.0, 5.0, 5.5 + s],
                  lambda s: [0, 0, 4.0, -4.0, 4.0 + s, -4.0], lambda s: [0, 0, 1.0, 1.5, 1.0, 1.5 + 0.1 * s])
     import os
@@ -74,7 +74,7 @@ def test_section_sizes_and_page(tmp_path):
     sec = {"data": {"runs": runs, "curve_every": 100, "log_every": 50, "eval_samples": 2000}}
     lines, claims, _ = figures45.section_markdown(opts, sec)
     text = "\n".join(lines)
-    assert "IS evaluations during training (every 100 steps) lying more than 5% below the running peak" in text
+    assert "IS evaluations during training (every 5% of the budget) lying more than 5% below the running peak" in text
     assert [c.text for c in claims][-3:] == ["WGAN at it = 5: the IS decline is shorter with DAT",
                                               "WGAN: the Wasserstein estimate is smaller with DAT",
                                               "WGAN: the Wasserstein estimate is more stable with DAT"]

@@ -1,5 +1,6 @@
 """The reproduction study: the section registry, run specs, one real miniature run, the stored results and the page."""
 
+import dataclasses
 import json
 import os
 import re
@@ -477,3 +478,27 @@ def test_the_committed_readme_table_is_the_pages():
     text = open(os.path.join(ROOT, "README.md")).read()
     block = text.split(render.README_START, 1)[1].split(render.README_END, 1)[0].strip().splitlines()
     assert block == render.readme_table(opts)
+
+
+def test_the_pilot_runs_in_passes_and_keeps_the_stored_families(tmp_path, monkeypatch):
+    opts = study.quick_options(out_dir=str(tmp_path), runs_dir=str(tmp_path / "runs"),
+                               configs_dir=os.path.join(ROOT, "configs"))
+    _write_pilot(opts, budgets={"figure1": 40})
+    trained = []
+
+    def fake_run(fn, jobs, workers, progress=None):
+        trained.extend(jobs)
+        rows = [{"step": s, "fid_train": 24.0} for s in (15, 30, 45, 60)]  # flat: the grid's smallest budget
+        return [{"config": {"n_iter": 60}, "logs": [], "curve": rows, "final": {"fid_train": 24.0, "is": 6.0},
+                 "diverged_at": None, "seconds": 1.0, "reused": False} for _ in jobs]
+
+    monkeypatch.setattr(pilot, "map_processes", fake_run)
+    data = pilot.run_section(dataclasses.replace(opts, pilot_sections=("table3",)))
+    assert all(os.path.basename(s.run_dir).startswith("table3_") for s in trained)  # only Table 3's families
+    assert len(trained) == 5 * len(pilot.TABLE3_PILOT_REGS)
+    stored = common.load_section(opts, "pilot")["data"]["families"]
+    assert set(data["families"]) == set(stored)  # the other families kept from the stored pilot
+    assert data["families"]["figure1"]["budget"] == 40  # untouched
+    assert data["families"]["table3_gan_logit"]["budget"] == 20  # re-decided from this pass's curves (stored: 2000)
+    with pytest.raises(ValueError, match="pilot_sections \\['tabel3'\\] not allowed"):
+        pilot.run_section(dataclasses.replace(opts, pilot_sections=("tabel3",)))
