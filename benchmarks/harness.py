@@ -132,11 +132,9 @@ class FitRunner(Runner):
         self.run_dir = run_dir
         super().__init__(cfg, warmup=warmup)
 
-    def _setup(self):
+    def _make_callbacks(self) -> list:
+        """The callbacks ``bin/train.py`` adds (the NaN guard, the logger, the progress line, checkpoints)."""
         import os
-        import threading
-
-        import keras
 
         from dat_tf.train.callbacks import ProgressLogger, TensorBoardLogger
         from dat_tf.train.checkpoints import CheckpointCallback, RunCheckpointer
@@ -145,12 +143,19 @@ class FitRunner(Runner):
         cfg = self.cfg
         checkpointer = RunCheckpointer(self.gan, os.path.join(self.run_dir, "checkpoints"), keep=cfg.keep_checkpoints)
         self._devnull = open(os.devnull, "w")
-        self._callbacks = [
+        return [
             NaNGuard(checkpointer, self.run_dir, policy=cfg.on_nan, lr_factor=cfg.nan_lr_factor),
             TensorBoardLogger(os.path.join(self.run_dir, "logs"), sample_every=cfg.sample_every, kind=cfg.sample_kind),
             ProgressLogger(cfg.n_iter, stream=self._devnull),
             CheckpointCallback(checkpointer, cfg.checkpoint_every, save_at_end=False),
         ]
+
+    def _setup(self):
+        import threading
+
+        import keras
+
+        self._callbacks = self._make_callbacks()
 
         class Stop(Exception):
             pass
@@ -189,7 +194,7 @@ class FitRunner(Runner):
 
         def fit():
             try:
-                self.gan.fit(self._dataset, steps_per_epoch=self.cfg.log_every, epochs=2**31 - 1, verbose=0,
+                self.gan.fit(self._dataset, steps_per_epoch=self._epoch_steps(), epochs=2**31 - 1, verbose=0,
                              shuffle=False, callbacks=[*self._callbacks, pacer])
             except self._stop_type:
                 pass
@@ -200,6 +205,9 @@ class FitRunner(Runner):
 
         self._thread = threading.Thread(target=fit, daemon=True)
         self._thread.start()
+
+    def _epoch_steps(self) -> int:
+        return self.cfg.log_every  # the command line's epochs
 
     def close(self):
         """Ends the running ``fit`` (its thread waits at the start of the next step)."""
@@ -231,6 +239,27 @@ class FitRunner(Runner):
         for callback in self._callbacks:
             callback.on_epoch_end(self._epoch, logs=dict(self._pacer.logs or {}))
         return time.perf_counter() - t
+
+
+class KerasFitRunner(FitRunner):
+    """A Keras user's path: ``GAN(...)`` with its defaults in a plain ``gan.fit``, paced step by step.
+
+    The model is built as the command line builds it, then given ``GAN``'s own default
+    ``diagnostics_every="epoch"`` (gradient-norm diagnostics once per ``fit`` epoch); ``fit`` runs
+    with no callbacks of ours and epochs of ``steps_per_epoch`` iterations (a Keras user's epoch of
+    the data), so the row shows what ``model.fit`` costs a user who keeps the defaults.
+    """
+
+    def __init__(self, cfg, steps_per_epoch: int, warmup: int = 2):
+        self.steps_per_epoch = int(steps_per_epoch)
+        super().__init__(cfg, run_dir="", warmup=warmup)
+
+    def _make_callbacks(self) -> list:
+        self.gan.diagnostics_every = "epoch"  # GAN(...)'s default, whatever the config's log_every
+        return []
+
+    def _epoch_steps(self) -> int:
+        return self.steps_per_epoch
 
 
 def make_runner(cfg, strategy=None, warmup: int = 2) -> Runner:

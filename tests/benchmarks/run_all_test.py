@@ -61,6 +61,22 @@ def test_fit_runner_paces_one_fit_step_by_step_with_the_command_lines_callbacks(
     assert g() == before + 7  # closing ran no further step
 
 
+def test_keras_fit_runner_is_a_plain_fit_with_gan_s_default_diagnostics(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = cost.gan_config("mlp", "none", batch_size=16, log_gradient_norms=True, log_every=4)
+    runner = cost.KerasFitRunner(cfg, steps_per_epoch=3, warmup=2)
+    assert runner._callbacks == [] and runner.gan.diagnostics_every == "epoch"
+    ended = []
+    runner._callbacks.append(keras.callbacks.LambdaCallback(on_epoch_end=lambda epoch, logs: ended.append(
+        logs["grad_norm_real"])))
+    runner.close()
+    for n in (2, 2, 3):
+        runner(n)
+    assert len(ended) == 2 and all(v > 0 for v in ended)  # epochs of 3 steps, each with its diagnostics
+    assert not os.listdir(tmp_path)  # nothing written where it ran: no run folder, no logger
+    runner.close()
+
+
 def test_fit_runner_reports_its_failure(tmp_path):
     cfg = cost.gan_config("mlp", "none", batch_size=16, log_every=3, run_dir=str(tmp_path / "run"))
     runner = cost.FitRunner(cfg, cfg.run_dir, warmup=1)
@@ -140,6 +156,17 @@ def test_efficiency_table_ratios_rates_and_floor():
     assert keras_bn[2] == "**1.100x**" and keras_bn[3] == "2,000.0"  # same FLOPs as none, other kernels
     floor_row = next(line for line in text.splitlines() if line.startswith("| `reference` |"))
     assert floor_row.endswith("| 1.300x | +4.0% |")
+    assert not any("Keras user" in k for k in rows)  # stored before that row existed: left out, not invented
+
+
+def test_efficiency_table_compares_a_keras_user_s_defaults_with_the_command_line():
+    d = _efficiency_data()
+    d["results"]["keras_defaults"] = {"median_s": 10.506, "round_s": [10.506]}
+    d["keras_epoch_steps"] = 100
+    text = "\n".join(run_all._render_efficiency(d))
+    row = next(line.split(" | ") for line in text.splitlines() if "a Keras user's `GAN(...)` defaults" in line)
+    assert row[2] == "**1.051x**" and row[3] == "2,005.0"  # 10.506 / 10; 2000 + 500 / 100 GFLOP
+    assert "defaults / command-line defaults: 1.020x**" in text  # 10.506 / 10.3
 
 
 def test_peers_table_ratios():
