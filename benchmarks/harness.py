@@ -95,7 +95,8 @@ class Runner:
         self._dataset = dataset
         self._setup()
         t = time.perf_counter()
-        self(warmup)
+        if warmup:
+            self(warmup)
         self.warmup_s = time.perf_counter() - t
 
     def _setup(self):
