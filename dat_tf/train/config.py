@@ -225,10 +225,6 @@ class TrainConfig:
         return dataclasses.replace(self, reg_args=_full_reg_args(self.regularizer, self.reg_args))
 
     @classmethod
-    def field_names(cls):
-        return [f.name for f in dataclasses.fields(cls)]
-
-    @classmethod
     def from_flags(cls, values: dict) -> "TrainConfig":
         """A config from flag values: ``TrainConfig`` fields and regularizer flags (``dat_epsilon``...).
 

@@ -85,7 +85,8 @@ def write_samples(samples, z, out: str):
     return png_path, npz_path
 
 
-EXPORTS = ("gan.keras", "generator.keras", "generator_savedmodel")
+GAN_FILE, GENERATOR_FILE, SAVEDMODEL_DIR = "gan.keras", "generator.keras", "generator_savedmodel"
+EXPORTS = (GAN_FILE, GENERATOR_FILE, SAVEDMODEL_DIR)  # what export() writes into a run folder
 
 
 def export(gan, run_dir: str):
@@ -101,22 +102,22 @@ def export(gan, run_dir: str):
             shutil.rmtree(final)
         os.replace(tmp, final)
 
-    for name, save in (("gan.keras", gan.save), ("generator.keras", gan.generator.save)):
+    for name, save in ((GAN_FILE, gan.save), (GENERATOR_FILE, gan.generator.save)):
         tmp = os.path.join(run_dir, f".tmp-{name}")
         save(tmp)
         replace(tmp, os.path.join(run_dir, name))
-    tmp = os.path.join(run_dir, ".tmp-generator_savedmodel")
+    tmp = os.path.join(run_dir, f".tmp-{SAVEDMODEL_DIR}")
     if os.path.isdir(tmp):
         shutil.rmtree(tmp)
     gan.generator.export(tmp, format="tf_saved_model", verbose=False)
-    replace(tmp, os.path.join(run_dir, "generator_savedmodel"))
+    replace(tmp, os.path.join(run_dir, SAVEDMODEL_DIR))
 
 
 def exports_ok(run_dir: str) -> bool:
     """Whether the three exports exist and are whole (readable zip archives; a SavedModel with its variables)."""
     import zipfile
 
-    for name in ("gan.keras", "generator.keras"):
+    for name in (GAN_FILE, GENERATOR_FILE):
         path = os.path.join(run_dir, name)
         try:
             with zipfile.ZipFile(path) as z:
@@ -124,7 +125,7 @@ def exports_ok(run_dir: str) -> bool:
                     return False
         except (OSError, zipfile.BadZipFile):
             return False
-    saved = os.path.join(run_dir, "generator_savedmodel")
+    saved = os.path.join(run_dir, SAVEDMODEL_DIR)
     return os.path.isfile(os.path.join(saved, "saved_model.pb")) and os.path.isfile(
         os.path.join(saved, "variables", "variables.index")
     )

@@ -43,6 +43,7 @@ import warnings
 import numpy as np
 
 from dat_tf.train.config import TrainConfig, upgrade_dict
+from dat_tf.train.export import GAN_FILE, GENERATOR_FILE, SAVEDMODEL_DIR
 
 CONFIG = "config.json"
 CHECKPOINTS = "checkpoints"
@@ -123,17 +124,17 @@ class RunDir:
     @property
     def exported_gan_path(self) -> str:
         """``gan.keras`` (exists once training finished)."""
-        return os.path.join(self.path, "gan.keras")
+        return os.path.join(self.path, GAN_FILE)
 
     @property
     def exported_generator_path(self) -> str:
         """``generator.keras`` (exists once training finished)."""
-        return os.path.join(self.path, "generator.keras")
+        return os.path.join(self.path, GENERATOR_FILE)
 
     @property
     def exported_savedmodel_path(self) -> str:
         """``generator_savedmodel/`` (exists once training finished; loads without dat_tf)."""
-        return os.path.join(self.path, "generator_savedmodel")
+        return os.path.join(self.path, SAVEDMODEL_DIR)
 
     def checkpoint_steps(self) -> list[int]:
         """Generator steps of the checkpoints in ``checkpoints/`` (those with an index file), ascending."""

@@ -33,6 +33,7 @@ import sys
 
 from dat_tf.files import dumps, write_json_atomic, write_text_atomic
 from dat_tf.train.config import TrainConfig, upgrade_dict
+from dat_tf.train.export import EXPORTS
 
 CONFIG = "config.json"
 HISTORY = "history.jsonl"
@@ -43,8 +44,7 @@ MAY_CHANGE = ("n_iter", "log_every", "checkpoint_every", "metrics_every", "sampl
 """Fields a rerun may change: how long, how often, how verbose, and where the folder is."""
 
 # What train() writes into a run folder; --overwrite removes exactly these.
-RUN_FILES = (CONFIG, HISTORY, "checkpoints", "logs", "gan.keras", "generator.keras", "generator_savedmodel",
-             "nan_state", "nan_report.json")
+RUN_FILES = (CONFIG, HISTORY, "checkpoints", "logs", *EXPORTS, "nan_state", "nan_report.json")
 
 
 class RunConfigMismatch(ValueError):
@@ -158,20 +158,6 @@ def check_run(cfg: TrainConfig, out_dir: str | None = None, overwrite: bool = Fa
             f"a new run, or --overwrite to delete this run and start over."
         )
     return RunClaim(out_dir, None, allowed)
-
-
-def claim_run(cfg: TrainConfig, out_dir: str | None = None, overwrite: bool = False) -> list:
-    """Makes ``out_dir`` (default ``cfg.run_dir``) the folder of ``cfg``'s run, at once.
-
-    :func:`check_run` then :meth:`RunClaim.commit`: a new folder gets
-    ``config.json``; allowed changes of an existing one are appended to
-    ``history.jsonl`` and returned; any other change raises
-    :class:`RunConfigMismatch` (unless ``overwrite``).
-
-    Returns:
-      the allowed changes, as ``(field, stored, new)`` tuples.
-    """
-    return check_run(cfg, out_dir, overwrite).commit()
 
 
 class RunLock:

@@ -14,7 +14,7 @@ from dat_tf.train.config import TrainConfig
 from dat_tf.train.export import exports_ok
 from dat_tf.train.loop import train
 from dat_tf.data.errors import DatasetUnavailableError
-from dat_tf.train.run_identity import MAY_CHANGE, RunConfigMismatch, RunLock, RunLockedError, claim_run
+from dat_tf.train.run_identity import MAY_CHANGE, RunConfigMismatch, RunLock, RunLockedError, check_run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -122,7 +122,7 @@ def test_a_run_failing_before_it_starts_leaves_nothing_that_refuses_the_correcte
 def test_claim_run_refuses_a_garbled_config(tmp_path):
     (tmp_path / "config.json").write_text("{not json")
     with pytest.raises(RunConfigMismatch, match="is not valid JSON"):
-        claim_run(_cfg(tmp_path))
+        check_run(_cfg(tmp_path))
 
 
 def test_cli_refusal_is_short_and_exits_3(tmp_path):
