@@ -39,7 +39,7 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    from dat_study.figure3 import Figure3Options, run
+    from dat_study.figure3 import Figure3Options, run as run_figure3  # this module's run() is the entry point
 
     try:
         opts = Figure3Options(
@@ -61,7 +61,7 @@ def main(argv):
     runs = len(stds) * 2 * len(opts.methods) * len(opts.seeds)
     print(f"figure3: {runs} runs of {max(opts.checkpoints)} steps on {opts.workers} worker processes; a line per "
           "finished run", flush=True)
-    out = run(opts, stds=stds, log=lambda line: print(line, flush=True))
+    out = run_figure3(opts, stds=stds, log=lambda line: print(line, flush=True))
     with open(os.path.join(opts.out_dir, "figure3.md")) as f:
         print(f.read())
     written = ", ".join(os.path.join(opts.out_dir, f"figure3.{ext}") for ext in ("png", "md", "json"))
