@@ -8,8 +8,12 @@ setup(
     description="Direct Adversarial Training for GANs in TensorFlow 2 / Keras 3",
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
-    packages=find_packages(include=["dat_tf", "dat_tf.*", "dat_study", "dat_study.*"]),
-    package_data={"dat_tf.metrics": ["assets/*.keras", "assets/*.json"]},
+    # configs/ stays at the top of the checkout (the README and the study name configs/<name>.flags) and is
+    # installed as dat_tf/configs, where --flagfile=<bare name> finds its flagfiles (dat_tf/flagfiles.py); its
+    # make_flagfiles.py comes along, as setuptools ships every .py of a package (nothing imports it).
+    packages=find_packages(include=["dat_tf", "dat_tf.*", "dat_study", "dat_study.*"]) + ["dat_tf.configs"],
+    package_dir={"dat_tf.configs": "configs"},
+    package_data={"dat_tf.metrics": ["assets/*.keras", "assets/*.json"], "dat_tf.configs": ["*.flags"]},
     python_requires=">=3.10",
     install_requires=[
         # The floors are the oldest pair the tests pass on; CI runs the fast tests on exactly these two
@@ -42,7 +46,18 @@ setup(
     extras_require={
         "test": ["pytest>=7.4", "scipy>=1.11"],
     },
-    scripts=["bin/train.py", "bin/figure3.py", "bin/eval.py", "bin/attack.py", "bin/sample.py", "bin/train_digits_classifier.py"],
+    # The commands a user finds on PATH; bin/<name>.py runs the same from a checkout without installing.
+    entry_points={
+        "console_scripts": [
+            "dat-train = dat_tf.commands.train:run",
+            "dat-eval = dat_tf.commands.eval:run",
+            "dat-sample = dat_tf.commands.sample:run",
+            "dat-attack = dat_tf.commands.attack:run",
+            "dat-train-digits-classifier = dat_tf.commands.train_digits_classifier:run",
+            "dat-results = dat_study.commands.results:run",
+            "dat-figure3 = dat_study.commands.figure3:run",
+        ],
+    },
     classifiers=[
         "Programming Language :: Python :: 3",
         "License :: OSI Approved :: Apache Software License",

@@ -7,6 +7,8 @@ then gives two replicas on a one-CPU machine.
 """
 
 import os
+import re
+import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # Tests never reach the network, whatever the machine can reach: downloads see "offline" (dat_tf.network);
@@ -144,3 +146,25 @@ def _functional_twin(net, input_dim):
 def call_forms():
     """``{form: class}`` of subclassed nets whose ``call`` has each Keras form, and ``twin(net, input_dim)``."""
     return CALL_FORMS, _functional_twin
+
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def installed_command(tmp_path_factory):
+    """``installed_command("dat-train")``: the argv of that console script of setup.py, written as pip writes it
+    (a file named as the command: ``from dat_tf.commands.train import run; sys.exit(run())``) but importing this
+    checkout, so a test runs a command as a user who installed the package does, from any folder."""
+    with open(os.path.join(ROOT, "setup.py"), encoding="utf-8") as f:
+        scripts = dict(re.findall(r'"(dat-[\w-]+) = ([\w.]+:\w+)"', f.read()))
+    folder = tmp_path_factory.mktemp("installed_bin")
+
+    def argv(name):
+        module, function = scripts[name].split(":")
+        path = folder / name
+        path.write_text(f"import sys\nsys.path.insert(0, {ROOT!r})\nfrom {module} import {function}\n"
+                        f"if __name__ == '__main__':\n    sys.exit({function}())\n")
+        return [sys.executable, str(path)]
+
+    return argv

@@ -1,4 +1,5 @@
-"""Every flagfile in configs/ parses, validates, and builds its model and data pipeline."""
+"""Every flagfile in configs/ parses, validates, and builds its model and data pipeline; dat_tf/flagfiles.py finds
+them by bare name (``--flagfile=toy_balanced_dat``), after a file of that name in the working folder."""
 
 import glob
 import os
@@ -8,6 +9,9 @@ import sys
 import numpy as np
 import pytest
 import tensorflow_datasets as tfds
+from absl import flags
+
+from dat_tf import flagfiles
 
 from dat_tf.data.registry import DATASETS
 from dat_tf.train.config import TrainConfig
@@ -167,3 +171,62 @@ def test_tinyimagenet_pipeline_on_a_folder(tmp_path):
     cfg = _load("sngan_tinyimagenet", batch_size=2, n_dis=2, data_dir=str(tmp_path / "tiny-imagenet-200"))
     batch = next(iter(build_dataset(cfg)))
     assert tuple(batch.shape) == (4, 64, 64, 3)
+
+
+# ----------------------------------------------------------------------------- found by bare name
+
+
+def test_the_packaged_flagfiles_are_the_checkouts_configs():
+    assert flagfiles.folder() == os.path.join(ROOT, "configs")  # a checkout (packaging_test: an installed wheel)
+    assert flagfiles.names() == NAMES
+
+
+@pytest.mark.parametrize("value", ["toy_balanced_dat", "toy_balanced_dat.flags"])
+def test_a_bare_name_finds_the_packaged_flagfile(tmp_path, monkeypatch, value):
+    monkeypatch.chdir(tmp_path)  # nothing of that name here
+    assert flagfiles.resolve(value) == os.path.join(ROOT, "configs", "toy_balanced_dat.flags")
+
+
+def test_a_file_in_the_working_folder_wins(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "toy_balanced_dat.flags").write_text("--n_iter=3\n")
+    assert flagfiles.resolve("toy_balanced_dat.flags") == "toy_balanced_dat.flags"
+    assert flagfiles.resolve("toy_balanced_dat") == os.path.join(ROOT, "configs", "toy_balanced_dat.flags")
+    (tmp_path / "toy_balanced_dat").write_text("--n_iter=3\n")
+    assert flagfiles.resolve("toy_balanced_dat") == "toy_balanced_dat"
+    absolute = str(tmp_path / "toy_balanced_dat.flags")
+    assert flagfiles.resolve(absolute) == absolute
+
+
+def test_an_unknown_name_names_itself_where_it_looked_and_the_close_ones(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(flagfiles.FlagfileNotFound) as info:
+        flagfiles.resolve("toy_balnced_dat")
+    text = str(info.value)
+    assert isinstance(info.value, flags.Error)  # reported as a bad flag by each command's parser
+    assert text.startswith(f"--flagfile=toy_balnced_dat: no file toy_balnced_dat in {tmp_path}, nor a flagfile "
+                           f"of that name installed with dat_tf (in {os.path.join(ROOT, 'configs')})")
+    assert text.endswith("close matches among the installed flagfiles (pass the bare name): toy_balanced_dat, "
+                         "toy_imbalanced_dat, toy_balanced, toy_imbalanced.")
+    with pytest.raises(flagfiles.FlagfileNotFound, match=r"--flagfile=zzz: .* the \d+ installed flagfiles are in "):
+        flagfiles.resolve("zzz")
+
+
+def test_a_missing_path_is_not_looked_up_by_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(flagfiles.FlagfileNotFound) as info:
+        flagfiles.resolve(os.path.join("configs", "toy_balanced_dat.flags"))
+    text = str(info.value)
+    assert f"no such file: {tmp_path / 'configs' / 'toy_balanced_dat.flags'};" in text
+    assert "(pass the bare name): toy_balanced_dat," in text
+
+
+def test_resolve_args_rewrites_every_flagfile_form_before_the_double_dash(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    packaged = os.path.join(ROOT, "configs")
+    args = ["--flagfile=toy_balanced", "-flagfile", "toy_balanced_dat.flags", "--n_iter=3", "--flagfile",
+            "digits", "--", "--flagfile=nope"]
+    assert flagfiles.resolve_args(args) == [
+        f"--flagfile={packaged}/toy_balanced.flags", "-flagfile", f"{packaged}/toy_balanced_dat.flags", "--n_iter=3",
+        "--flagfile", f"{packaged}/digits.flags", "--", "--flagfile=nope"]
+    assert flagfiles.resolve_args(["--n_iter=3", "--flagfile"]) == ["--n_iter=3", "--flagfile"]  # absl reports it

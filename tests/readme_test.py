@@ -4,8 +4,8 @@ Each command of a ```bash block (lines split at ``&&``, ``#`` comments dropped) 
 :data:`CHECKS` saying how it is checked, and every entry must still be in the README, so a command added to
 or changed in the README without a check fails :func:`test_every_readme_command_is_checked`.
 :func:`test_readme_commands_run_as_written` then runs them in README order, as written, in a scratch folder
-holding links to ``bin/``, ``configs/`` and ``dat_tf/`` (so ``runs/`` is written there, never into the
-repository), offline by construction: an empty tfds data folder and TF-Hub cache, so the commands that need
+holding links to ``bin/``, ``configs/``, ``dat_tf/`` and ``dat_study/`` (so ``runs/`` is written there, never into
+the repository), offline by construction: an empty tfds data folder and TF-Hub cache, so the commands that need
 CIFAR-10 or the Inception network reach that point and must fail fast with exit code 4 and say what to get.
 """
 
@@ -28,7 +28,7 @@ import numpy as np
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-LINKED = ("bin", "configs", "dat_tf")  # what the README's commands read, linked into the scratch folder
+LINKED = ("bin", "configs", "dat_tf", "dat_study")  # what the README's commands read, linked into the scratch folder
 EXIT_NOT_AVAILABLE = 4  # a dataset or model weights the command needs is not on this machine
 
 

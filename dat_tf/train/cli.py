@@ -1,7 +1,7 @@
 """absl flags generated from :class:`dat_tf.train.config.TrainConfig` and the regularizer registry.
 
-``bin/train.py`` calls :func:`define_flags` once and :func:`config_from_flags`
-in ``main``: every flag's name, type, default and help come from the config's
+``dat_tf.commands.train`` (``dat-train``, ``bin/train.py``) calls :func:`define_flags` once and
+:func:`config_from_flags` in ``main``: every flag's name, type, default and help come from the config's
 fields and the regularizers' own fields, so nothing is restated here.  A
 ``--regularizer=module:Class`` on the command line (or in a flagfile) is
 imported before the flags are defined, so its fields are flags too.
@@ -14,12 +14,13 @@ import sys
 
 from absl import flags
 
+from dat_tf import flagfiles
 from dat_tf.hparams import allowed, kind_of
 from dat_tf.regularizers import REGULARIZERS, names_of
 from dat_tf.train.config import TrainConfig, regularizer_flags
 
-# The flags belong to the module that calls define_flags (bin/train.py): absl's --help then
-# lists them (it shows only the main module's flags; --helpfull shows all).
+# The flags belong to the module that calls define_flags (dat_tf.commands.train), whose flags
+# dat_tf.commands.start shows in --help (absl's --help shows only the main module's; --helpfull all).
 flags.disclaim_key_flags()
 
 # Exit code of a bad flag, in every command line (absl's own is 1, with the whole usage text).
@@ -36,20 +37,24 @@ def fail(code: int, message: str) -> int:
     return code
 
 
-def usage_error(message: str, script: str):
-    """A bad flag: the problem alone, first and short, then exit code 2."""
-    sys.exit(fail(EXIT_USAGE, f"{message}\n(python {script} --helpfull lists every flag.)"))
+def usage_error(message: str, program: str):
+    """A bad flag: the problem alone, first and short, then exit code 2.
+
+    ``program`` is how the user started the command (``python bin/train.py``, ``dat-train``).
+    """
+    sys.exit(fail(EXIT_USAGE, f"{message}\n({program} --helpfull lists every flag.)"))
 
 
-def flags_parser(script: str, flag_values=flags.FLAGS):
-    """``app.run(main, flags_parser=flags_parser("bin/x.py"))``: absl's parsing, but a flag it cannot
-    parse is one short line and exit code 2 instead of absl's usage text and 1."""
+def flags_parser(program: str, flag_values=flags.FLAGS):
+    """``app.run(main, flags_parser=flags_parser("dat-x"))``: absl's parsing of the command line with its
+    flagfiles found by bare name (:mod:`dat_tf.flagfiles`), but a flag it cannot parse, or a flagfile not
+    found, is one short line and exit code 2 instead of absl's usage text and 1."""
 
     def parse(argv):
         try:
-            return flag_values(argv)
+            return flag_values([argv[0], *flagfiles.resolve_args(argv[1:])])
         except flags.Error as e:
-            usage_error(str(e), script)
+            usage_error(str(e), program)
 
     return parse
 
@@ -58,10 +63,11 @@ _DEFINE = {bool: flags.DEFINE_bool, int: flags.DEFINE_integer, float: flags.DEFI
 
 
 def _regularizer_in(argv, flag_values) -> str | None:
-    """The last ``--regularizer`` value of ``argv`` (flagfiles read as absl reads them), or ``None``."""
+    """The last ``--regularizer`` value of ``argv`` (flagfiles found as the parse finds them and read as absl
+    reads them), or ``None``."""
     try:
-        args = flag_values.read_flags_from_files(list(argv[1:]), force_gnu=False)
-    except (flags.Error, OSError):  # a missing or bad flagfile: absl's own parse reports it
+        args = flag_values.read_flags_from_files(flagfiles.resolve_args(list(argv[1:])), force_gnu=False)
+    except (flags.Error, OSError):  # a missing or bad flagfile: the parse itself reports it
         args = list(argv[1:])
     value = None
     for i, arg in enumerate(args):
@@ -73,14 +79,14 @@ def _regularizer_in(argv, flag_values) -> str | None:
     return value
 
 
-def define_flags(flag_values=flags.FLAGS, argv=None, script: str = "bin/train.py") -> list[str]:
+def define_flags(flag_values=flags.FLAGS, argv=None, program: str = "dat-train") -> list[str]:
     """Defines one flag per config field and per regularizer hyperparameter; returns their names.
 
     Args:
       flag_values: the absl ``FlagValues`` to define them in.
       argv: the command line (default ``sys.argv``): a ``--regularizer=module:Class`` in it is
         imported first so its fields get flags; one that cannot be used is a usage error (exit 2).
-      script: the command's name in a usage error.
+      program: how the user started the command, for a usage error (``python bin/train.py``, ``dat-train``).
     """
     name = _regularizer_in(sys.argv if argv is None else argv, flag_values)
     try:
@@ -88,7 +94,7 @@ def define_flags(flag_values=flags.FLAGS, argv=None, script: str = "bin/train.py
             REGULARIZERS.lookup(name)
         reg_flags = regularizer_flags()
     except ValueError as e:
-        usage_error(f"--regularizer={name!r} is not allowed: {e}" if name and ":" in name else str(e), script)
+        usage_error(f"--regularizer={name!r} is not allowed: {e}" if name and ":" in name else str(e), program)
     names = []
     for field in dataclasses.fields(TrainConfig):
         if not field.metadata.get("flag", True):
