@@ -10,7 +10,7 @@ setup(
     long_description_content_type="text/markdown",
     # configs/ stays at the top of the checkout (the README and the study name configs/<name>.flags) and is
     # installed as dat_tf/configs, where --flagfile=<bare name> finds its flagfiles (dat_tf/flagfiles.py); its
-    # make_flagfiles.py comes along, as setuptools ships every .py of a package (nothing imports it).
+    # make_flagfiles.py comes along, as setuptools ships every .py of a package (a script: importing it raises).
     packages=find_packages(include=["dat_tf", "dat_tf.*", "dat_study", "dat_study.*"]) + ["dat_tf.configs"],
     package_dir={"dat_tf.configs": "configs"},
     package_data={"dat_tf.metrics": ["assets/*.keras", "assets/*.json"], "dat_tf.configs": ["*.flags"]},

@@ -12,6 +12,10 @@ The toy flagfiles (``toy_*.flags``, Figure 3) are written by hand.
 import os
 import sys
 
+if __name__ != "__main__":  # it ships inside dat_tf.configs; importing it must not rewrite the installed flagfiles
+    raise ImportError("configs/make_flagfiles.py is a script that writes flagfiles when run "
+                      "(python configs/make_flagfiles.py [OUT_DIR]); it is not importable.")
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = sys.argv[1] if __name__ == "__main__" and len(sys.argv) > 1 else HERE
 

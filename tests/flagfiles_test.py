@@ -2,6 +2,7 @@
 them by bare name (``--flagfile=toy_balanced_dat``), after a file of that name in the working folder."""
 
 import glob
+import importlib.util
 import os
 import subprocess
 import sys
@@ -230,3 +231,15 @@ def test_resolve_args_rewrites_every_flagfile_form_before_the_double_dash(tmp_pa
         f"--flagfile={packaged}/toy_balanced.flags", "-flagfile", f"{packaged}/toy_balanced_dat.flags", "--n_iter=3",
         "--flagfile", f"{packaged}/digits.flags", "--", "--flagfile=nope"]
     assert flagfiles.resolve_args(["--n_iter=3", "--flagfile"]) == ["--n_iter=3", "--flagfile"]  # absl reports it
+
+
+def test_the_flagfile_generator_is_a_script_that_cannot_be_imported(tmp_path):
+    # it ships inside dat_tf.configs: an import (e.g. a tool walking the package) must not rewrite flagfiles
+    def stamps():
+        return {f: os.stat(f).st_mtime_ns for f in glob.glob(os.path.join(ROOT, "configs", "*.flags"))}
+
+    before = stamps()
+    spec = importlib.util.spec_from_file_location("make_flagfiles", os.path.join(ROOT, "configs", "make_flagfiles.py"))
+    with pytest.raises(ImportError, match="is a script"):
+        spec.loader.exec_module(importlib.util.module_from_spec(spec))
+    assert stamps() == before
