@@ -106,7 +106,7 @@ SECTIONS = {
         run=figure1.run_section, markdown=figure1.section_markdown,
     ),
     "table3": Section(
-        title="Table 3 in miniature: 3 losses x the regularizers, on the paper's D (and the SN D)",
+        title="Table 3 in miniature: 3 losses x the regularizers, on the paper's D (each loss at its pilot's reading)",
         claim=CLAIMS["table3"],
         command="{results} --sections=table3",
         full_command="for f in configs/table3_*.flags; do python bin/train.py --flagfile=$f "
