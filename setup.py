@@ -44,7 +44,8 @@ setup(
         "scipy>=1.11",
     ],
     extras_require={
-        "test": ["pytest>=7.4", "scipy>=1.11"],
+        # pytest-xdist: the suite runs on 2 processes (README's test command), ~2x faster on 2 cores.
+        "test": ["pytest>=7.4", "pytest-xdist>=3.5", "scipy>=1.11"],
     },
     # The commands a user finds on PATH; bin/<name>.py runs the same from a checkout without installing.
     entry_points={

@@ -381,8 +381,8 @@ def worker_efficiency(args):
     runners["cli_defaults"] = cost.FitRunner(cli, cli.run_dir, warmup=warmup)
     _built("efficiency", "sngan32")("cli_defaults", runners["cli_defaults"])
     # A Keras user's path: GAN(...)'s defaults (diagnostics once per epoch) in a plain fit, epochs of one CIFAR-10 pass.
-    runners["keras_defaults"] = cost.KerasFitRunner(cost.gan_config("sngan32", "none", log_gradient_norms=True, **ov),
-                                                    KERAS_EPOCH_STEPS, warmup=warmup)
+    keras_cfg = cost.gan_config("sngan32", "none", log_gradient_norms=True, **_overrides(args, "sngan32"))
+    runners["keras_defaults"] = cost.KerasFitRunner(keras_cfg, KERAS_EPOCH_STEPS, warmup=warmup)
     _built("efficiency", "sngan32")("keras_defaults", runners["keras_defaults"])
     # Before the profile's fix: the generator's batch normalization on Keras' own statistics path.
     with batch_norm_kernel(fused=False):

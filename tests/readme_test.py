@@ -183,7 +183,7 @@ CHECKS = {
         why_extra="the full run takes minutes; one seed and three early checkpoints write the same three files",
     ),
     'pip install -e ".[test]"': Skip("installs the test extras: .ci/run does (test_readme_setup_commands_match_ci)"),
-    "python -m pytest -q tests": Skip("the test suite itself: .ci/run runs it (test_readme_setup_commands_match_ci)"),
+    "python -m pytest -q -n 2 --dist loadfile tests": Skip("the test suite itself: .ci/run runs it (test_readme_setup_commands_match_ci)"),
     "python bin/train.py --flagfile=configs/sngan_cifar10_dat.flags": Run(
         EXIT_NOT_AVAILABLE, _cifar10_data_missing, max_seconds=60,
     ),
