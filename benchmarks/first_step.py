@@ -152,7 +152,27 @@ def render(results: dict, meta: dict) -> list:
             f"+{bld['rss_mib'] - imp['rss_mib']:,.0f} MiB | +{first['s'] - bld['s']:.1f} s, "
             f"+{first['rss_mib'] - bld['rss_mib']:,.0f} MiB | {r['steady_s']:.2f} s | {r['peak_mib']:,.0f} MiB | "
             f"{r['params'] * 4 * 3 / 2**20:,.0f} MiB |")
+    lines += ["", *where_it_goes(results)]
     return lines
+
+
+def where_it_goes(results: dict) -> list:
+    """Bullets read off the stages: the peak above the framework's import, what stays resident, the first iteration."""
+    out = []
+    for key, title, *_ in ROWS:
+        r = results.get(key)
+        if r is None:
+            continue
+        st = {s["stage"]: s for s in r["stages"]}
+        last = r["stages"][-1]
+        imp, first = st["import"], st["first iteration"]
+        out.append(
+            f"* {title}: peak {r['peak_mib']:,.0f} MiB, of which {imp['rss_mib']:,.0f} the framework's import and "
+            f"{r['peak_mib'] - imp['rss_mib']:,.0f} the work; after the steps {last['rss_mib']:,.0f} MiB stay resident "
+            f"({last['rss_mib'] / r['peak_mib']:.0%} of the peak). First iteration finished {first['s']:.1f} s after "
+            f"the process's first line, {first['s'] - st['build']['s'] - r['steady_s']:.1f} s more than a steady "
+            "iteration (tracing, kernel and buffer set-up).")
+    return out
 
 
 def main(argv=None) -> int:
@@ -160,6 +180,7 @@ def main(argv=None) -> int:
     p.add_argument("--worker", choices=("dat_tf", "mimicry"), help=argparse.SUPPRESS)
     p.add_argument("--regularizer", default="none", help=argparse.SUPPRESS)
     p.add_argument("--iterations", type=int, default=2, help="iterations timed after the first (default 2)")
+    p.add_argument("--render", action="store_true", help="rewrite --out from its stored .json, measuring nothing")
     p.add_argument("--quick", action="store_true", help="tiny nets (a smoke test; numbers meaningless)")
     p.add_argument("--peer", action=argparse.BooleanOptionalAction, default=True,
                    help="also run mimicry in the peer venv (default: yes)")
@@ -170,6 +191,12 @@ def main(argv=None) -> int:
         p.error(f"--iterations={args.iterations}: expected an integer >= 1")
     if args.worker == "dat_tf":
         print(json.dumps(worker_dat_tf(args.regularizer, args.iterations, args.quick)))
+        return 0
+    if args.render:  # the table again from the stored JSON
+        with open(os.path.splitext(args.out)[0] + ".json") as f:
+            stored = json.load(f)
+        with open(args.out, "w") as f:
+            f.write("\n".join(render(stored["results"], stored["meta"])) + "\n")
         return 0
     if args.worker == "mimicry":
         print(json.dumps(worker_mimicry(args.iterations, args.quick)))
@@ -182,7 +209,7 @@ def main(argv=None) -> int:
                 continue
             from benchmarks import peers
 
-            python = peers.venv_python(peers.ensure_venv(args.peers_venv, log=print))
+            python = peers.ensure_venv(args.peers_venv, log=print)  # the venv's python
         else:
             python = sys.executable
         results[row[0]] = run_row(row, python, args.iterations, args.quick)

@@ -179,10 +179,14 @@ def _import_mimicry():
     import importlib.util
     import types
 
-    spec = importlib.util.find_spec("torch_mimicry")
-    if spec is None or not spec.submodule_search_locations:
-        raise PeerError("torch_mimicry is not installed in this Python (" + sys.executable + ")")
-    folder = list(spec.submodule_search_locations)[0]
+    loaded = sys.modules.get("torch_mimicry")
+    if loaded is not None and getattr(loaded, "__path__", None):  # imported before (our stand-in): reuse it
+        folder = list(loaded.__path__)[0]
+    else:
+        spec = importlib.util.find_spec("torch_mimicry")
+        if spec is None or not spec.submodule_search_locations:
+            raise PeerError("torch_mimicry is not installed in this Python (" + sys.executable + ")")
+        folder = list(spec.submodule_search_locations)[0]
     if "torch_mimicry" not in sys.modules:
         stand_in = types.ModuleType("torch_mimicry")
         stand_in.__path__ = [folder]
