@@ -502,3 +502,16 @@ def test_the_pilot_runs_in_passes_and_keeps_the_stored_families(tmp_path, monkey
     assert data["families"]["table3_gan_logit"]["budget"] == 20  # re-decided from this pass's curves (stored: 2000)
     with pytest.raises(ValueError, match="pilot_sections \\['tabel3'\\] not allowed"):
         pilot.run_section(dataclasses.replace(opts, pilot_sections=("tabel3",)))
+
+
+def test_every_committed_pilot_run_is_in_the_committed_archive():
+    # a fresh clone resumes the study from docs/results/runs: every run the committed pilot reports is there
+    from dat_study import archive
+
+    opts = study.StudyOptions(out_dir=os.path.join(ROOT, "docs"))
+    fams = common.load_section(opts, "pilot")["data"]["families"]
+    digits = [arm["run_dir"] for fam in fams.values() if fam["kind"] == "digits" for arm in fam["arms"].values()]
+    assert digits
+    for run_dir in digits:
+        rel = os.path.relpath(run_dir, opts.runs_dir)
+        assert os.path.isfile(os.path.join(archive.archive_dir(opts), rel, runner.RESULT + ".gz")), rel
