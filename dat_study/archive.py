@@ -51,6 +51,8 @@ def save(opts) -> int:
     n = 0
     for rel in _finished(opts.runs_dir):
         src, dst = os.path.join(opts.runs_dir, rel), os.path.join(out, rel + ".gz")
+        if os.path.isfile(dst) and os.stat(dst).st_mtime_ns >= os.stat(src).st_mtime_ns:
+            continue  # archived after the summary was last written: nothing to read again
         with open(src, "rb") as f:
             data = f.read()
         if os.path.isfile(dst):
