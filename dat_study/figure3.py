@@ -34,7 +34,7 @@ import numpy as np
 from dat_study import stats, verdicts
 from dat_study.common import fmt, minutes, rel
 from dat_study.paper import FIGURE3_CHECKPOINTS
-from dat_study.parallel import eta_line, limit_threads, map_processes
+from dat_study.parallel import eta_line, is_reused, limit_threads, map_processes
 from dat_study.runner import EpochLogs
 from dat_tf.files import write_json_atomic
 
@@ -145,7 +145,7 @@ def _stored_result(run_dir, job):
     result = stored["result"]
     if result["samples"] is not None:  # JSON keys are strings; the steps are ints
         result["samples"] = {int(k): v for k, v in result["samples"].items()}
-    return result
+    return dict(result, reused=True)
 
 
 def mean_perturbation(run, key="perturbation_norm") -> float:
@@ -287,9 +287,13 @@ def run(opts: Figure3Options, stds=None, log=None):
         readings.append((_flagfile_std(opts) if std is None else std, o))
     jobs = [(mx, m, s, o) for _, o in readings for mx in MIXTURES for m in o.methods for s in o.seeds]
 
-    def progress(done, total, job, seconds):
+    reused = []
+
+    def progress(done, total, job, seconds, result=None):
+        reused.append(is_reused(result))
         if log:
-            log(f"figure3: {_run_label(job)} finished; {eta_line(done, total, seconds)}")
+            log(f"figure3: {_run_label(job)} {'reused' if reused[-1] else 'finished'}; "
+                f"{eta_line(done, total, seconds, sum(reused))}")
 
     start = time.time()
     results = map_processes(_job, jobs, opts.workers, progress=progress)

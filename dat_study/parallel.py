@@ -29,9 +29,9 @@ def map_processes(fn, jobs, workers: int = 2, progress=None):
     """``[fn(job) for job in jobs]``, in ``workers`` spawned processes (in-process for 1).
 
     ``fn`` must be a module-level function and ``jobs`` picklable.  Results come
-    back in the order of ``jobs``.  ``progress(done, total, job, seconds)``, if
-    given, is called in this process each time a job finishes (in the order they
-    finish), ``seconds`` since the first job started.
+    back in the order of ``jobs``.  ``progress(done, total, job, seconds, result)``,
+    if given, is called in this process each time a job finishes (in the order
+    they finish), ``seconds`` since the first job started.
     """
     if not isinstance(workers, int) or workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {workers!r}.")
@@ -44,14 +44,14 @@ def map_processes(fn, jobs, workers: int = 2, progress=None):
         for i, j in enumerate(jobs):
             out.append(fn(j))
             if progress:
-                progress(i + 1, len(jobs), j, time.time() - start)
+                progress(i + 1, len(jobs), j, time.time() - start, out[-1])
         return out
     out = [None] * len(jobs)
     with mp.get_context("spawn").Pool(min(workers, len(jobs)), maxtasksperchild=1) as pool:
         for done, (i, result) in enumerate(pool.imap_unordered(_indexed, [(fn, i, j) for i, j in enumerate(jobs)]), 1):
             out[i] = result
             if progress:
-                progress(done, len(jobs), jobs[i], time.time() - start)
+                progress(done, len(jobs), jobs[i], time.time() - start, result)
     return out
 
 
@@ -60,14 +60,29 @@ def _indexed(args):
     return i, fn(job)
 
 
-def eta_line(done: int, total: int, seconds: float) -> str:
-    """``"3/24 done, 1.2 min elapsed, about 8.5 min left"`` (the rate so far times the jobs left).
+def eta_line(done: int, total: int, seconds: float, reused: int = 0) -> str:
+    """``"3/24 done, 1.2 min elapsed, about 8.5 min left"``: the rate of the runs trained so far times the jobs left.
+
+    ``reused`` of the ``done`` jobs were stored results (they take no time), so they do not enter the rate, and
+    the jobs left are assumed to train: a resumed study does not promise minutes it will not keep.
 
     >>> eta_line(3, 24, 72.0)
     '3/24 done, 1.2 min elapsed, about 8.4 min left'
+    >>> eta_line(3, 24, 72.0, reused=2)
+    '3/24 done (2 reused), 1.2 min elapsed, about 25.2 min left'
     """
-    left = seconds / done * (total - done) if done else float("nan")
-    return f"{done}/{total} done, {seconds / 60:.1f} min elapsed, about {left / 60:.1f} min left"
+    trained = done - reused
+    head = f"{done}/{total} done" + (f" ({reused} reused)" if reused else "") + f", {seconds / 60:.1f} min elapsed"
+    if done == total:
+        return head + ", about 0.0 min left"
+    if trained <= 0:
+        return head + ", time left known after the first trained run"
+    return head + f", about {seconds / trained * (total - done) / 60:.1f} min left"
+
+
+def is_reused(result) -> bool:
+    """Whether a job's result was a stored one (a dict with ``"reused": True``)."""
+    return isinstance(result, dict) and bool(result.get("reused"))
 
 
 def call_in_fresh_process(fn, arg, env=None):

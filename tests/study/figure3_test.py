@@ -105,6 +105,7 @@ def test_a_finished_run_is_reused_and_another_job_starts_afresh(tmp_path, monkey
     assert first["perturbation_norm"] and all(r["perturbation_norm"] > 0 for r in first["perturbation_norm"])
     monkeypatch.setattr(loop, "train", lambda *a, **k: pytest.fail("trained again"))
     again = figure3._job(("imbalanced", "dat_eps0.1", 0, opts))
+    assert again.pop("reused") is True and "reused" not in first  # said, so that progress lines skip its time
     assert again == first
     monkeypatch.undo()
     other = figure3._job(("imbalanced", "dat_eps0.1", 0, dataclasses.replace(opts, checkpoints=(10,))))

@@ -515,3 +515,20 @@ def test_every_committed_pilot_run_is_in_the_committed_archive():
     for run_dir in digits:
         rel = os.path.relpath(run_dir, opts.runs_dir)
         assert os.path.isfile(os.path.join(archive.archive_dir(opts), rel, runner.RESULT + ".gz")), rel
+
+
+def test_progress_lines_leave_reused_runs_out_of_the_time_left(capsys, monkeypatch):
+    import time
+
+    from dat_study.parallel import map_processes
+
+    # Two stored results (no time) then three trained ones: the rate comes from the trained runs only.
+    results = [{"reused": True}, {"reused": True}, {"reused": False}, {"reused": False}, {"reused": False}]
+    clock = iter([0.0, 0.0, 0.0, 60.0, 120.0, 120.0])
+    monkeypatch.setattr(time, "time", lambda: next(clock))
+    map_processes(lambda r: r, results, workers=1, progress=common.progress("table3"))
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].endswith("1/5 done (1 reused), 0.0 min elapsed, time left known after the first trained run")
+    assert " reused; " in lines[1] and " finished; " in lines[2]
+    assert lines[3].endswith("4/5 done (2 reused), 2.0 min elapsed, about 1.0 min left")  # 120 s / 2 trained x 1
+    assert lines[4].endswith("5/5 done (2 reused), 2.0 min elapsed, about 0.0 min left")
