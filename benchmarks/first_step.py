@@ -27,7 +27,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
@@ -35,6 +34,8 @@ import time
 START = time.perf_counter()
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+
+from benchmarks.procstat import peak_mib, rss_mib  # noqa: E402  (the standard library only)
 
 # Rows: (key, title, worker, regularizer, extra environment). MALLOC_ARENA_MAX=2 is the cheap fix tried: glibc
 # gives each thread that allocates its own arena (TensorFlow's pools have many), which inflates RSS.
@@ -44,19 +45,6 @@ ROWS = (
     ("dat_tf_dat", "dat_tf `dat`", "dat_tf", "dat", {}),
     ("dat_tf_none_arena2", "dat_tf `none`, `MALLOC_ARENA_MAX=2`", "dat_tf", "none", {"MALLOC_ARENA_MAX": "2"}),
 )
-
-
-def rss_mib() -> float:
-    """This process's resident memory now, MiB."""
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
-def peak_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
 
 
 def _stage(stages, name):

@@ -62,6 +62,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 from benchmarks import harness as cost  # noqa: E402
+from benchmarks.procstat import peak_mib, rss_mib  # noqa: E402
 
 TABLES = ("step", "xla", "replicas", "memory", "eval", "pipeline", "efficiency", "precision", "peers")
 # Run unless --tables names them: peers needs a PyTorch virtual environment (--peers sets it up).
@@ -136,14 +137,6 @@ def _overrides(args, net):
 
 def _log(msg):
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
-
-
-def _vmrss_kb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 # Workers park their models here: destroying TensorFlow functions and graphs takes seconds to minutes,
@@ -228,22 +221,18 @@ def worker_replicas(args):
 
 def worker_memory(args):
     """Table 4 (one configuration): peak RSS of build + a few steps minus the RSS after importing TF."""
-    import resource
-
     import tensorflow as tf  # already imported with dat_tf (cost)
 
     tf.constant(0.0).numpy()  # start the runtime: part of the baseline, not of the model's cost
-    base_kb = _vmrss_kb()
-    base_peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    base, base_peak = rss_mib(), peak_mib()
     net, reg = args.net, args.regularizer
     steps = 1 if args.quick else MEMORY_STEPS[net]
     cfg = cost.gan_config(net, reg, **_overrides(args, net))
     runner = cost.make_runner(cfg, warmup=steps)
     _KEEP_ALIVE.append(runner)
-    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"net": net, "regularizer": reg, "steps": steps, "settings": cost.net_settings(cfg), "base_mib": base_kb / 1024,
-            "import_peak_mib": base_peak_kb / 1024, "peak_mib": peak_kb / 1024, "delta_mib": (peak_kb - base_kb) / 1024,
-            "end_mib": _vmrss_kb() / 1024, "wall_s": runner.build_s + runner.warmup_s, "versions": cost.versions()}
+    peak = peak_mib()
+    return {"net": net, "regularizer": reg, "steps": steps, "settings": cost.net_settings(cfg), "base_mib": base,
+            "import_peak_mib": base_peak, "peak_mib": peak, "delta_mib": peak - base, "end_mib": rss_mib(), "wall_s": runner.build_s + runner.warmup_s, "versions": cost.versions()}
 
 
 def worker_eval(args):
