@@ -8,6 +8,7 @@ then gives two replicas on a one-CPU machine.
 
 import os
 import re
+import subprocess
 import sys
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -168,3 +169,20 @@ def installed_command(tmp_path_factory):
         return [sys.executable, str(path)]
 
     return argv
+
+
+@pytest.fixture
+def assert_help(installed_command, tmp_path):
+    """``assert_help("dat-train", "Trains one GAN run", ["run_dir", ...])``: the installed command's ``--help``,
+    run from an empty folder, exits as absl's does (1), starts with the command's own text and lists those flags."""
+
+    def check(name, start, flags):
+        proc = subprocess.run([*installed_command(name), "--help"], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=300)
+        assert proc.returncode == 1, proc.stderr[-2000:]  # absl's --help exits with 1
+        assert proc.stdout.startswith(start), proc.stdout[:500]
+        listed = set(re.findall(r"^  --(?:\[no\])?(\w+):", proc.stdout, flags=re.M))
+        assert set(flags) <= listed, sorted(listed)
+        assert "Traceback" not in proc.stderr
+
+    return check
