@@ -39,3 +39,40 @@ def start(main, module: str, program: str) -> None:
     except BrokenPipeError:  # ``dat-train --help | head``: the reader is gone, which is no error to report
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's own flush at exit would fail
         sys.exit(1)
+
+
+def checked_flags(argv, validate):
+    """``validate()`` after refusing positional arguments: ``(its value, None)``, or ``(None, exit code 2)`` once
+    the bad flag's one-line error is printed (:func:`dat_tf.train.cli.fail`): each command's first lines."""
+    from dat_tf.train.cli import EXIT_USAGE, FlagError, fail
+
+    try:
+        if len(argv) > 1:
+            raise FlagError(f"unexpected arguments {argv[1:]}; every setting is a --flag.")
+        return validate(), None
+    except FlagError as e:
+        return None, fail(EXIT_USAGE, str(e))
+
+
+def generator_source(flag_values):
+    """The checks shared by the commands that read a generator (``dat-eval``, ``dat-sample``): exactly one of
+    ``--generator`` and ``--run_dir``, ``--step`` only with ``--run_dir`` and >= 0.  Returns the
+    :class:`~dat_tf.train.run_dir.RunDir` of ``--run_dir``, or ``None`` for ``--generator``; raises
+    :class:`~dat_tf.train.cli.FlagError`."""
+    from dat_tf.train.cli import FlagError
+
+    f = flag_values
+    if bool(f.generator) == bool(f.run_dir):
+        raise FlagError("give exactly one of --generator (a saved generator) and --run_dir (a training run).")
+    if f.step is not None and not f.run_dir:
+        raise FlagError("--step only applies with --run_dir.")
+    if f.step is not None and f.step < 0:
+        raise FlagError(f"--step={f.step} is not allowed; expected an integer >= 0.")
+    if f.generator:
+        return None
+    from dat_tf.train.run_dir import RunDir
+
+    try:
+        return RunDir(f.run_dir)
+    except (ValueError, FileNotFoundError) as e:
+        raise FlagError(f"--run_dir: {e}") from None

@@ -37,7 +37,7 @@ quiet_tensorflow()  # before anything imports TensorFlow: no CPU-only start-up n
 
 from absl import flags  # noqa: E402
 
-from dat_tf.commands import program, start  # noqa: E402
+from dat_tf.commands import checked_flags, generator_source, program, start  # noqa: E402
 from dat_tf.data import registry  # noqa: E402  (the registry module itself imports no TensorFlow)
 from dat_tf.train.cli import EXIT_USAGE as EXIT_BAD_FLAGS, FlagError, fail  # noqa: E402
 
@@ -89,12 +89,6 @@ def _dataset_of_flag():
 
 def _validate():
     """Checks the flags and that the named files exist; returns the :class:`RunDir` of ``--run_dir`` (or ``None``)."""
-    if bool(FLAGS.generator) == bool(FLAGS.run_dir):
-        raise FlagError("give exactly one of --run_dir (a training run) and --generator (a saved generator).")
-    if FLAGS.step is not None and not FLAGS.run_dir:
-        raise FlagError("--step only applies with --run_dir.")
-    if FLAGS.step is not None and FLAGS.step < 0:
-        raise FlagError(f"--step must be >= 0, got {FLAGS.step}.")
     if FLAGS.run_dir and FLAGS["dataset"].present:
         raise FlagError("--dataset only applies with --generator; a run evaluates against its own dataset.")
     if FLAGS.generator:
@@ -131,14 +125,7 @@ def _validate():
         raise FlagError(f"--splits must be a non-empty subset of train,test, got {FLAGS.splits}.")
     if FLAGS.generator and not os.path.isfile(FLAGS.generator):
         raise FlagError(f"--generator file not found: {FLAGS.generator!r}.")
-    if not FLAGS.run_dir:
-        return None
-    from dat_tf.train.run_dir import RunDir
-
-    try:
-        return RunDir(FLAGS.run_dir)
-    except (ValueError, FileNotFoundError) as e:
-        raise FlagError(f"--run_dir: {e}") from None
+    return generator_source(FLAGS)
 
 
 def _real_sources(data, resolution, data_dir):
@@ -173,12 +160,9 @@ def main(argv):
     from absl import logging
 
     logging.set_verbosity(logging.WARNING)  # tfds's INFO lines ("Constructing tf.data.Dataset ...") are noise here
-    try:
-        if len(argv) > 1:
-            raise FlagError(f"unexpected arguments {argv[1:]}; every setting is a --flag.")
-        run = _validate()
-    except FlagError as e:
-        return fail(EXIT_BAD_FLAGS, str(e))
+    run, code = checked_flags(argv, _validate)
+    if code is not None:
+        return code
     t0 = time.perf_counter()
     from dat_tf.data.errors import DatasetUnavailableError
     from dat_tf.files import dumps, write_text_atomic

@@ -25,7 +25,7 @@ quiet_tensorflow()  # before anything imports TensorFlow: no CPU-only start-up n
 
 from absl import flags  # noqa: E402
 
-from dat_tf.commands import program, start  # noqa: E402
+from dat_tf.commands import checked_flags, generator_source, program, start  # noqa: E402
 from dat_tf.train.cli import EXIT_USAGE as EXIT_BAD_FLAGS, FlagError, fail  # noqa: E402
 
 flags.DEFINE_string("generator", None, "generator_savedmodel folder or generator.keras file.")
@@ -40,26 +40,13 @@ FLAGS = flags.FLAGS
 
 def _validate():
     """Checks the flags; returns the :class:`RunDir` of ``--run_dir`` (or ``None``)."""
-    if bool(FLAGS.generator) == bool(FLAGS.run_dir):
-        raise FlagError("give exactly one of --generator (an exported generator) and --run_dir (a training run)")
     if FLAGS.num < 1:
         raise FlagError(f"--num={FLAGS.num} is not allowed; expected an integer >= 1")
     if FLAGS.seed < 0:
         raise FlagError(f"--seed={FLAGS.seed} is not allowed; expected an integer >= 0")
-    if FLAGS.step is not None and not FLAGS.run_dir:
-        raise FlagError("--step only applies with --run_dir")
-    if FLAGS.step is not None and FLAGS.step < 0:
-        raise FlagError(f"--step={FLAGS.step} is not allowed; expected an integer >= 0")
-    if FLAGS.generator:
-        if not os.path.exists(FLAGS.generator):
-            raise FlagError(f"--generator={FLAGS.generator!r} does not exist")
-        return None
-    from dat_tf.train.run_dir import RunDir
-
-    try:
-        return RunDir(FLAGS.run_dir)
-    except (ValueError, FileNotFoundError) as e:
-        raise FlagError(f"--run_dir: {e}") from None
+    if FLAGS.generator and not os.path.exists(FLAGS.generator):
+        raise FlagError(f"--generator={FLAGS.generator!r} does not exist")
+    return generator_source(FLAGS)
 
 
 def default_out(run_dir=None, step=None):
@@ -70,12 +57,9 @@ def default_out(run_dir=None, step=None):
 
 
 def main(argv):
-    try:
-        if len(argv) > 1:
-            raise FlagError(f"unexpected arguments {argv[1:]}; every setting is a --flag.")
-        run = _validate()
-    except FlagError as e:
-        return fail(EXIT_BAD_FLAGS, str(e))
+    run, code = checked_flags(argv, _validate)
+    if code is not None:
+        return code
     from dat_tf.latents import numpy_stream
     from dat_tf.train.export import keras_generator_fn, load_exported_generator, write_samples
 

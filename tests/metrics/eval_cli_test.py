@@ -38,13 +38,15 @@ def test_eval_cli_prints_one_json_line_per_metric(tmp_path):
 @pytest.mark.parametrize(
     "args, message",
     [
-        ([], "give exactly one of --run_dir"),
+        ([], "give exactly one of --generator (a saved generator) and --run_dir"),
         (["--generator=/nonexistent.keras"], "--generator file not found"),
         (["--generator={g}", "--dataset=cifar11"], "--dataset must be one of ['digits', 'cifar10', "),
         (["--generator={g}", "--dataset=mixture_balanced"], "--dataset='mixture_balanced' is not an image dataset"),
         (["--generator={g}", "--download"], "--download only applies to the tfds datasets"),
         (["--generator={g}", "--data_dir=/x"], "--data_dir does not apply to --dataset='digits'"),
         (["--run_dir={tmp}", "--dataset=cifar10"], "--dataset only applies with --generator"),
+        (["--generator={g}", "--step=2"], "--step only applies with --run_dir"),
+        (["--run_dir={tmp}", "--step=-1"], "--step=-1 is not allowed; expected an integer >= 0"),
         (["--generator={g}", "--num_samples=1"], "--num_samples must be >= 2"),
         (["--generator={g}", "--bogus"], "Unknown command line flag 'bogus'"),
         (["--generator={g}", "--seeds=0"], "--seeds must be >= 1"),

@@ -95,6 +95,7 @@ def test_sample_cli_default_out_is_never_the_current_folder(run_dir, tmp_path):
         (["--generator={tmp}", "--run_dir={tmp}"], "give exactly one of --generator"),
         (["--run_dir={tmp}"], "--run_dir: run_dir='{tmp}' has no config.json"),
         (["--generator={tmp}", "--step=3"], "--step only applies with --run_dir"),
+        (["--run_dir={tmp}", "--step=-1"], "--step=-1 is not allowed; expected an integer >= 0"),
         (["--generator={tmp}", "--num=0"], "--num=0 is not allowed"),
         (["--generator={tmp}", "--seed=-1"], "--seed=-1 is not allowed"),
         (["--generator={tmp}/empty.keras"], "--generator='{tmp}/empty.keras' cannot be loaded"),
