@@ -174,11 +174,16 @@ def run_section(opts) -> dict:
 
 def learned(fam: dict) -> dict:
     """``{arm: bool}``: which pilot arms of a stored family learned (digits: :func:`stats.run_failed`; mixtures:
-    always)."""
+    a final mode mass error, i.e. some sample near a mode; without one the metric is undefined, which the
+    comparisons count as diverged)."""
     if fam["kind"] != "digits":
-        return {a: True for a in fam["arms"]}
+        return {a: _finite(r["final"].get("mode_mass_error")) for a, r in fam["arms"].items()}
     fids = {a: r["final"].get("fid_train") for a, r in fam["arms"].items()}
     return {a: not stats.run_failed(fids[a], r["final"].get("is")) for a, r in fam["arms"].items()}
+
+
+def _finite(v) -> bool:
+    return v is not None and bool(np.isfinite(v))
 
 
 def decide_budget(fam: dict) -> dict:
@@ -223,7 +228,8 @@ def _improvement_cell(fam, arm):
 def _final_cell(fam, arm):
     r = fam["arms"][arm]
     if fam["kind"] != "digits":
-        return f"mass error {r['final']['mode_mass_error']:.3f}"
+        v = r["final"]["mode_mass_error"]
+        return f"mass error {v:.3f}" if _finite(v) else "no sample near a mode (mass error undefined)"
     f, s = r["final"].get("fid_train"), r["final"].get("is")
     return "diverged" if f is None else f"FID {f:.1f}, IS {s:.2f}"
 
@@ -236,8 +242,9 @@ RULE_TEXT = (
     "(m(0.8 S) - m(S)) / m(0.8 S), m(s) the mean of the evaluations within one spacing of s. The budget is the "
     "smallest S of the grid at which the improvement is under {slowed:.0%} in every piloted arm that learned "
     "and stays under it at every larger grid value up to the cap; if none does, the cap (marked). An arm that "
-    "did not learn (final IS under {fis:g}, FID over {ffac:g}, or diverged) does not enter "
-    "the rule (revised after the pilot, before any comparison run: its first version also called a run that did "
+    "did not learn (final IS under {fis:g}, FID over {ffac:g}, or diverged; for the mixtures, no sample near "
+    "any mode at the end, where the mode mass error is undefined: added when the first such run was seen, in the "
+    "pilot, before any comparison run) does not enter the rule (revised after the pilot, before any comparison run: its first version also called a run that did "
     "not reach a third of the family's best FID failed, which at these budgets called baselines that had plainly "
     "learned failed, e.g. the GAN row's None at FID 16 with IS 6.7 beside DAT's 4.5). Speed claims are judged on "
     "the curves at fixed early steps, end-state claims at the budget; every "

@@ -210,6 +210,12 @@ def by_seed(values, seeds) -> dict:
     return dict(zip(seeds, values))
 
 
+def _value(v) -> float:
+    """A stored value as a float: ``None`` is how strict JSON stores NaN (a run that diverged, or whose metric is
+    undefined, e.g. no mixture sample near a mode)."""
+    return float("nan") if v is None else float(v)
+
+
 def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_headroom: str | None = None,
            cannot_move: str | None = None) -> Paired:
     """Compares ``method`` with ``baseline`` seed by seed (see the module doc for every rule).
@@ -233,8 +239,8 @@ def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_h
     if not method:
         raise ValueError("no seeds to compare.")
     seeds = tuple(sorted(method))
-    a = np.array([float(method[s]) for s in seeds])
-    b = np.array([float(baseline[s]) for s in seeds])
+    a = np.array([_value(method[s]) for s in seeds])
+    b = np.array([_value(baseline[s]) for s in seeds])
     fa, fb = np.isfinite(a), np.isfinite(b)
     both_bad = tuple(s for s, x, y in zip(seeds, fa, fb) if not x and not y)
     ok = fa & fb

@@ -5,12 +5,14 @@ freedom (not against scipy, which the module uses), and against textbook
 critical values.
 """
 
+import json
 import math
 
 import numpy as np
 import pytest
 
 from dat_study import stats
+from dat_tf import files
 
 
 def t_cdf_df4(t):
@@ -159,6 +161,16 @@ def test_one_sided_divergence_is_a_loss_and_the_sign_test_decides():
     c = stats.paired(baseline, {**method, 2: 3.0, 0: np.inf}, lower_is_better=False)
     assert (c.wins, c.losses, c.zeros) == (4, 0, 1) and c.p_sign == pytest.approx(2 / 16)
     assert c.test == "sign test" and c.p == c.p_sign
+
+
+def test_a_value_stored_as_none_is_a_diverged_run():
+    # strict JSON stores NaN as null: a run read back from a results file must count as it did before writing
+    method, baseline = {0: 1.0, 1: 1.5, 2: np.nan, 3: 1.0, 4: 2.0}, {0: 2.0, 1: 2.5, 2: 3.0, 3: 2.2, 4: 3.0}
+    read_back = json.loads(files.dumps({str(k): v for k, v in method.items()}))
+    assert read_back["2"] is None
+    c = stats.paired({int(k): v for k, v in read_back.items()}, baseline, lower_is_better=True)
+    assert c == stats.paired(method, baseline, lower_is_better=True)
+    assert (c.wins, c.losses) == (4, 1) and c.test == "sign test"
 
 
 def test_seeds_where_both_arms_diverged_are_dropped():

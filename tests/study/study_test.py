@@ -532,3 +532,20 @@ def test_progress_lines_leave_reused_runs_out_of_the_time_left(capsys, monkeypat
     assert " reused; " in lines[1] and " finished; " in lines[2]
     assert lines[3].endswith("4/5 done (2 reused), 2.0 min elapsed, about 1.0 min left")  # 120 s / 2 trained x 1
     assert lines[4].endswith("5/5 done (2 reused), 2.0 min elapsed, about 0.0 min left")
+
+
+def test_a_mixture_arm_with_no_sample_near_a_mode_did_not_learn_and_leaves_the_budget_to_the_others(tmp_path):
+    grid, cap = [2000, 4000, 6000, 8000, 10000], 10000
+    flat = [{"step": s, "mode_mass_error": 0.1} for s in range(500, cap + 1, 500)]  # slowed from the start
+    lost = [{"step": s, "mode_mass_error": 0.75 if s == 500 else None} for s in range(500, cap + 1, 500)]
+    fam = {"title": "Figure 3, std 0.1, imbalanced", "section": "figure3", "kind": "mixture", "cap": cap,
+           "grid": grid, "seed": 0, "arms": {"none": {"curve": flat, "final": {"mode_mass_error": 0.1}},
+                                             "dat": {"curve": lost, "final": {"mode_mass_error": None}}}}
+    fam.update(pilot.decide_budget(fam))
+    assert fam["learned"] == {"none": True, "dat": False} and fam["rule_arms"] == ["none"]
+    assert fam["budget"] == 2000 and not fam["capped"]  # from None's flat curve alone
+    opts = study.quick_options(out_dir=str(tmp_path), runs_dir=str(tmp_path / "runs"))
+    lines, _, _ = pilot.section_markdown(opts, {"data": {"families": {"f": fam}, "readings": {}, "ours": None}})
+    row = next(line for line in lines if line.startswith("| Figure 3, std 0.1, imbalanced |"))
+    assert "dat: no sample near a mode (mass error undefined)" in row and row.endswith("| dat |")
+    assert os.path.isfile(os.path.join(opts.artefacts, "pilot.png"))
