@@ -88,7 +88,7 @@ SECTIONS = {
         claim=CLAIMS["pilot"],
         command="{results} --sections=pilot",
         full_command="the same rule on the full-scale curves: each flagfile's --metrics_every curve",
-        run=pilot.run_section, markdown=pilot.section_markdown,
+        run=pilot.run_section, markdown=pilot.section_markdown, wall_time=pilot.wall_time,
     ),
     "figure3": Section(
         title="Figure 3: 2D Gaussian mixtures",

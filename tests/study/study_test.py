@@ -549,3 +549,11 @@ def test_a_mixture_arm_with_no_sample_near_a_mode_did_not_learn_and_leaves_the_b
     row = next(line for line in lines if line.startswith("| Figure 3, std 0.1, imbalanced |"))
     assert "dat: no sample near a mode (mass error undefined)" in row and row.endswith("| dat |")
     assert os.path.isfile(os.path.join(opts.artefacts, "pilot.png"))
+
+
+def test_the_pilot_s_time_is_the_sum_of_its_runs_not_the_last_pass():
+    fams = {"a": {"arms": {"none": {"seconds": 60.0}, "dat": {"seconds": 120.0}}},
+            "b": {"arms": {"none": {"seconds": 30.0}, "dat": {}}}}
+    seconds, note = pilot.wall_time({"seconds": 5.0, "data": {"families": fams}})
+    assert seconds == 210.0 and "the sum of its 3 runs' own training times" in note and "1 without a time" in note
+    assert pilot.wall_time({"seconds": 5.0, "data": {"families": {"a": {"arms": {"none": {}}}}}}) == (5.0, "")
