@@ -1,6 +1,5 @@
 """StopRequest records the first Ctrl-C/SIGTERM and interrupts on the second; CheckpointCallback saves and stops."""
 
-import os
 import signal
 import threading
 import types
@@ -12,7 +11,10 @@ from dat_tf.train.stop_signals import Interrupted, StopRequest, describe
 
 
 def _signal_self(signum):
-    os.kill(os.getpid(), signum)  # Python runs the handler before the next statement
+    # To this (the main) thread: pthread_kill runs the Python handler before it returns. os.kill lets the kernel
+    # pick any thread of the process (TensorFlow's pools have many), and the handler then runs whenever the main
+    # thread next checks for signals, which can be after the next statement (seen once in CI).
+    signal.pthread_kill(threading.get_ident(), signum)
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
