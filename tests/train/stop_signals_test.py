@@ -10,10 +10,22 @@ from dat_tf.train.checkpoints import CheckpointCallback
 from dat_tf.train.stop_signals import Interrupted, StopRequest, describe
 
 
+@pytest.fixture(autouse=True)
+def _signals_as_in_a_terminal():
+    """A test run started in the background (``cmd &``, as CI may be) inherits SIGINT ignored, which StopRequest
+    rightly leaves alone; these tests are about a terminal's Ctrl-C, so they start from Python's own handlers."""
+    saved = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    yield
+    for s, handler in saved.items():
+        signal.signal(s, signal.SIG_DFL if handler is None else handler)
+
+
 def _signal_self(signum):
     # To this (the main) thread: pthread_kill runs the Python handler before it returns. os.kill lets the kernel
-    # pick any thread of the process (TensorFlow's pools have many), and the handler then runs whenever the main
-    # thread next checks for signals, which can be after the next statement (seen once in CI).
+    # pick another thread of the process (TensorFlow's pools have many) when this one blocks the signal, and the
+    # handler then runs whenever the main thread next checks for signals.
     signal.pthread_kill(threading.get_ident(), signum)
 
 
