@@ -167,17 +167,15 @@ def progress(section: str, opts: StudyOptions | None = None):
     so that a study killed midway keeps every run it finished.
     """
     from dat_study import archive
-    from dat_study.parallel import eta_line, is_reused
+    from dat_study.parallel import ProgressCount
 
-    reused = []
+    count = ProgressCount()
 
     def report(done, total, job, seconds, result=None):
         where = getattr(job, "run_dir", None) or (job[0] if isinstance(job, tuple) else "")
-        reused.append(is_reused(result))
         if opts is not None:
             archive.save(opts)
-        print(f"{section}: {os.path.basename(str(where))} {'reused' if reused[-1] else 'finished'}; "
-              f"{eta_line(done, total, seconds, sum(reused))}", flush=True)
+        print(f"{section}: {os.path.basename(str(where))} {count.line(done, total, seconds, result)}", flush=True)
 
     return report
 

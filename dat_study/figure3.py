@@ -34,7 +34,7 @@ import numpy as np
 from dat_study import stats, verdicts
 from dat_study.common import fmt, minutes, rel
 from dat_study.paper import FIGURE3_CHECKPOINTS
-from dat_study.parallel import eta_line, is_reused, limit_threads, map_processes
+from dat_study.parallel import ProgressCount, limit_threads, map_processes
 from dat_study.runner import EpochLogs
 from dat_tf.files import write_json_atomic
 
@@ -287,13 +287,12 @@ def run(opts: Figure3Options, stds=None, log=None):
         readings.append((_flagfile_std(opts) if std is None else std, o))
     jobs = [(mx, m, s, o) for _, o in readings for mx in MIXTURES for m in o.methods for s in o.seeds]
 
-    reused = []
+    count = ProgressCount()
 
     def progress(done, total, job, seconds, result=None):
-        reused.append(is_reused(result))
+        line = count.line(done, total, seconds, result)
         if log:
-            log(f"figure3: {_run_label(job)} {'reused' if reused[-1] else 'finished'}; "
-                f"{eta_line(done, total, seconds, sum(reused))}")
+            log(f"figure3: {_run_label(job)} {line}")
 
     start = time.time()
     results = map_processes(_job, jobs, opts.workers, progress=progress)

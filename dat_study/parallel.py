@@ -80,9 +80,17 @@ def eta_line(done: int, total: int, seconds: float, reused: int = 0) -> str:
     return head + f", about {seconds / trained * (total - done) / 60:.1f} min left"
 
 
-def is_reused(result) -> bool:
-    """Whether a job's result was a stored one (a dict with ``"reused": True``)."""
-    return isinstance(result, dict) and bool(result.get("reused"))
+class ProgressCount:
+    """The end of a progress line per finished job: ``"finished; 3/24 done, ..."`` or ``"reused; ..."`` (a stored
+    result: a dict with ``"reused": True``), counting the reused jobs so that :func:`eta_line` leaves them out."""
+
+    def __init__(self):
+        self.reused = 0
+
+    def line(self, done: int, total: int, seconds: float, result) -> str:
+        reused = isinstance(result, dict) and bool(result.get("reused"))
+        self.reused += reused
+        return f"{'reused' if reused else 'finished'}; {eta_line(done, total, seconds, self.reused)}"
 
 
 def call_in_fresh_process(fn, arg, env=None):
