@@ -69,7 +69,8 @@ def render_page(opts) -> str:
                            f"{not_counted_summary(c)} | {c.measured or date} |")
         if not typed:
             summary.append(f"| {i} | {title} | | | | {overall} | | {date} |")
-    header += summary + ["", f"Sum of the section times above: {minutes(total)}.", ""]
+    header += summary + ["", (f"Sum of the section times above: {minutes(total)} (each as its section states: the wall time of one "
+                                     "pass, or the sum of its runs' own times where they ran over several passes)."), ""]
     path = os.path.join(opts.out_dir, "results.md")
     with open(path, "w") as f:
         f.write("\n".join(header + body) + "\n")

@@ -29,8 +29,19 @@ from dat_study.paper import CLAIMS
 
 
 def stored_wall_time(sec):
-    """``(seconds, note)`` of a stored section for the page: the time it took."""
-    return sec["seconds"], ""
+    """``(seconds, note)`` of a stored section for the page: the time it took.
+
+    A section that restored some of its runs (a pass that resumed an earlier one, or runs from the archive) took
+    longer than its last pass: it shows the sum of its runs' own training times instead, and says so.
+    """
+    runs = [r for r in sec.get("data", {}).get("runs", []) if isinstance(r, dict)]
+    reused = sum(1 for r in runs if r.get("reused"))
+    timed = [r["seconds"] for r in runs if r.get("seconds") is not None]
+    if not reused or not timed:
+        return sec["seconds"], ""
+    return sum(timed), (f" (the sum of its {len(timed)} runs' own training times, one core each"
+                        + (f"; {len(runs) - len(timed)} without a time" if len(timed) < len(runs) else "")
+                        + f"; its last pass took {sec['seconds'] / 60:.1f} min and reused {reused} stored runs)")
 
 
 def stored_date(sec):

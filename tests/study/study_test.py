@@ -557,3 +557,13 @@ def test_the_pilot_s_time_is_the_sum_of_its_runs_not_the_last_pass():
     seconds, note = pilot.wall_time({"seconds": 5.0, "data": {"families": fams}})
     assert seconds == 210.0 and "the sum of its 3 runs' own training times" in note and "1 without a time" in note
     assert pilot.wall_time({"seconds": 5.0, "data": {"families": {"a": {"arms": {"none": {}}}}}}) == (5.0, "")
+
+
+def test_a_resumed_section_s_time_is_the_sum_of_its_runs_not_the_last_pass():
+    runs = [{"seconds": 100.0, "reused": True}, {"seconds": 140.0, "reused": True}, {"seconds": 200.0, "reused": False}]
+    seconds, note = study.stored_wall_time({"seconds": 230.0, "data": {"runs": runs}})
+    assert seconds == 440.0
+    assert "the sum of its 3 runs' own training times" in note and "last pass took 3.8 min and reused 2" in note
+    fresh = [dict(r, reused=False) for r in runs]  # one pass trained them all: its wall time is the section's time
+    assert study.stored_wall_time({"seconds": 230.0, "data": {"runs": fresh}}) == (230.0, "")
+    assert study.stored_wall_time({"seconds": 7.0, "data": {"variants": []}}) == (7.0, "")
