@@ -311,6 +311,20 @@ def _scope(runs, opts_like, arm="main") -> str:
             f"train split, steps {steps}, {samples or '?'} samples per evaluation, {seeds} seeds")
 
 
+def _not_run_yet(runs) -> list:
+    """A line naming the columns (and the labelled arm) that the stored section has not run yet, so that a partial
+    section (the central columns run first) does not read as the whole table."""
+    main_cols = {r["reg"] for r in runs if r.get("arm", "main") == "main"}
+    missing = [REG_TITLES[c] for c in MAIN_COLUMNS if c not in main_cols]
+    other = not any(r.get("arm") == "other" for r in runs)
+    if not missing and not other:
+        return []
+    parts = ([f"the columns {', '.join(missing)}"] if missing else []) + (["the labelled arm"] if other else [])
+    return [f"**Not run yet:** {' and '.join(parts)} (the central columns run first; "
+            "`python bin/results.py --out_dir=docs --sections=table3` runs the rest, restoring the runs above). "
+            "Their cells and the claims that need them are not on this page yet.", ""]
+
+
 def section_markdown(opts, sec):
     data = sec["data"]
     runs = data["runs"]
@@ -334,6 +348,7 @@ def section_markdown(opts, sec):
         f"{stats.FAILED_IS:g}, FID over {stats.FAILED_FID:g}, or diverged, in at least half "
         "of its seeds). Below each row, the paper's CIFAR-10 FID.", "",
     ]
+    lines += _not_run_yet(runs)
     ranks = {}
     if any(r.get("arm") == "main" for r in runs):
         lines += ["Main arm (the verdicts' reading):", ""]

@@ -27,6 +27,15 @@ def test_shared_seeds_and_row_means():
     assert table3.row_means(runs, "main", "gan", ("none", "lp"))["lp"] == math.inf  # a diverged seed: worst
 
 
+def test_a_partial_section_names_what_has_not_run_yet():
+    central = [_run(reg, 0, 10.0) for reg in ("none", "gp", "zero_gp", "dat")]
+    line = " ".join(table3._not_run_yet(central))
+    assert "Not run yet:" in line and "the labelled arm" in line
+    assert "LP" in line and "DATT (ref.)" in line and "0-GP" not in line and "None" not in line
+    whole = [_run(reg, 0, 10.0) for reg in table3.MAIN_COLUMNS] + [_run("none", 0, 10.0, arm="other")]
+    assert table3._not_run_yet(whole) == []
+
+
 def _logs(ratio=0.0, reg=0.0, d_loss=1.0):
     return [{"step": 100 * i, "perturbation_ratio": ratio, "reg": reg, "d_loss": d_loss} for i in range(1, 5)]
 
