@@ -342,9 +342,12 @@ def section_markdown(opts, sec):
     _plot_figure5(opts, runs, fig5)
     lines += ["", "![Figures 4/5 in miniature](results/figures45.png)", "",
               "![Figure 5: IS and the Wasserstein estimate over training](results/figure5.png)"]
-    all_steps = "/".join(sorted(set(steps.values())))
-    scope = (f"digits at {res}x{res}, the digits classifier, steps {all_steps} (per setting above), {samples} samples "
-             f"per evaluation, {n_seeds} seeds")
+    # the scope is also read apart from the section (the README's table); a setting without runs has no budget
+    budgets = sorted({n for v in steps.values() for n in v.split("/") if n}, key=int)
+    all_steps = (f"{budgets[0]} steps in every setting" if len(budgets) == 1
+                 else f"{'/'.join(budgets)} steps by setting (the section's table)")
+    scope = (f"digits at {res}x{res}, the digits classifier, {all_steps}, {samples} samples per evaluation, "
+             f"{n_seeds} seeds")
     named = {k: verdicts.named(c, _label(titles, k)) for k, c in {**cells, **ours}.items()}
     pick = lambda kinds, ours_=False: tuple(  # noqa: E731
         c for k, c in named.items() if k[0] in kinds and k[1].startswith("ours_") == ours_)

@@ -272,7 +272,9 @@ def cells_table(rows, digits=2) -> list:
         if cell.outcome == "degenerate":
             what = "" if c is None else (f" (method {_mean_sd(c.method_mean, c.method_sd, digits)}, baseline "
                                          f"{_mean_sd(c.baseline_mean, c.baseline_sd, digits)}, {c.n} seeds)")
-            apart.append(f"- {label}: **{stats.kind_of(cell.note)}**: {cell.note}{what}")
+            kind = stats.kind_of(cell.note)
+            why = cell.note[len(kind):] if cell.note.startswith(kind) else f": {cell.note}"  # the kind once, in bold
+            apart.append(f"- {label}: **{kind}**{why}{what}")
             continue
         if c is None:
             lines.append(f"| {label} | | | ({cell.note}) | {cell.seeds} | | | {pvalue(cell.p_holm)} | "

@@ -148,7 +148,8 @@ def test_cells_table_lists_degenerate_cells_apart():
     table = [line for line in lines if line.startswith("| good cell")]
     assert len(table) == 1 and "+3.00 [+1.04, +4.96]" in table[0] and "**better**" in table[0]
     assert not any(line.startswith("| sat cell") for line in lines)
-    assert any(line.startswith("- sat cell: **saturated**: saturated") for line in lines)
+    assert any(line.startswith("- sat cell: **saturated**: every run of both arms at the metric's bound 9")
+               for line in lines)
 
 
 def test_ranks_and_spearman_match_scipy():
