@@ -355,14 +355,19 @@ def _nan(values):
     return [float("nan") if v is None else float(v) for v in values]
 
 
+def _trained_failed(trained) -> dict:
+    """``{regularizer: did not learn}`` (at least half of its training runs, :func:`dat_study.stats.arm_failed`)."""
+    return {reg: stats.arm_failed({r["seed"]: stats.run_failed((r.get("final") or {}).get("fid_train"),
+                                                               (r.get("final") or {}).get("is"))
+                                   for r in trained if r["regularizer"] == reg}) for reg in ("none", "dat")}
+
+
 def trained_cannot_move(trained) -> str | None:
     """*failed* (an arm's GAN did not learn, by the final FID/IS of its training runs) or *inactive* (DAT's
     perturbation under the share of :mod:`dat_study.stats`) for every cell of the section, or None."""
     if not trained:
         return None
-    failed = {reg: stats.arm_failed({r["seed"]: stats.run_failed((r.get("final") or {}).get("fid_train"),
-                                                                 (r.get("final") or {}).get("is"))
-                                     for r in trained if r["regularizer"] == reg}) for reg in ("none", "dat")}
+    failed = _trained_failed(trained)
     reason = stats.failed_reason(failed["none"], failed["dat"], failed["none"], names=("DAT", "none"),
                                  setting="Figure 1's GAN")
     return reason or stats.inactive_reason([r.get("perturbation_ratio") for r in trained if r["regularizer"] == "dat"])
@@ -378,6 +383,8 @@ def comparisons(rows, trained=None) -> dict:
     """
     by = {(r["regularizer"], r["step_size"]): r for r in rows}
     why = trained_cannot_move(trained)
+    failed = _trained_failed(trained) if trained else {"none": False, "dat": False}
+    lost = stats.failed_arm(failed["none"], failed["dat"], failed["none"])
     out = {}
     for step in sorted({r["step_size"] for r in rows}):
         if ("dat", step) not in by or ("none", step) not in by:
@@ -395,7 +402,7 @@ def comparisons(rows, trained=None) -> dict:
                     continue
                 out[(step, k)] = stats.paired(stats.by_seed(_nan(dat[k]), dat["seeds"]),
                                               stats.by_seed(_nan(none[k]), none["seeds"]), LOWER_IS_BETTER[k],
-                                              no_headroom=headroom, cannot_move=why)
+                                              no_headroom=headroom, cannot_move=why, failed_arm=lost)
     return out
 
 

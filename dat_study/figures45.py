@@ -197,11 +197,14 @@ def cannot_move(runs, stem) -> str | None:
 
 def _cells_of(runs, stem, with_is_decline) -> dict:
     why = cannot_move(runs, stem)
-    out = {("dat", stem): stats.paired(_fid(runs, stem, "dat"), _fid(runs, stem, "none"), True, cannot_move=why)}
+    none_failed = stats.arm_failed(failed_by_seed(runs, stem, "none"))
+    lost = stats.failed_arm(none_failed, stats.arm_failed(failed_by_seed(runs, stem, "dat")), none_failed)
+    out = {("dat", stem): stats.paired(_fid(runs, stem, "dat"), _fid(runs, stem, "none"), True, cannot_move=why,
+                                       failed_arm=lost)}
     names = (("is_decline",) if with_is_decline else ()) + (("w_size", "w_instability") if "wgan" in stem else ())
     for name in names:
         out[(name, stem)] = stats.paired(_figure5(runs, name, stem, "dat"), _figure5(runs, name, stem, "none"), True,
-                                         cannot_move=why)
+                                         cannot_move=why, failed_arm=lost)
     return out
 
 

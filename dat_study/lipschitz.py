@@ -187,6 +187,11 @@ def cannot_move(runs, row, method, baseline) -> str | None:
     return reason
 
 
+def failed_arm(runs, row, method, baseline) -> str | None:
+    """The cell's arm that did not learn where the row's None did (it loses the cell, :func:`stats.failed_arm`)."""
+    return stats.failed_arm(_failed(runs, row, "none"), _failed(runs, row, method), _failed(runs, row, baseline))
+
+
 def comparisons(runs) -> dict:
     """The section's cells (the paper's claims: one Holm family).
 
@@ -208,12 +213,14 @@ def comparisons(runs) -> dict:
                 common = sorted(set(a) & set(b))
                 if common:
                     out[(base, row, at)] = stats.paired({s: a[s] for s in common}, {s: b[s] for s in common}, True,
-                                                        cannot_move=cannot_move(runs, row, "dat", base))
+                                                        cannot_move=cannot_move(runs, row, "dat", base),
+                                                        failed_arm=failed_arm(runs, row, "dat", base))
     for row in TABLE3_LOSSES:
         a, b, dropped = ratio_pairs(runs, row, "dat", MATCHED)
         if a:
             out[("adaptive", row)] = stats.paired(a, b, lower_is_better=False,
-                                                  cannot_move=cannot_move(runs, row, "dat", MATCHED))
+                                                  cannot_move=cannot_move(runs, row, "dat", MATCHED),
+                                                  failed_arm=failed_arm(runs, row, "dat", MATCHED))
         elif dropped:  # every seed undefined: the cell cannot measure the claim
             nan = {s: float("nan") for s in dropped}
             out[("adaptive", row)] = stats.paired(nan, nan, lower_is_better=False, no_headroom=(
@@ -222,7 +229,8 @@ def comparisons(runs) -> dict:
         a, b, dropped = ratio_pairs(runs, row, "dat", MATCHED, value=_rank)
         if a:
             out[("rank", row)] = stats.paired(a, b, lower_is_better=True,
-                                              cannot_move=cannot_move(runs, row, "dat", MATCHED))
+                                              cannot_move=cannot_move(runs, row, "dat", MATCHED),
+                                                  failed_arm=failed_arm(runs, row, "dat", MATCHED))
         elif dropped:
             nan = {s: float("nan") for s in dropped}
             out[("rank", row)] = stats.paired(nan, nan, lower_is_better=True, no_headroom=(

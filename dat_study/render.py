@@ -17,9 +17,14 @@ from dat_study.verdicts import RULES_TEXT, Claim
 
 
 def not_counted_summary(claim) -> str:
-    """``"2 inactive, 1 failed"``: the cells a claim's verdict did not count, by kind (details in its section)."""
+    """``"2 inactive, 1 failed"``: the cells a claim's verdict did not count, by kind (details in its section),
+    then the counted cells an arm's failure decided (``"2 lost by an arm that did not learn (counted)"``)."""
     kinds = [stats.kind_of(c.note) for c in claim.cells if c.outcome == "degenerate"]
-    return ", ".join(f"{kinds.count(k)} {k}" for k in stats.KINDS if k in kinds) or "-"
+    parts = [f"{kinds.count(k)} {k}" for k in stats.KINDS if k in kinds]
+    lost = sum(bool(c.failed_arm) for c in claim.cells if c.outcome != "degenerate")
+    if lost:
+        parts.append(f"{lost} lost by an arm that did not learn (counted)")
+    return ", ".join(parts) or "-"
 
 
 def render_page(opts) -> str:

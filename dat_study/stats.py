@@ -43,7 +43,9 @@ The rules are fixed before any run and applied mechanically
     setting (no regularizer) did not learn, so that the setup cannot test the
     method, or when both of its arms did not (:func:`failed_reason`).  A
     method that fails where its setting's baseline learns is a result, not a
-    failed setup: that cell is counted, and the failed arm loses it.  (Revised
+    failed setup: that cell is counted, and the failed arm loses it, whatever
+    its metric says (:func:`failed_arm`; the paired test still runs and keeps
+    its place in Holm's family).  (Revised
     after the pilot, before any comparison run: the first version also called
     a run failed at 3x the row's best FID, which at the pilot's budgets called
     baselines that had plainly learned failed, e.g. the GAN row's None at FID
@@ -174,6 +176,8 @@ class Paired:
       both_diverged: seeds dropped because both arms diverged.
       method_mean, method_sd, baseline_mean, baseline_sd: over the finite pairs.
       lower_is_better: the metric's direction.
+      failed_arm: ``"method"`` or ``"baseline"``: that arm did not learn where its setting's arm without a
+        regularizer did (:func:`failed_arm`), so it loses the cell whatever the metric says.
     """
 
     seeds: tuple
@@ -197,6 +201,7 @@ class Paired:
     baseline_mean: float
     baseline_sd: float
     lower_is_better: bool
+    failed_arm: str | None = None
 
 
 def by_seed(values, seeds) -> dict:
@@ -217,7 +222,7 @@ def _value(v) -> float:
 
 
 def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_headroom: str | None = None,
-           cannot_move: str | None = None) -> Paired:
+           cannot_move: str | None = None, failed_arm: str | None = None) -> Paired:
     """Compares ``method`` with ``baseline`` seed by seed (see the module doc for every rule).
 
     Args:
@@ -229,7 +234,11 @@ def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_h
         (e.g. the attack starts within its tolerance); makes it degenerate.
       cannot_move: a *failed* or *inactive* reason (:func:`failed_reason`, :func:`inactive_reason`);
         makes the cell not counted, with that reason.
+      failed_arm: the arm that did not learn where the setting's baseline did (:func:`failed_arm`): it loses the
+        cell, which stays counted and tested (its p keeps its place in Holm's family).
     """
+    if failed_arm not in (None, "method", "baseline"):
+        raise ValueError(f"failed_arm must be None, 'method' or 'baseline', got {failed_arm!r}.")
     if not isinstance(method, dict) or not isinstance(baseline, dict):
         raise ValueError("method and baseline must be {seed: value} dicts (see by_seed).")
     only_m, only_b = sorted(set(method) - set(baseline)), sorted(set(baseline) - set(method))
@@ -288,7 +297,7 @@ def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_h
         p_sign=p_sign, p=p, test=test, degenerate=degenerate, both_diverged=both_bad,
         method_mean=float(a[ok].mean()) if n else float("nan"), method_sd=sample_std(a[ok]),
         baseline_mean=float(b[ok].mean()) if n else float("nan"), baseline_sd=sample_std(b[ok]),
-        lower_is_better=bool(lower_is_better),
+        lower_is_better=bool(lower_is_better), failed_arm=failed_arm,
     )
 
 
@@ -339,6 +348,21 @@ def failed_reason(setting_baseline: bool, method: bool, baseline: bool, names=("
     if method and baseline:
         return f"failed: neither arm learned ({names[0]} and {names[1]})"
     return None
+
+
+def failed_arm(setting_baseline: bool, method: bool, baseline: bool) -> str | None:
+    """The arm that loses its cell by failing (``"method"`` or ``"baseline"``), or None.
+
+    The other half of :func:`failed_reason`: when the setting's arm without a regularizer learned and exactly
+    one of the cell's arms did not, that arm loses the cell, whatever its metric says (a collapsed generator's
+    D can have a small gradient norm, a failed run a short IS decline).
+
+    >>> failed_arm(False, True, False), failed_arm(False, False, True), failed_arm(True, True, False)
+    ('method', 'baseline', None)
+    """
+    if setting_baseline or method == baseline:
+        return None
+    return "method" if method else "baseline"
 
 
 def inactive_reason(shares, what="DAT's perturbation", of="the inputs' norm") -> str | None:

@@ -172,9 +172,15 @@ def _cannot_move(runs, row, method, baseline, arm="main"):
     return reason
 
 
+def _failed_arm(runs, row, method, baseline, arm="main"):
+    return stats.failed_arm(arm_failed(runs, arm, row, "none"), arm_failed(runs, arm, row, method),
+                            arm_failed(runs, arm, row, baseline))
+
+
 def _paired(runs, row, method, baseline, arm="main"):
     a, b = shared(_seeds(runs, arm, row, method), _seeds(runs, arm, row, baseline))
-    return stats.paired(a, b, True, cannot_move=_cannot_move(runs, row, method, baseline, arm)) if a else None
+    return stats.paired(a, b, True, cannot_move=_cannot_move(runs, row, method, baseline, arm),
+                        failed_arm=_failed_arm(runs, row, method, baseline, arm)) if a else None
 
 
 def comparisons(runs) -> dict:

@@ -70,6 +70,8 @@ class Cell:
         (``None`` for a cell combined from others, see :func:`both`).
       family: the number of cells Holm corrected over.
       note: why it is degenerate, or how it was combined.
+      failed_arm: ``"method"`` or ``"baseline"`` when the cell was decided by that arm not learning
+        (:func:`dat_study.stats.failed_arm`), else ``None``.
     """
 
     label: object
@@ -79,6 +81,7 @@ class Cell:
     comparison: stats.Paired | None
     family: int
     note: str = ""
+    failed_arm: str | None = None
 
 
 def _direction(c: stats.Paired) -> int:
@@ -105,7 +108,12 @@ def decide(comparisons: dict, alpha: float = ALPHA) -> dict:
         outcome = "tie"
         if not math.isnan(p) and p <= alpha and _direction(c):
             outcome = "better" if _direction(c) > 0 else "worse"
-        out[k] = Cell(k, outcome, p, c.n, c, len(tested))
+        note = ""
+        if c.failed_arm:  # the rule of stats.failed_arm: the arm that did not learn loses, whatever the test says
+            outcome = "worse" if c.failed_arm == "method" else "better"
+            note = (f"the {c.failed_arm}'s arm did not learn where the setting's arm without a regularizer did: "
+                    f"it loses the cell")
+        out[k] = Cell(k, outcome, p, c.n, c, len(tested), note, c.failed_arm)
     return out
 
 
@@ -127,12 +135,19 @@ def both(label, supports: Cell, also: Cell, note: str) -> Cell:
         outcome = "better"
     else:
         outcome = "tie"
+    failed = next((c.failed_arm for c in (supports, also) if c.failed_arm and c.outcome == outcome), None)
     return Cell(label, outcome, max(supports.p_holm, also.p_holm), min(supports.seeds, also.seeds), None,
-                supports.family, note)
+                supports.family, note, failed)
 
 
 def flipped(cell: Cell) -> Cell:
-    """The same cell read the other way round (better <-> worse), for claims that the baseline wins."""
+    """The same cell read the other way round (better <-> worse), for claims that the baseline wins.
+
+    A cell decided by a failed arm (:func:`dat_study.stats.failed_arm`) keeps its outcome: the method that did not
+    learn loses it however the claim reads the metric.
+    """
+    if cell.failed_arm:
+        return cell
     swap = {"better": "worse", "worse": "better"}
     return dataclasses.replace(cell, outcome=swap.get(cell.outcome, cell.outcome))
 
@@ -285,6 +300,8 @@ def cells_table(rows, digits=2) -> list:
             extra = "; one arm diverged in some seed: decided by the sign test"
         if c.both_diverged:
             extra += f"; seeds {list(c.both_diverged)} diverged in both arms, dropped"
+        if c.failed_arm:
+            extra += f": {cell.note}"
         lines.append(
             f"| {label} | {_mean_sd(c.method_mean, c.method_sd, digits)} | "
             f"{_mean_sd(c.baseline_mean, c.baseline_sd, digits)} | {effect(c, digits)} | {c.n} | {pvalue(c.p_t)} | "
@@ -306,7 +323,8 @@ RULES_TEXT = (
     f"{stats.FAILED_FID:g}, or diverged, in at least half of the seeds), *inactive* (the "
     f"method's perturbation under {stats.INACTIVE_SHARE:g} of the inputs' norm, or its penalty under that share of "
     "D's loss), *saturated* (every run of both arms at the metric's bound), *no difference* in any seed, or *no "
-    "headroom*. A method that fails where its setting's baseline learns loses its cell (counted). A claim is "
+    "headroom*. A method that fails where its setting's baseline learns loses its cell, whatever its metric says "
+    "(counted, and listed beside the verdict). A claim is "
     "*reproduced* when most counted cells are better and none worse, *partly reproduced (k of n)* with fewer "
     "better and none worse, *not reproduced at this scale* with some worse and none better, *mixed* with both, "
     "*not shown* with only ties, *cannot be judged here* with no counted cell; with fewer than "
@@ -397,7 +415,23 @@ class Claim:
         apart = self.not_counted()
         if apart:
             s += ". Not counted: " + " | ".join(apart)
+        lost = self.lost_by_failure()
+        if lost:
+            s += ". Decided by an arm that did not learn (counted: that arm loses): " + "; ".join(lost)
         return s
+
+    def lost_by_failure(self) -> list:
+        """``"label: the <arm> did not learn (method m ± s, baseline m ± s)"`` for each counted cell decided by
+        :func:`dat_study.stats.failed_arm`, so that a reader sees which part of the verdict they make."""
+        out = []
+        for c in self.cells:
+            if not c.failed_arm:
+                continue
+            cmp = c.comparison
+            nums = "" if cmp is None else (f", method {_mean_sd(cmp.method_mean, cmp.method_sd, self.digits)}, "
+                                           f"baseline {_mean_sd(cmp.baseline_mean, cmp.baseline_sd, self.digits)}")
+            out.append(f"{c.label} ({c.outcome}: the {c.failed_arm} did not learn{nums})")
+        return out
 
     def effect_and_p(self) -> tuple:
         """``(effect [CI], Holm p)`` of a one-cell claim; for several cells, where to find them."""

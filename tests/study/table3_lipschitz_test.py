@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from dat_study import common, lipschitz, runner, study, table3
+from dat_study import common, lipschitz, runner, study, table3, verdicts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -185,3 +185,22 @@ def test_the_first_studys_stored_section_reads_as_not_rerun():
     old = {"runs": [{"row": "gan", "reg": "dat", "seed": 0, "logs": []}]}  # no end-of-run measurement key
     lines, claims, overall = lipschitz.section_markdown(None, {"data": old})
     assert overall == "not rerun" and claims == [] and "spectral normalization" in lines[0]
+
+
+def test_a_dat_arm_that_did_not_learn_loses_its_norm_cells():
+    """The WGAN row's DAT collapsed (IS 1) while None learned: its D's smaller norm does not win the cell."""
+    runs = []
+    for s in range(5):
+        runs += [_run("none", s, 60.0 + s, row="wgan", logs=[{"step": 100, "grad_norm_real": 5000.0 + s,
+                                                               "grad_norm_fake": 5000.0}]),
+                 _run("dat", s, 320.0, row="wgan", final_is=1.0,
+                      logs=[{"step": 100, "grad_norm_real": 300.0 + 7 * s, "grad_norm_fake": 80.0,
+                             "perturbation_ratio": 20.0}]),
+                 _run("zero_gp", s, 9.0, row="wgan", logs=[{"step": 100, "grad_norm_real": 0.05 + 0.01 * s,
+                                                            "grad_norm_fake": 0.05}])]
+    cells = verdicts.decide(lipschitz.comparisons(runs))
+    vs_none = cells[("none", "wgan", "real")]
+    assert vs_none.comparison.effect > 4000  # by the metric alone DAT would win
+    assert (vs_none.outcome, vs_none.failed_arm) == ("worse", "method")
+    assert cells[("zero_gp", "wgan", "real")].outcome == "worse"
+    assert lipschitz.failed_arm(runs, "wgan", "dat", "none") == "method"

@@ -163,3 +163,32 @@ def test_ranks_and_spearman_match_scipy():
 
 def test_spearman_of_constant_is_nan():
     assert np.isnan(verdicts.spearman([1.0, 1.0, 1.0], [1.0, 2.0, 3.0]))
+
+
+def test_an_arm_that_did_not_learn_loses_its_cell_and_keeps_holm_s_family():
+    """A collapsed GAN's D can win a metric (a small gradient norm): the rule of stats.failed_arm makes it lose."""
+    assert [stats.failed_arm(*f) for f in ((False, True, False), (False, False, True), (True, True, False),
+                                           (False, True, True), (False, False, False))] == [
+        "method", "baseline", None, None, None]
+    with pytest.raises(ValueError, match="failed_arm must be None, 'method' or 'baseline', got 'dat'"):
+        stats.paired(GOOD, BASE, True, failed_arm="dat")
+    plain = verdicts.decide({"good": stats.paired(GOOD, BASE, True), "noise": stats.paired(NOISE, BASE, True)})
+    ruled = verdicts.decide({"good": stats.paired(GOOD, BASE, True, failed_arm="method"),
+                             "noise": stats.paired(NOISE, BASE, True)})
+    assert plain["good"].outcome == "better" and ruled["good"].outcome == "worse"
+    assert ruled["good"].failed_arm == "method" and "did not learn" in ruled["good"].note
+    # the cell stays tested: the family and every Holm p are those without the rule
+    assert ruled["noise"].p_holm == plain["noise"].p_holm and ruled["good"].p_holm == plain["good"].p_holm
+    assert ruled["good"].family == 2
+    # the baseline failing gives the method the cell, even where its metric says the opposite
+    lost_b = verdicts.decide({"c": stats.paired(BASE, GOOD, True, failed_arm="baseline")})["c"]
+    assert lost_b.outcome == "better"
+    # read the other way round, the failed arm still loses; combined, the failure carries over
+    assert verdicts.flipped(ruled["good"]).outcome == "worse"
+    combined = verdicts.both("x", ruled["good"], plain["good"], "")
+    assert (combined.outcome, combined.failed_arm) == ("worse", "method")
+    claim = verdicts.Claim("c", "s", (verdicts.named(ruled["good"], "good cell"),
+                                      verdicts.named(ruled["noise"], "noise cell")))
+    assert "Decided by an arm that did not learn (counted: that arm loses): good cell (worse: the method did not " \
+           "learn, method 8.00 ± 1.58, baseline 11.00 ± 1.58)" in claim.line()
+    assert claim.verdict.word == "not reproduced at this scale"
