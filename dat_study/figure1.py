@@ -226,7 +226,9 @@ def reproduce(opts: Figure1Options, log=print, progress=None) -> dict:
     write_jsonl_atomic(os.path.join(opts.out_dir, RESULTS), lines)
     with open(os.path.join(opts.out_dir, TABLES), "w") as f:
         f.write(tables_markdown(lines))
-    versions = {c["run_dir"]: [e["version"] for e in trained_by(c["run_dir"])] for c in configs}
+    # a pass killed before its end writes no record for the runs it finished: their results still name the version
+    versions = {c["run_dir"]: [e["version"] for e in trained_by(c["run_dir"])]
+                or [v for v in [trained.get(c["run_dir"], {}).get("code_version")] if v] for c in configs}
     seconds = {c["run_dir"]: sum(e["seconds"] for e in trained_by(c["run_dir"])) for c in configs}
     return {"lines": lines, "code_versions": versions, "train_seconds": seconds, "trained": trained}
 
@@ -351,6 +353,12 @@ LOWER_IS_BETTER = {"k_per_gap_successful_fake": False, "k_per_gap_successful_rea
                    "success_real": True}
 
 
+# Why a measure can have no value in a run without anything having diverged: K per gap over the fooled examples
+# is undefined where no example was fooled after at least one step (the attack never succeeded, which the success
+# rate counts, or every pair started within the tolerance); that seed leaves the cell (stats.paired(undefined=)).
+UNDEFINED = {k: "no example fooled after a step in one arm" for k in CLAIM_METRICS["k_per_gap"]}
+
+
 def _nan(values):
     return [float("nan") if v is None else float(v) for v in values]
 
@@ -402,7 +410,8 @@ def comparisons(rows, trained=None) -> dict:
                     continue
                 out[(step, k)] = stats.paired(stats.by_seed(_nan(dat[k]), dat["seeds"]),
                                               stats.by_seed(_nan(none[k]), none["seeds"]), LOWER_IS_BETTER[k],
-                                              no_headroom=headroom, cannot_move=why, failed_arm=lost)
+                                              no_headroom=headroom, cannot_move=why, failed_arm=lost,
+                                              undefined=UNDEFINED.get(k))
     return out
 
 
@@ -412,7 +421,15 @@ METRIC_TITLES = {"k_fake": "K_fake", "k_real": "K_real", "k_per_gap_fake": "K/ga
                  "success_real": "success rate real"}
 
 
-def _versions_line(versions: dict) -> str:
+def _versions_line(versions: dict, trained=()) -> str:
+    """Which code versions trained the runs: each run's own result (``trained``: its ``code_version``, the version
+    that finished it) where stored, else the section's per-invocation records (``versions``)."""
+    if trained and all(r.get("code_version") for r in trained):
+        counts = collections.Counter(r["code_version"] for r in trained)
+        dates = sorted(r["date"] for r in trained if r.get("date"))
+        when = f" from {dates[0]} to {dates[-1]}" if dates else ""
+        return (f"The {len(trained)} runs were finished{when} by code "
+                + ", ".join(f"`{v}` ({n} runs)" for v, n in sorted(counts.items())) + ".")
     distinct = sorted({v for vs in versions.values() for v in vs})
     unrecorded = sorted(r for r, vs in versions.items() if not vs)
     if len(distinct) == 1 and not unrecorded and all(len(vs) == 1 for vs in versions.values()):
@@ -439,7 +456,7 @@ def section_markdown(opts, sec):
         f"steps (the pilot's budget), training seeds {rows[0]['seeds']}). **The attacked D is the trained "
         "function:** D has no BatchNorm (`d_batch_norm=False`, both arms), so its training and inference modes are "
         "one function and each example is scored on its own, as Eq. (1) reads D(x). "
-        + _versions_line(data["code_versions"]), "",
+        + _versions_line(data["code_versions"], trained), "",
         "**The claim's measure, fixed before this rerun:** for each attacked example that was fooled (within "
         f"{rows[0]['tol']:g} of its partner's clean score, sigmoid) after at least one step, its steps K divided by "
         "its pair's initial score gap (steps per unit of gap, so that an arm whose D starts with its classes closer "

@@ -24,6 +24,14 @@ The rules are fixed before any run and applied mechanically
   diverged arm; its difference is unbounded, so the cell is then decided by
   the sign test over all remaining seeds (the mean and interval are over the
   seeds where both arms are finite and say so).
+* **Undefined values** that are not divergences (``undefined``; e.g. Figure
+  1's steps per gap over the fooled examples, which has no value in a run
+  where no example was fooled after a step: a D never fooled is counted by
+  the success rate, not as a loss of its arm): the seed is dropped from that
+  cell and listed with the reason; with fewer than 2 seeds left the cell is
+  degenerate.  (Added after Figure 1's runs, before its cells were read as
+  verdicts: the divergence rule had been applied to these values, which
+  counted a D that no attack fooled as a loss of its arm.)
 * **Degenerate cells** cannot measure the claim and are listed apart, not
   tested: every value of both arms at the metric's bound (``bound``, e.g. 9 of
   9 modes: *saturated*); every paired difference exactly zero (*no
@@ -82,7 +90,7 @@ CONFIDENCE = 0.95
 FAILED_IS = 2.0
 FAILED_FID = 150.0  # digits classifier: an untrained generator scores ~300, trained ones 3-60
 INACTIVE_SHARE = 0.01
-KINDS = ("saturated", "no difference", "no headroom", "failed", "inactive")  # why a cell is not counted
+KINDS = ("saturated", "no difference", "no headroom", "failed", "inactive", "undefined")  # why a cell is not counted
 FAMILY_RULE = ("Holm's correction runs over one family per section for the paper's claims (every tested cell of "
                "the section's claims together) and over one family of its own for each group of comparisons that "
                "are not claims of the paper (the DAT variants against each other, a sweep, a setting of our own).")
@@ -178,6 +186,8 @@ class Paired:
       lower_is_better: the metric's direction.
       failed_arm: ``"method"`` or ``"baseline"``: that arm did not learn where its setting's arm without a
         regularizer did (:func:`failed_arm`), so it loses the cell whatever the metric says.
+      undefined, undefined_seeds: why a metric had no value in some seed that is not a divergence, and the seeds
+        dropped for it (``paired(undefined=...)``).
     """
 
     seeds: tuple
@@ -202,6 +212,8 @@ class Paired:
     baseline_sd: float
     lower_is_better: bool
     failed_arm: str | None = None
+    undefined: str | None = None
+    undefined_seeds: tuple = ()
 
 
 def by_seed(values, seeds) -> dict:
@@ -222,7 +234,7 @@ def _value(v) -> float:
 
 
 def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_headroom: str | None = None,
-           cannot_move: str | None = None, failed_arm: str | None = None) -> Paired:
+           cannot_move: str | None = None, failed_arm: str | None = None, undefined: str | None = None) -> Paired:
     """Compares ``method`` with ``baseline`` seed by seed (see the module doc for every rule).
 
     Args:
@@ -236,6 +248,9 @@ def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_h
         makes the cell not counted, with that reason.
       failed_arm: the arm that did not learn where the setting's baseline did (:func:`failed_arm`): it loses the
         cell, which stays counted and tested (its p keeps its place in Holm's family).
+      undefined: for a metric whose missing value is not a divergence, what it means (e.g. "no example was fooled
+        after a step"): a seed where either arm's value is missing is then dropped and listed with this reason,
+        not lost by that arm; fewer than 2 seeds left make the cell degenerate.
     """
     if failed_arm not in (None, "method", "baseline"):
         raise ValueError(f"failed_arm must be None, 'method' or 'baseline', got {failed_arm!r}.")
@@ -250,6 +265,11 @@ def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_h
     seeds = tuple(sorted(method))
     a = np.array([_value(method[s]) for s in seeds])
     b = np.array([_value(baseline[s]) for s in seeds])
+    dropped = ()
+    if undefined:
+        keep = np.isfinite(a) & np.isfinite(b)
+        dropped = tuple(s for s, k in zip(seeds, keep) if not k)
+        seeds, a, b = tuple(s for s, k in zip(seeds, keep) if k), a[keep], b[keep]
     fa, fb = np.isfinite(a), np.isfinite(b)
     both_bad = tuple(s for s, x, y in zip(seeds, fa, fb) if not x and not y)
     ok = fa & fb
@@ -278,6 +298,8 @@ def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_h
     finite_vals = np.concatenate([a[fa], b[fb]])
     if cannot_move:
         degenerate = cannot_move
+    elif undefined and n < 2:
+        degenerate = f"undefined: {undefined} in {len(dropped)} of {len(dropped) + n} seeds ({n} left to pair)"
     elif no_headroom:
         degenerate = f"no headroom: {no_headroom}"
     elif bound is not None and not one_sided and n and np.all(finite_vals == bound):
@@ -297,7 +319,8 @@ def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_h
         p_sign=p_sign, p=p, test=test, degenerate=degenerate, both_diverged=both_bad,
         method_mean=float(a[ok].mean()) if n else float("nan"), method_sd=sample_std(a[ok]),
         baseline_mean=float(b[ok].mean()) if n else float("nan"), baseline_sd=sample_std(b[ok]),
-        lower_is_better=bool(lower_is_better), failed_arm=failed_arm,
+        lower_is_better=bool(lower_is_better), failed_arm=failed_arm, undefined=undefined if dropped else None,
+        undefined_seeds=dropped,
     )
 
 

@@ -300,6 +300,8 @@ def cells_table(rows, digits=2) -> list:
             extra = "; one arm diverged in some seed: decided by the sign test"
         if c.both_diverged:
             extra += f"; seeds {list(c.both_diverged)} diverged in both arms, dropped"
+        if c.undefined_seeds:
+            extra += f"; seeds {list(c.undefined_seeds)} dropped ({c.undefined})"
         if c.failed_arm:
             extra += f": {cell.note}"
         lines.append(

@@ -127,6 +127,12 @@ def test_versions_line_says_one_version_or_lists_them():
     assert "2 code versions" in _versions_line({"a": ["abc"], "b": ["def"]})
     assert "1 runs have no record" in _versions_line({"a": ["abc"], "b": []})
     assert "2 code versions" in _versions_line({"a": ["abc", "def"]})  # one run resumed by another version
+    # the runs' own results win over the per-invocation records (lost when a pass is killed before it ends)
+    trained = [{"code_version": "abc", "date": "2026-12-07 14:29 UTC"}, {"code_version": "def", "date": "2026-12-07 "
+               "16:05 UTC"}, {"code_version": "def", "date": "2026-12-07 15:17 UTC"}]
+    line = _versions_line({"a": [], "b": ["def"], "c": ["def"]}, trained)
+    assert line == ("The 3 runs were finished from 2026-12-07 14:29 UTC to 2026-12-07 16:05 UTC by code `abc` (1 runs), "
+                    "`def` (2 runs).")
 
 
 def test_reproduce_trains_both_arms_attacks_every_step_and_resumes(tmp_path, monkeypatch):

@@ -181,6 +181,28 @@ def test_seeds_where_both_arms_diverged_are_dropped():
     assert c.effect == pytest.approx(np.mean([1.0, 0.5, 1.5]))
 
 
+def test_an_undefined_value_that_is_not_a_divergence_drops_its_seed_instead_of_losing_it():
+    # higher is better (attack steps); the baseline has no value in seed 2 (never fooled), the method in seed 4
+    method = {0: 120.0, 1: 100.0, 2: 180.0, 3: 95.0, 4: np.nan}
+    baseline = {0: 300.0, 1: 140.0, 2: np.nan, 3: 150.0, 4: 200.0}
+    as_divergence = stats.paired(method, baseline, lower_is_better=False)
+    assert (as_divergence.wins, as_divergence.losses) == (1, 4) and as_divergence.test == "sign test"
+    c = stats.paired(method, baseline, lower_is_better=False, undefined="never fooled")
+    d = np.array([120 - 300, 100 - 140, 95 - 150], float)  # seeds 0, 1, 3
+    t = d.mean() / (d.std(ddof=1) / math.sqrt(3))
+    assert c.seeds == (0, 1, 3) and c.undefined_seeds == (2, 4) and c.undefined == "never fooled"
+    assert (c.wins, c.losses, c.n, c.test) == (0, 3, 3, "paired t")
+    assert c.effect == pytest.approx(d.mean()) and c.t == pytest.approx(t)
+    assert c.p_t == pytest.approx(2 * (1 - t_cdf_df2(abs(t))), rel=1e-6)
+    # every seed defined: the same cell as without the option
+    full = {0: 1.0, 1: 2.0, 2: 1.5}
+    assert stats.paired(full, {0: 2.0, 1: 2.5, 2: 3.0}, True, undefined="x") == \
+        stats.paired(full, {0: 2.0, 1: 2.5, 2: 3.0}, True)
+    # fewer than 2 seeds left: degenerate, named, not tested
+    c = stats.paired({0: 1.0, 1: np.nan, 2: 3.0}, {0: 2.0, 1: 2.0, 2: np.nan}, False, undefined="never fooled")
+    assert c.test == "none" and stats.kind_of(c.degenerate) == "undefined" and "2 of 3 seeds" in c.degenerate
+
+
 def test_one_pair_has_no_test():
     c = stats.paired({0: 1.0}, {0: 2.0}, lower_is_better=True)
     assert c.n == 1 and c.test == "none" and math.isnan(c.p) and math.isnan(c.ci[0])
