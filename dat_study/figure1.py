@@ -226,9 +226,7 @@ def reproduce(opts: Figure1Options, log=print, progress=None) -> dict:
     write_jsonl_atomic(os.path.join(opts.out_dir, RESULTS), lines)
     with open(os.path.join(opts.out_dir, TABLES), "w") as f:
         f.write(tables_markdown(lines))
-    # a pass killed before its end writes no record for the runs it finished: their results still name the version
-    versions = {c["run_dir"]: [e["version"] for e in trained_by(c["run_dir"])]
-                or [v for v in [trained.get(c["run_dir"], {}).get("code_version")] if v] for c in configs}
+    versions = {c["run_dir"]: [e["version"] for e in trained_by(c["run_dir"])] for c in configs}
     seconds = {c["run_dir"]: sum(e["seconds"] for e in trained_by(c["run_dir"])) for c in configs}
     return {"lines": lines, "code_versions": versions, "train_seconds": seconds, "trained": trained}
 

@@ -220,7 +220,7 @@ def comparisons(runs) -> dict:
         if a:
             out[("adaptive", row)] = stats.paired(a, b, lower_is_better=False,
                                                   cannot_move=cannot_move(runs, row, "dat", MATCHED),
-                                                  failed_arm=failed_arm(runs, row, "dat", MATCHED))
+                                              failed_arm=failed_arm(runs, row, "dat", MATCHED))
         elif dropped:  # every seed undefined: the cell cannot measure the claim
             nan = {s: float("nan") for s in dropped}
             out[("adaptive", row)] = stats.paired(nan, nan, lower_is_better=False, no_headroom=(
@@ -230,7 +230,7 @@ def comparisons(runs) -> dict:
         if a:
             out[("rank", row)] = stats.paired(a, b, lower_is_better=True,
                                               cannot_move=cannot_move(runs, row, "dat", MATCHED),
-                                                  failed_arm=failed_arm(runs, row, "dat", MATCHED))
+                                              failed_arm=failed_arm(runs, row, "dat", MATCHED))
         elif dropped:
             nan = {s: float("nan") for s in dropped}
             out[("rank", row)] = stats.paired(nan, nan, lower_is_better=True, no_headroom=(

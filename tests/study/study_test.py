@@ -510,7 +510,7 @@ def _reported_run_dirs(opts, name, data) -> list:
         specs = figures45.run_specs(opts)
         return [dict(specs[(r["stem"], r["arm"], r["seed"])].overrides)["run_dir"] for r in data["runs"]]
     if name == "table3":
-        return [os.path.join(opts.runs_dir, "table3", f"{r['reading']}_{r['row']}_{r['reg']}_seed{r['seed']}")
+        return [dict(table3._spec(opts, r["arm"], r["row"], r["reading"], r["reg"], r["seed"]).overrides)["run_dir"]
                 for r in data["runs"]]
     if name == "lipschitz":  # its own runs: the weight grid and the matched arm (the rest are Table 3's)
         own = data["grid_runs"] + [r for r in data["runs"] if r["reg"] == lipschitz.MATCHED
