@@ -17,7 +17,8 @@ The None, DAT and 0-GP runs of the main arm also measure D's gradient norms by c
 
 Rules of the page (fixed before the runs):
 
-* every column of a row holds the same seeds, so ranks are by the mean over all of them;
+* ranks are by the mean over the seeds every column of a row holds (all of them once the section has run;
+  the page prints that count, and a cell's own count where it differs);
 * cells that cannot move are named, not counted (:mod:`dat_study.stats`): *failed* when the
   row's None did not learn or neither arm did; *inactive* when DAT's perturbation is under 1% of the
   inputs' norm; a column's own effect (perturbation or penalty share) is printed for every column;
@@ -241,16 +242,25 @@ def _reading_title(row, reading) -> str:
     return f"{ROW_TITLES[row]} (D's {reading})"
 
 
-def _cell(runs, arm, row, reg, rank=None) -> str:
+def _cell(runs, arm, row, reg, rank=None, n_row=None) -> str:
+    """A column's FID over its own seeds; its seed count when it differs from the row's (``n_row``); its rank."""
     vals = list(_seeds(runs, arm, row, reg).values())
     if not vals:
         return "-"
     s = verdicts.mean_sd(vals)
+    if len(vals) != n_row:
+        s += f" [{len(vals)} seed{'s' if len(vals) != 1 else ''}]"
     if rank is not None:
         s += f" (#{rank:g})"
     if arm_failed(runs, arm, row, reg):
         s += " †"
     return s
+
+
+def shared_seeds(runs, arm, row, cols) -> tuple:
+    """The seeds every present column of the row holds: the seeds its ranks are over (:func:`row_means`)."""
+    per = [set(v) for v in (_seeds(runs, arm, row, c) for c in cols) if v]
+    return tuple(sorted(set.intersection(*per))) if per else ()
 
 
 def _steps(runs, arm, row) -> str:
@@ -260,8 +270,8 @@ def _steps(runs, arm, row) -> str:
 
 def _fid_table(runs, arm, cols, lines):
     rows = [row for row in TABLE3_LOSSES if any(r.get("arm", "main") == arm and r["row"] == row for r in runs)]
-    lines += ["| loss (reading, steps) | " + " | ".join(REG_TITLES[c] for c in cols) + " | Spearman vs paper |",
-              "|---|" + "---:|" * (len(cols) + 1)]
+    lines += ["| loss (reading, steps) | seeds (ranked over) | " + " | ".join(REG_TITLES[c] for c in cols)
+              + " | Spearman vs paper |", "|---|---:|" + "---:|" * (len(cols) + 1)]
     ranks = {}
     for row in rows:
         reading = next(r.get("reading", "sigmoid") for r in runs if r.get("arm", "main") == arm and r["row"] == row)
@@ -273,10 +283,13 @@ def _fid_table(runs, arm, cols, lines):
         rho = (verdicts.spearman([means[c] for c in paper_cols], [PAPER_TABLE3[row][TABLE3_REGS.index(c)]
                                                                   for c in paper_cols])
                if len(paper_cols) > 2 else float("nan"))
-        cells = [_cell(runs, arm, row, c, rank.get(c)) for c in cols]
-        lines.append(f"| {_reading_title(row, reading)}, {_steps(runs, arm, row)} | " + " | ".join(cells)
-                     + f" | {verdicts.num(rho)} |")
-        lines.append("| paper | " + " | ".join(
+        counts = [len(_seeds(runs, arm, row, c)) for c in present]
+        n_row = max(set(counts), key=counts.count) if counts else 0  # the count most columns hold
+        n_shared = len(shared_seeds(runs, arm, row, cols))
+        cells = [_cell(runs, arm, row, c, rank.get(c), n_row) for c in cols]
+        lines.append(f"| {_reading_title(row, reading)}, {_steps(runs, arm, row)} | {n_row} ({n_shared}) | "
+                     + " | ".join(cells) + f" | {verdicts.num(rho)} |")
+        lines.append("| paper | | " + " | ".join(
             f"{PAPER_TABLE3[row][TABLE3_REGS.index(c)]:.2f}" if c in TABLE3_REGS else "-" for c in cols) + " | |")
     return ranks
 
@@ -348,9 +361,10 @@ def section_markdown(opts, sec):
         + " runs as a labelled arm, not used by the verdicts.", "",
         f"FID (lower is better) with the digits classifier against the digits train split, "
         f"{'/'.join(str(s) for s in sorted({r.get('eval_samples') for r in runs if r.get('eval_samples')}))} generated "
-        "samples per evaluation. Each cell: mean ± sample std over its seeds (every column of a row holds the same "
-        f"{len({r['seed'] for r in runs if r.get('arm') == 'main'})} seeds) and, in brackets, its rank within the "
-        "row (1 = best); † marks a column that did not learn (final IS under "
+        "samples per evaluation. Each cell: mean ± sample std over its own seeds (the row's count, in the column "
+        "*seeds*; a cell holding another count shows it in square brackets) and, in round brackets, its rank "
+        "within the row (1 = best) by the mean over the seeds every column of the row holds (their count in "
+        "brackets in the column *seeds*; when it equals the row's count, ranks and cells use the same seeds); † marks a column that did not learn (final IS under "
         f"{stats.FAILED_IS:g}, FID over {stats.FAILED_FID:g}, or diverged, in at least half "
         "of its seeds). Below each row, the paper's CIFAR-10 FID.", "",
     ]

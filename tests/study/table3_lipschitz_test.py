@@ -27,6 +27,22 @@ def test_shared_seeds_and_row_means():
     assert table3.row_means(runs, "main", "gan", ("none", "lp"))["lp"] == math.inf  # a diverged seed: worst
 
 
+
+def test_the_table_prints_each_row_s_seeds_a_cell_s_own_count_and_ranks_over_shared_seeds():
+    runs = [_run("none", s, f) for s, f in enumerate((10.0, 11.0, 12.0, 13.0, 30.0))]
+    runs += [_run("gp", s, f) for s, f in enumerate((12.0, 12.0, 12.0, 12.0, 12.0))]
+    runs += [_run("lp", s, f) for s, f in enumerate((11.5, 11.5, 11.5))]
+    lines = []
+    table3._fid_table(runs, "main", ("none", "gp", "lp"), lines)
+    row = next(line for line in lines if line.startswith("| GAN"))
+    cells = [c.strip() for c in row.split("|")[1:-1]]
+    # the row holds 5 seeds; ranks are over the 3 seeds all columns hold: None 11.0, LP 11.5, GP 12.0
+    assert cells[1] == "5 (3)"
+    assert cells[2].startswith("15.20 ±") and cells[2].endswith("(#1)") and "[" not in cells[2]
+    assert cells[3].startswith("12.00 ±") and cells[3].endswith("(#3)")
+    assert cells[4].startswith("11.50 ±") and "[3 seeds]" in cells[4] and cells[4].endswith("(#2)")
+    assert table3.shared_seeds(runs, "main", "gan", ("none", "gp", "lp")) == (0, 1, 2)
+
 def test_a_partial_section_names_what_has_not_run_yet():
     central = [_run(reg, 0, 10.0) for reg in ("none", "gp", "zero_gp", "dat")]
     line = " ".join(table3._not_run_yet(central))
