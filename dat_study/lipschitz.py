@@ -26,7 +26,9 @@ is steeper where it is wrong" cannot come from DAT simply being less regularized
 
 **The verdict** "DAT's D is steeper where it is wrong than 0-GP's (matched)": per loss, DAT's ratio
 against the matched 0-GP's, higher is better, paired by seed; a seed where either ratio is undefined
-(D right, or wrong, on every measured example; or the run diverged) is dropped from both arms and listed.
+(D right, or wrong, on every measured example; or the run diverged) is dropped from both arms and listed;
+with fewer than 2 seeds left the cell is not counted (*undefined*), unless DAT's arm did not learn where the
+row's None did: by the rule of :mod:`dat_study.stats` it then loses the cell, its measure defined or not.
 The second adaptivity verdict, "DAT's D grows steeper as its margin shrinks, more than 0-GP's (matched)":
 DAT's correlation against the matched 0-GP's, lower is better, paired by seed, same dropping rule.  Both
 were fixed before the runs that measure them.  Holm corrects over every cell of the section (mean-norm
@@ -158,15 +160,10 @@ def _rank(run):
     return float("nan") if not c or c.get("rank_corr") is None else float(c["rank_corr"])
 
 
-def ratio_pairs(runs, row, method, baseline, value=_ratio) -> tuple:
-    """``(method {seed: v}, baseline {seed: v}, dropped seeds)`` of ``value(run)`` (default the wrong/right
-    ratio): seeds where either value is undefined are dropped from both (the section's rule)."""
-    a = per_seed(runs, value, row=row, reg=method)
-    b = per_seed(runs, value, row=row, reg=baseline)
-    common = sorted(set(a) & set(b))
-    dropped = [s for s in common if not (np.isfinite(a[s]) and np.isfinite(b[s]))]
-    keep = [s for s in common if s not in dropped]
-    return {s: a[s] for s in keep}, {s: b[s] for s in keep}, dropped
+# Why a seed's adaptivity measure can be missing without anything having diverged (it then leaves the cell,
+# stats.paired(undefined=)); the rule of the module doc, fixed before the runs.
+UNDEFINED = {"adaptive": "a ratio undefined: D right, or wrong, on every measured example",
+             "rank": "a correlation undefined: no spread of margins or norms"}
 
 
 def _failed(runs, row, reg) -> bool:
@@ -215,26 +212,15 @@ def comparisons(runs) -> dict:
                     out[(base, row, at)] = stats.paired({s: a[s] for s in common}, {s: b[s] for s in common}, True,
                                                         cannot_move=cannot_move(runs, row, "dat", base),
                                                         failed_arm=failed_arm(runs, row, "dat", base))
-    for row in TABLE3_LOSSES:
-        a, b, dropped = ratio_pairs(runs, row, "dat", MATCHED)
-        if a:
-            out[("adaptive", row)] = stats.paired(a, b, lower_is_better=False,
-                                                  cannot_move=cannot_move(runs, row, "dat", MATCHED),
-                                              failed_arm=failed_arm(runs, row, "dat", MATCHED))
-        elif dropped:  # every seed undefined: the cell cannot measure the claim
-            nan = {s: float("nan") for s in dropped}
-            out[("adaptive", row)] = stats.paired(nan, nan, lower_is_better=False, no_headroom=(
-                "the ratio is undefined in every seed (D right, or wrong, on every measured example, or diverged)"))
-    for row in TABLE3_LOSSES:
-        a, b, dropped = ratio_pairs(runs, row, "dat", MATCHED, value=_rank)
-        if a:
-            out[("rank", row)] = stats.paired(a, b, lower_is_better=True,
-                                              cannot_move=cannot_move(runs, row, "dat", MATCHED),
-                                              failed_arm=failed_arm(runs, row, "dat", MATCHED))
-        elif dropped:
-            nan = {s: float("nan") for s in dropped}
-            out[("rank", row)] = stats.paired(nan, nan, lower_is_better=True, no_headroom=(
-                "the correlation is undefined in every seed (no spread of margins or norms, or diverged)"))
+    for kind, value, lower in (("adaptive", _ratio, False), ("rank", _rank, True)):
+        for row in TABLE3_LOSSES:
+            a, b = per_seed(runs, value, row=row, reg="dat"), per_seed(runs, value, row=row, reg=MATCHED)
+            common = sorted(set(a) & set(b))
+            if common:
+                out[(kind, row)] = stats.paired({s: a[s] for s in common}, {s: b[s] for s in common}, lower,
+                                                cannot_move=cannot_move(runs, row, "dat", MATCHED),
+                                                failed_arm=failed_arm(runs, row, "dat", MATCHED),
+                                                undefined=UNDEFINED[kind])
     return out
 
 
@@ -330,15 +316,11 @@ def section_markdown(opts, sec):
     rows, between, adaptive, ranked = [], [], [], []
     for key, cell in cells.items():
         if key[0] == "rank":
-            _, _, dropped = ratio_pairs(runs, key[1], "dat", MATCHED, value=_rank)
-            note = f" (seeds {dropped} dropped: undefined)" if dropped else ""
-            rows.append((f"{ROW_TITLES[key[1]]}: DAT's ρ(margin, norm) vs matched 0-GP's{note}", cell))
+            rows.append((f"{ROW_TITLES[key[1]]}: DAT's ρ(margin, norm) vs matched 0-GP's", cell))
             ranked.append(cell)
             continue
         if key[0] == "adaptive":
-            _, _, dropped = ratio_pairs(runs, key[1], "dat", MATCHED)
-            note = f" (seeds {dropped} dropped: a ratio undefined)" if dropped else ""
-            rows.append((f"{ROW_TITLES[key[1]]}: DAT's wrong/right ratio vs matched 0-GP's{note}", cell))
+            rows.append((f"{ROW_TITLES[key[1]]}: DAT's wrong/right ratio vs matched 0-GP's", cell))
             adaptive.append(cell)
             continue
         base, row, at = key

@@ -29,9 +29,10 @@ The rules are fixed before any run and applied mechanically
   where no example was fooled after a step: a D never fooled is counted by
   the success rate, not as a loss of its arm): the seed is dropped from that
   cell and listed with the reason; with fewer than 2 seeds left the cell is
-  degenerate.  (Added after Figure 1's runs, before its cells were read as
-  verdicts: the divergence rule had been applied to these values, which
-  counted a D that no attack fooled as a loss of its arm.)
+  degenerate, unless an arm did not learn where the baseline did (below):
+  that arm still loses it.  (Added after Figure 1's runs, before its cells
+  were read as verdicts: the divergence rule had been applied to these
+  values, which counted a D that no attack fooled as a loss of its arm.)
 * **Degenerate cells** cannot measure the claim and are listed apart, not
   tested: every value of both arms at the metric's bound (``bound``, e.g. 9 of
   9 modes: *saturated*); every paired difference exactly zero (*no
@@ -52,8 +53,10 @@ The rules are fixed before any run and applied mechanically
     method, or when both of its arms did not (:func:`failed_reason`).  A
     method that fails where its setting's baseline learns is a result, not a
     failed setup: that cell is counted, and the failed arm loses it, whatever
-    its metric says (:func:`failed_arm`; the paired test still runs and keeps
-    its place in Holm's family).  (Revised
+    its metric says, and also where that metric is undefined (a critic wrong
+    on every example has no wrong/right ratio) (:func:`failed_arm`; the
+    paired test still runs, over the seeds it can pair, and keeps its place
+    in Holm's family: with no seed to pair its p is NaN and counts as 1).  (Revised
     after the pilot, before any comparison run: the first version also called
     a run failed at 3x the row's best FID, which at the pilot's budgets called
     baselines that had plainly learned failed, e.g. the GAN row's None at FID
@@ -250,7 +253,7 @@ def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_h
         cell, which stays counted and tested (its p keeps its place in Holm's family).
       undefined: for a metric whose missing value is not a divergence, what it means (e.g. "no example was fooled
         after a step"): a seed where either arm's value is missing is then dropped and listed with this reason,
-        not lost by that arm; fewer than 2 seeds left make the cell degenerate.
+        not lost by that arm; fewer than 2 seeds left make the cell degenerate, unless ``failed_arm`` is set.
     """
     if failed_arm not in (None, "method", "baseline"):
         raise ValueError(f"failed_arm must be None, 'method' or 'baseline', got {failed_arm!r}.")
@@ -298,7 +301,7 @@ def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_h
     finite_vals = np.concatenate([a[fa], b[fb]])
     if cannot_move:
         degenerate = cannot_move
-    elif undefined and n < 2:
+    elif undefined and n < 2 and not failed_arm:  # an arm that did not learn loses the cell all the same
         degenerate = f"undefined: {undefined} in {len(dropped)} of {len(dropped) + n} seeds ({n} left to pair)"
     elif no_headroom:
         degenerate = f"no headroom: {no_headroom}"

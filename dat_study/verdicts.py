@@ -113,7 +113,9 @@ def decide(comparisons: dict, alpha: float = ALPHA) -> dict:
             outcome = "worse" if c.failed_arm == "method" else "better"
             note = (f"the {c.failed_arm}'s arm did not learn where the setting's arm without a regularizer did: "
                     f"it loses the cell")
-        out[k] = Cell(k, outcome, p, c.n, c, len(tested), note, c.failed_arm)
+        # a cell lost by an arm that did not learn rests on every seed it compared, its measure defined or not
+        seeds = len(c.seeds) + len(c.undefined_seeds) if c.failed_arm else c.n
+        out[k] = Cell(k, outcome, p, seeds, c, len(tested), note, c.failed_arm)
     return out
 
 

@@ -451,7 +451,7 @@ def test_committed_sections_pair_every_cell_by_seed_and_store_curves():
         module = {"table3": table3, "figures45": figures45, "lipschitz": lipschitz}[name]
         runs = common.load_section(opts, name)["data"]["runs"]
         cells = module.comparisons(runs)
-        assert cells and all(c.seeds for c in cells.values())
+        assert cells and all(c.seeds or c.undefined_seeds for c in cells.values())  # paired by seed, or dropped by it
         if name != "lipschitz":
             assert all(r["curve"] and r.get("date") and r.get("code_version") for r in runs)
     assert common.load_section(opts, "pilot"), "the budgets of every section come from the committed pilot"

@@ -6,7 +6,7 @@ import os
 import numpy as np
 import pytest
 
-from dat_study import common, lipschitz, runner, study, table3, verdicts
+from dat_study import common, lipschitz, runner, stats, study, table3, verdicts
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -129,22 +129,21 @@ def _corr(norm_real, correct_real, norm_fake, correct_fake, ratio):
 def test_adaptivity_cells_pair_by_seed_and_drop_undefined_ratios():
     runs = []
     for s, (dat, gp) in enumerate(((3.0, 1.0), (2.5, 1.2), (2.0, 1.1), (None, 1.0), (2.8, 0.9))):
-        runs.append({"row": "gan", "reg": "dat", "seed": s, "logs": [], "correctness": _corr([1.0], [True], [1.0],
-                                                                                             [True], dat)})
-        runs.append({"row": "gan", "reg": lipschitz.MATCHED, "seed": s, "logs": [],
-                     "correctness": _corr([1.0], [True], [1.0], [True], gp)})
-    a, b, dropped = lipschitz.ratio_pairs(runs, "gan", "dat", lipschitz.MATCHED)
-    assert dropped == [3] and sorted(a) == [0, 1, 2, 4]
+        runs.append(_run("dat", s, 9.0, correctness=_corr([1.0], [True], [1.0], [True], dat)))
+        runs.append(_run(lipschitz.MATCHED, s, 9.0, correctness=_corr([1.0], [True], [1.0], [True], gp)))
     cell = lipschitz.comparisons(runs)[("adaptive", "gan")]
-    # differences DAT - 0-GP (higher is better): 2.0, 1.3, 0.9, 1.9 -> mean 1.525
+    # differences DAT - 0-GP (higher is better): 2.0, 1.3, 0.9, 1.9 -> mean 1.525; seed 3 dropped and listed
     assert cell.seeds == (0, 1, 2, 4) and cell.effect == pytest.approx(1.525) and not cell.lower_is_better
+    assert cell.undefined_seeds == (3,) and cell.undefined.startswith("a ratio undefined")
+    assert cell.degenerate is None and cell.test == "paired t"
 
 
 def test_adaptivity_cell_is_degenerate_when_no_seed_has_a_ratio():
-    runs = [{"row": "gan", "reg": reg, "seed": s, "logs": [], "correctness": _corr([1.0], [True], [1.0], [True], None)}
+    runs = [_run(reg, s, 9.0, correctness=_corr([1.0], [True], [1.0], [True], None))
             for s in range(3) for reg in ("dat", lipschitz.MATCHED)]
     cell = lipschitz.comparisons(runs)[("adaptive", "gan")]
-    assert cell.degenerate.startswith("no headroom: the ratio is undefined in every seed")
+    assert cell.degenerate.startswith("undefined: a ratio undefined") and cell.undefined_seeds == (0, 1, 2)
+    assert stats.kind_of(cell.degenerate) == "undefined"
     assert lipschitz.fmt_defined([float("nan")] * 2) == "undefined"
     assert lipschitz.fmt_defined([1.0, float("nan"), 3.0], 1) == "2.0 ± 1.4 (2 of 3 seeds)"
 
@@ -220,3 +219,25 @@ def test_a_dat_arm_that_did_not_learn_loses_its_norm_cells():
     assert (vs_none.outcome, vs_none.failed_arm) == ("worse", "method")
     assert cells[("zero_gp", "wgan", "real")].outcome == "worse"
     assert lipschitz.failed_arm(runs, "wgan", "dat", "none") == "method"
+
+
+def test_a_dat_arm_that_did_not_learn_loses_its_ratio_cell_even_where_the_ratio_is_undefined():
+    """A collapsed critic wrong on every example has no wrong/right ratio: the cell is lost, not set apart."""
+    runs = []
+    for s in range(5):
+        runs += [_run("none", s, 60.0, row="wgan"),
+                 _run("dat", s, 320.0, row="wgan", final_is=1.0,
+                      correctness=_corr([2.0], [False], [2.0], [False], None)),
+                 _run(lipschitz.MATCHED, s, 9.0, row="wgan",
+                      correctness=_corr([1.0], [True], [1.5], [False], 1.5 if s < 2 else None))]
+    cells = verdicts.decide(lipschitz.comparisons(runs))
+    cell = cells[("adaptive", "wgan")]
+    assert (cell.outcome, cell.failed_arm) == ("worse", "method")
+    assert cell.comparison.undefined_seeds == (0, 1, 2, 3, 4) and cell.comparison.degenerate is None
+    assert cell.family == len(cells)  # counted in Holm's family (its p is NaN: counted as 1)
+    assert cell.seeds == 5  # it rests on the 5 seeds where DAT did not learn, not on the 0 it could pair
+    # the same runs with a DAT that learned: the cell cannot measure the claim and is set apart
+    learned = [dict(r, final=dict(r["final"], fid_train=9.0, **{"is": 6.0})) if r["reg"] == "dat" else r
+               for r in runs]
+    cell = verdicts.decide(lipschitz.comparisons(learned))[("adaptive", "wgan")]
+    assert cell.outcome == "degenerate" and stats.kind_of(cell.note) == "undefined"
