@@ -368,15 +368,17 @@ def _trained_failed(trained) -> dict:
                                    for r in trained if r["regularizer"] == reg}) for reg in ("none", "dat")}
 
 
-def trained_cannot_move(trained) -> str | None:
-    """*failed* (an arm's GAN did not learn, by the final FID/IS of its training runs) or *inactive* (DAT's
-    perturbation under the share of :mod:`dat_study.stats`) for every cell of the section, or None."""
+def trained_cannot_move(trained) -> tuple:
+    """For every cell of the section: *failed* (an arm's GAN did not learn, by the final FID/IS of its training
+    runs) or *inactive* (DAT's perturbation under the share of :mod:`dat_study.stats`), and the arm that loses by
+    not learning (:func:`dat_study.stats.failed_cell`; each None if none)."""
     if not trained:
-        return None
+        return None, None
     failed = _trained_failed(trained)
-    reason = stats.failed_reason(failed["none"], failed["dat"], failed["none"], names=("DAT", "none"),
-                                 setting="Figure 1's GAN")
-    return reason or stats.inactive_reason([r.get("perturbation_ratio") for r in trained if r["regularizer"] == "dat"])
+    reason, lost = stats.failed_cell(failed["none"], failed["dat"], failed["none"], names=("DAT", "none"),
+                                     setting="Figure 1's GAN")
+    return reason or stats.inactive_reason([r.get("perturbation_ratio") for r in trained
+                                            if r["regularizer"] == "dat"]), lost
 
 
 def comparisons(rows, trained=None) -> dict:
@@ -388,9 +390,7 @@ def comparisons(rows, trained=None) -> dict:
     tolerance has no headroom; every cell is failed or inactive by :func:`trained_cannot_move`.
     """
     by = {(r["regularizer"], r["step_size"]): r for r in rows}
-    why = trained_cannot_move(trained)
-    failed = _trained_failed(trained) if trained else {"none": False, "dat": False}
-    lost = stats.failed_arm(failed["none"], failed["dat"], failed["none"])
+    why, lost = trained_cannot_move(trained)
     out = {}
     for step in sorted({r["step_size"] for r in rows}):
         if ("dat", step) not in by or ("none", step) not in by:

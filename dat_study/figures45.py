@@ -186,19 +186,17 @@ def perturbation_shares(runs, stem, arm="dat") -> list:
     return [tail_mean(r["logs"], "perturbation_ratio") for r in _chosen(runs, stem, arm)]
 
 
-def cannot_move(runs, stem) -> str | None:
-    """A "GAN + DAT vs GAN" cell's *failed* or *inactive* reason in setting ``stem`` (rules of
-    :mod:`dat_study.stats`), or None."""
+def cannot_move(runs, stem) -> tuple:
+    """A "GAN + DAT vs GAN" cell's *failed* or *inactive* reason in setting ``stem``, and the arm that loses it by
+    not learning (:func:`dat_study.stats.failed_cell`; each None if none)."""
     none_failed = stats.arm_failed(failed_by_seed(runs, stem, "none"))
-    reason = stats.failed_reason(none_failed, stats.arm_failed(failed_by_seed(runs, stem, "dat")), none_failed,
-                                 names=("GAN + DAT", "GAN"), setting="the setting")
-    return reason or stats.inactive_reason(perturbation_shares(runs, stem))
+    reason, lost = stats.failed_cell(none_failed, stats.arm_failed(failed_by_seed(runs, stem, "dat")), none_failed,
+                                     names=("GAN + DAT", "GAN"), setting="the setting")
+    return reason or stats.inactive_reason(perturbation_shares(runs, stem)), lost
 
 
 def _cells_of(runs, stem, with_is_decline) -> dict:
-    why = cannot_move(runs, stem)
-    none_failed = stats.arm_failed(failed_by_seed(runs, stem, "none"))
-    lost = stats.failed_arm(none_failed, stats.arm_failed(failed_by_seed(runs, stem, "dat")), none_failed)
+    why, lost = cannot_move(runs, stem)
     out = {("dat", stem): stats.paired(_fid(runs, stem, "dat"), _fid(runs, stem, "none"), True, cannot_move=why,
                                        failed_arm=lost)}
     names = (("is_decline",) if with_is_decline else ()) + (("w_size", "w_instability") if "wgan" in stem else ())

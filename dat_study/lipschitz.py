@@ -174,19 +174,16 @@ def _failed(runs, row, reg) -> bool:
                              for r in chosen})
 
 
-def cannot_move(runs, row, method, baseline) -> str | None:
-    """A cell's *failed* or *inactive* reason (rules of :mod:`dat_study.stats`), or None."""
-    reason = stats.failed_reason(_failed(runs, row, "none"), _failed(runs, row, method), _failed(runs, row, baseline),
-                                 names=(TITLES[method], TITLES[baseline]), setting=f"the {ROW_TITLES[row]} row")
+def cannot_move(runs, row, method, baseline) -> tuple:
+    """A cell's *failed* or *inactive* reason, and the arm that loses it by not learning (rules of
+    :mod:`dat_study.stats`, :func:`dat_study.stats.failed_cell`; each None if none)."""
+    reason, lost = stats.failed_cell(_failed(runs, row, "none"), _failed(runs, row, method),
+                                     _failed(runs, row, baseline), names=(TITLES[method], TITLES[baseline]),
+                                     setting=f"the {ROW_TITLES[row]} row")
     if reason is None and method == "dat":
         reason = stats.inactive_reason([tail_mean(r["logs"], "perturbation_ratio") for r in runs
                                         if r["row"] == row and r["reg"] == "dat"])
-    return reason
-
-
-def failed_arm(runs, row, method, baseline) -> str | None:
-    """The cell's arm that did not learn where the row's None did (it loses the cell, :func:`stats.failed_arm`)."""
-    return stats.failed_arm(_failed(runs, row, "none"), _failed(runs, row, method), _failed(runs, row, baseline))
+    return reason, lost
 
 
 def comparisons(runs) -> dict:
@@ -209,18 +206,17 @@ def comparisons(runs) -> dict:
                 a, b = vals["dat"], vals[base]
                 common = sorted(set(a) & set(b))
                 if common:
+                    why, lost = cannot_move(runs, row, "dat", base)
                     out[(base, row, at)] = stats.paired({s: a[s] for s in common}, {s: b[s] for s in common}, True,
-                                                        cannot_move=cannot_move(runs, row, "dat", base),
-                                                        failed_arm=failed_arm(runs, row, "dat", base))
+                                                        cannot_move=why, failed_arm=lost)
     for kind, value, lower in (("adaptive", _ratio, False), ("rank", _rank, True)):
         for row in TABLE3_LOSSES:
             a, b = per_seed(runs, value, row=row, reg="dat"), per_seed(runs, value, row=row, reg=MATCHED)
             common = sorted(set(a) & set(b))
             if common:
+                why, lost = cannot_move(runs, row, "dat", MATCHED)
                 out[(kind, row)] = stats.paired({s: a[s] for s in common}, {s: b[s] for s in common}, lower,
-                                                cannot_move=cannot_move(runs, row, "dat", MATCHED),
-                                                failed_arm=failed_arm(runs, row, "dat", MATCHED),
-                                                undefined=UNDEFINED[kind])
+                                                cannot_move=why, failed_arm=lost, undefined=UNDEFINED[kind])
     return out
 
 

@@ -50,11 +50,11 @@ The rules are fixed before any run and applied mechanically
     arm did not learn when at least half of its seeds did not
     (:func:`arm_failed`).  A cell is *failed* when the baseline arm of its
     setting (no regularizer) did not learn, so that the setup cannot test the
-    method, or when both of its arms did not (:func:`failed_reason`).  A
+    method, or when both of its arms did not (:func:`failed_cell`).  A
     method that fails where its setting's baseline learns is a result, not a
     failed setup: that cell is counted, and the failed arm loses it, whatever
     its metric says, and also where that metric is undefined (a critic wrong
-    on every example has no wrong/right ratio) (:func:`failed_arm`; the
+    on every example has no wrong/right ratio) (:func:`failed_cell`; the
     paired test still runs, over the seeds it can pair, and keeps its place
     in Holm's family: with no seed to pair its p is NaN and counts as 1).  (Revised
     after the pilot, before any comparison run: the first version also called
@@ -188,7 +188,7 @@ class Paired:
       method_mean, method_sd, baseline_mean, baseline_sd: over the finite pairs.
       lower_is_better: the metric's direction.
       failed_arm: ``"method"`` or ``"baseline"``: that arm did not learn where its setting's arm without a
-        regularizer did (:func:`failed_arm`), so it loses the cell whatever the metric says.
+        regularizer did (:func:`failed_cell`), so it loses the cell whatever the metric says.
       undefined, undefined_seeds: why a metric had no value in some seed that is not a divergence, and the seeds
         dropped for it (``paired(undefined=...)``).
     """
@@ -247,9 +247,9 @@ def paired(method: dict, baseline: dict, lower_is_better: bool, bound=None, no_h
         a cell where every run of both arms sits at it is degenerate.
       no_headroom: a reason, known from the setup, why the cell cannot move
         (e.g. the attack starts within its tolerance); makes it degenerate.
-      cannot_move: a *failed* or *inactive* reason (:func:`failed_reason`, :func:`inactive_reason`);
+      cannot_move: a *failed* or *inactive* reason (:func:`failed_cell`, :func:`inactive_reason`);
         makes the cell not counted, with that reason.
-      failed_arm: the arm that did not learn where the setting's baseline did (:func:`failed_arm`): it loses the
+      failed_arm: the arm that did not learn where the setting's baseline did (:func:`failed_cell`): it loses the
         cell, which stays counted and tested (its p keeps its place in Holm's family).
       undefined: for a metric whose missing value is not a divergence, what it means (e.g. "no example was fooled
         after a step"): a seed where either arm's value is missing is then dropped and listed with this reason,
@@ -356,39 +356,33 @@ def arm_failed(failed_by_seed: dict) -> bool:
     return 2 * sum(bool(v) for v in failed_by_seed.values()) >= len(failed_by_seed)
 
 
-def failed_reason(setting_baseline: bool, method: bool, baseline: bool, names=("method", "baseline"),
-                  setting="the setting") -> str | None:
-    """Why a cell is *failed*, or None: the setting's baseline did not learn, or both arms did not.
+def failed_cell(setting_baseline: bool, method: bool, baseline: bool, names=("method", "baseline"),
+                setting="the setting") -> tuple:
+    """The rule for arms that did not learn, for one cell: ``(failed reason or None, losing arm or None)``.
+
+    The reason (for ``paired(cannot_move=)``) sets the cell apart when the setup cannot test the method: the
+    setting's arm without a regularizer did not learn, or neither of the cell's arms did.  Otherwise, when exactly
+    one arm did not learn, that arm (``"method"`` or ``"baseline"``, for ``paired(failed_arm=)``) loses the cell,
+    whatever its metric says: a collapsed generator's D can have a small gradient norm, a failed run a short IS
+    decline.
 
     Args:
       setting_baseline: the arm without a regularizer of the cell's setting did not learn.
       method, baseline: the cell's arms did not learn.
+      names, setting: how the page names the arms and the setting.
 
-    >>> failed_reason(True, False, False, setting="WGAN (sigmoid)")
-    "failed: WGAN (sigmoid)'s arm without a regularizer did not learn, so the setup cannot test the method"
-    >>> failed_reason(False, True, False) is None  # the method fails where the setup trains: counted
-    True
+    >>> failed_cell(True, False, False, setting="WGAN (sigmoid)")
+    ("failed: WGAN (sigmoid)'s arm without a regularizer did not learn, so the setup cannot test the method", None)
+    >>> failed_cell(False, True, False), failed_cell(False, False, True)  # a result: counted, that arm loses
+    ((None, 'method'), (None, 'baseline'))
     """
     if setting_baseline:
-        return f"failed: {setting}'s arm without a regularizer did not learn, so the setup cannot test the method"
+        return f"failed: {setting}'s arm without a regularizer did not learn, so the setup cannot test the method", None
     if method and baseline:
-        return f"failed: neither arm learned ({names[0]} and {names[1]})"
-    return None
-
-
-def failed_arm(setting_baseline: bool, method: bool, baseline: bool) -> str | None:
-    """The arm that loses its cell by failing (``"method"`` or ``"baseline"``), or None.
-
-    The other half of :func:`failed_reason`: when the setting's arm without a regularizer learned and exactly
-    one of the cell's arms did not, that arm loses the cell, whatever its metric says (a collapsed generator's
-    D can have a small gradient norm, a failed run a short IS decline).
-
-    >>> failed_arm(False, True, False), failed_arm(False, False, True), failed_arm(True, True, False)
-    ('method', 'baseline', None)
-    """
-    if setting_baseline or method == baseline:
-        return None
-    return "method" if method else "baseline"
+        return f"failed: neither arm learned ({names[0]} and {names[1]})", None
+    if method != baseline:
+        return None, "method" if method else "baseline"
+    return None, None
 
 
 def inactive_reason(shares, what="DAT's perturbation", of="the inputs' norm") -> str | None:

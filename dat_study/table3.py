@@ -163,25 +163,24 @@ def shares(runs, arm, row, reg) -> list:
     return [effect_share(r, reg) for r in runs if r.get("arm", "main") == arm and r["row"] == row and r["reg"] == reg]
 
 
-def _cannot_move(runs, row, method, baseline, arm="main"):
-    reason = stats.failed_reason(arm_failed(runs, arm, row, "none"), arm_failed(runs, arm, row, method),
-                                 arm_failed(runs, arm, row, baseline),
-                                 names=(REG_TITLES.get(method, method), REG_TITLES.get(baseline, baseline)),
-                                 setting=f"the {ROW_TITLES[row]} row")
+def _cannot_move(runs, row, method, baseline, arm="main") -> tuple:
+    """A cell's *failed* or *inactive* reason, and the arm that loses it by not learning
+    (:func:`dat_study.stats.failed_cell`; each None if none)."""
+    reason, lost = stats.failed_cell(arm_failed(runs, arm, row, "none"), arm_failed(runs, arm, row, method),
+                                     arm_failed(runs, arm, row, baseline),
+                                     names=(REG_TITLES.get(method, method), REG_TITLES.get(baseline, baseline)),
+                                     setting=f"the {ROW_TITLES[row]} row")
     if reason is None and method in PERTURBING:
         reason = stats.inactive_reason(shares(runs, arm, row, method), what=f"{REG_TITLES[method]}'s perturbation")
-    return reason
-
-
-def _failed_arm(runs, row, method, baseline, arm="main"):
-    return stats.failed_arm(arm_failed(runs, arm, row, "none"), arm_failed(runs, arm, row, method),
-                            arm_failed(runs, arm, row, baseline))
+    return reason, lost
 
 
 def _paired(runs, row, method, baseline, arm="main"):
     a, b = shared(_seeds(runs, arm, row, method), _seeds(runs, arm, row, baseline))
-    return stats.paired(a, b, True, cannot_move=_cannot_move(runs, row, method, baseline, arm),
-                        failed_arm=_failed_arm(runs, row, method, baseline, arm)) if a else None
+    if not a:
+        return None
+    why, lost = _cannot_move(runs, row, method, baseline, arm)
+    return stats.paired(a, b, True, cannot_move=why, failed_arm=lost)
 
 
 def comparisons(runs) -> dict:

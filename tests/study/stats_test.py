@@ -230,11 +230,15 @@ def test_arm_failed_needs_half_of_the_seeds():
     assert not stats.arm_failed({})
 
 
-def test_failed_reason_only_for_the_setup_or_both_arms():
-    assert stats.failed_reason(True, False, False).startswith("failed: the setting's arm without a regularizer")
-    assert stats.failed_reason(False, True, True, names=("DAT", "None")) == "failed: neither arm learned (DAT and None)"
-    # the method fails where the setup trains: a result, counted (the method loses the cell)
-    assert stats.failed_reason(False, True, False) is None and stats.failed_reason(False, False, True) is None
+def test_failed_cell_sets_apart_only_the_setup_or_both_arms():
+    reason, lost = stats.failed_cell(True, True, False)
+    assert reason.startswith("failed: the setting's arm without a regularizer") and lost is None
+    assert stats.failed_cell(False, True, True, names=("DAT", "None")) == (
+        "failed: neither arm learned (DAT and None)", None)
+    # the method fails where the setup trains: a result, counted (the arm that did not learn loses the cell)
+    assert stats.failed_cell(False, True, False) == (None, "method")
+    assert stats.failed_cell(False, False, True) == (None, "baseline")
+    assert stats.failed_cell(False, False, False) == (None, None)
 
 
 def test_inactive_reason_uses_the_mean_share_over_seeds():

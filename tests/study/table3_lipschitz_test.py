@@ -218,7 +218,7 @@ def test_a_dat_arm_that_did_not_learn_loses_its_norm_cells():
     assert vs_none.comparison.effect > 4000  # by the metric alone DAT would win
     assert (vs_none.outcome, vs_none.failed_arm) == ("worse", "method")
     assert cells[("zero_gp", "wgan", "real")].outcome == "worse"
-    assert lipschitz.failed_arm(runs, "wgan", "dat", "none") == "method"
+    assert lipschitz.cannot_move(runs, "wgan", "dat", "none") == (None, "method")
 
 
 def test_a_dat_arm_that_did_not_learn_loses_its_ratio_cell_even_where_the_ratio_is_undefined():

@@ -167,7 +167,7 @@ def test_spearman_of_constant_is_nan():
 
 def test_an_arm_that_did_not_learn_loses_its_cell_and_keeps_holm_s_family():
     """A collapsed GAN's D can win a metric (a small gradient norm): the rule of stats.failed_arm makes it lose."""
-    assert [stats.failed_arm(*f) for f in ((False, True, False), (False, False, True), (True, True, False),
+    assert [stats.failed_cell(*f)[1] for f in ((False, True, False), (False, False, True), (True, True, False),
                                            (False, True, True), (False, False, False))] == [
         "method", "baseline", None, None, None]
     with pytest.raises(ValueError, match="failed_arm must be None, 'method' or 'baseline', got 'dat'"):
