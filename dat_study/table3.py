@@ -126,12 +126,10 @@ def row_means(runs, arm, row, cols) -> dict:
     """``{column: mean FID}`` over the seeds every present column of the row holds (inf if one diverged)."""
     per = {c: _seeds(runs, arm, row, c) for c in cols}
     per = {c: v for c, v in per.items() if v}
-    if not per:
-        return {}
-    common = set.intersection(*(set(v) for v in per.values()))
+    common = shared_seeds(runs, arm, row, cols)
     out = {}
     for c, v in per.items():
-        m = float(np.mean([v[s] for s in sorted(common)])) if common else float("nan")
+        m = float(np.mean([v[s] for s in common])) if common else float("nan")
         out[c] = m if np.isfinite(m) else math.inf
     return out
 
