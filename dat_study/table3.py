@@ -260,6 +260,13 @@ def shared_seeds(runs, arm, row, cols) -> tuple:
     return tuple(sorted(set.intersection(*per))) if per else ()
 
 
+def nine_ranks(runs, row) -> dict:
+    """``{column: rank}`` among the paper's nine columns present in the main arm's row (the claim's ranks; the
+    table's ranks also count the two reference columns)."""
+    means = row_means(runs, "main", row, TABLE3_REGS)
+    return dict(zip(means, verdicts.ranks(list(means.values()))))
+
+
 def _steps(runs, arm, row) -> str:
     steps = sorted({r["config"]["n_iter"] for r in runs if r.get("arm", "main") == arm and r["row"] == row})
     return "/".join(map(str, steps)) or "-"
@@ -269,13 +276,11 @@ def _fid_table(runs, arm, cols, lines):
     rows = [row for row in TABLE3_LOSSES if any(r.get("arm", "main") == arm and r["row"] == row for r in runs)]
     lines += ["| loss (reading, steps) | seeds (ranked over) | " + " | ".join(REG_TITLES[c] for c in cols)
               + " | Spearman vs paper |", "|---|---:|" + "---:|" * (len(cols) + 1)]
-    ranks = {}
     for row in rows:
         reading = next(r.get("reading", "sigmoid") for r in runs if r.get("arm", "main") == arm and r["row"] == row)
         means = row_means(runs, arm, row, cols)
         present = [c for c in cols if c in means]
         rank = dict(zip(present, verdicts.ranks([means[c] for c in present])))
-        ranks[row] = rank
         paper_cols = [c for c in present if c in TABLE3_REGS]
         rho = (verdicts.spearman([means[c] for c in paper_cols], [PAPER_TABLE3[row][TABLE3_REGS.index(c)]
                                                                   for c in paper_cols])
@@ -288,7 +293,6 @@ def _fid_table(runs, arm, cols, lines):
                      + " | ".join(cells) + f" | {verdicts.num(rho)} |")
         lines.append("| paper | | " + " | ".join(
             f"{PAPER_TABLE3[row][TABLE3_REGS.index(c)]:.2f}" if c in TABLE3_REGS else "-" for c in cols) + " | |")
-    return ranks
 
 
 def _share_table(runs, arm, cols, lines):
@@ -366,10 +370,9 @@ def section_markdown(opts, sec):
         "of its seeds). Below each row, the paper's CIFAR-10 FID.", "",
     ]
     lines += _not_run_yet(runs)
-    ranks = {}
     if any(r.get("arm") == "main" for r in runs):
         lines += ["Main arm (the verdicts' reading):", ""]
-        ranks = _fid_table(runs, "main", MAIN_COLUMNS, lines)
+        _fid_table(runs, "main", MAIN_COLUMNS, lines)
         lines += ["", "What each column did (mean ± sample std over seeds, last quarter of training): the perturbation "
                   "over the inputs' norm (DAT, DATT, ASGAN) or the penalty over D's loss without it (GP, LP, 0-GP, AR, "
                   f"RFM); *inactive* under {stats.INACTIVE_SHARE:g}:", ""]
@@ -401,7 +404,8 @@ def section_markdown(opts, sec):
     scope = _scope(runs, res)
     named = {k: verdicts.named(c, _label(k)) for k, c in {**claim_cells, **variant_cells}.items()}
     pick = lambda kind: tuple(c for k, c in named.items() if k[0] == kind)  # noqa: E731
-    dat_ranks = ", ".join(f"{ROW_TITLES[r]} #{ranks[r]['dat']:g}" for r in ranks if "dat" in ranks[r])
+    dat_ranks = ", ".join(f"{ROW_TITLES[r]} #{nine_ranks(runs, r)['dat']:g}" for r in TABLE3_LOSSES
+                          if "dat" in nine_ranks(runs, r))
     setup = "FID on digits, the AR/RFM code base's D, each row at its pilot budget and reading"
     claims = []
     if pick("dat_vs_none"):

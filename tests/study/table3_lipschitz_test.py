@@ -241,3 +241,14 @@ def test_a_dat_arm_that_did_not_learn_loses_its_ratio_cell_even_where_the_ratio_
                for r in runs]
     cell = verdicts.decide(lipschitz.comparisons(learned))[("adaptive", "wgan")]
     assert cell.outcome == "degenerate" and stats.kind_of(cell.note) == "undefined"
+
+
+def test_the_claim_ranks_dat_among_the_paper_s_nine_columns_not_the_table_s_eleven():
+    fids = {"none": 20.0, "gp": 12.0, "dat": 10.0, "datt": 11.0, "dat_reference": 5.0, "datt_reference": 6.0}
+    runs = [_run(reg, s, fid + 0.1 * s) for reg, fid in fids.items() for s in range(3)]
+    lines = []
+    table3._fid_table(runs, "main", table3.MAIN_COLUMNS, lines)
+    row = [c.strip() for c in next(line for line in lines if line.startswith("| GAN")).split("|")[1:-1]]
+    dat_cell = row[2 + table3.MAIN_COLUMNS.index("dat")]
+    assert dat_cell.endswith("(#3)")  # the table ranks all eleven: both reference columns are better
+    assert table3.nine_ranks(runs, "gan") == {"none": 4.0, "gp": 3.0, "dat": 1.0, "datt": 2.0}
