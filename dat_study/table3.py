@@ -365,7 +365,8 @@ def section_markdown(opts, sec):
         "samples per evaluation. Each cell: mean ± sample std over its own seeds (the row's count, in the column "
         "*seeds*; a cell holding another count shows it in square brackets) and, in round brackets, its rank "
         "within the row (1 = best) by the mean over the seeds every column of the row holds (their count in "
-        "brackets in the column *seeds*; when it equals the row's count, ranks and cells use the same seeds); † marks a column that did not learn (final IS under "
+        "brackets in the column *seeds*; when it equals the row's count, ranks and cells use the same seeds); "
+        "† marks a column that did not learn (final IS under "
         f"{stats.FAILED_IS:g}, FID over {stats.FAILED_FID:g}, or diverged, in at least half "
         "of its seeds). Below each row, the paper's CIFAR-10 FID.", "",
     ]
@@ -404,8 +405,8 @@ def section_markdown(opts, sec):
     scope = _scope(runs, res)
     named = {k: verdicts.named(c, _label(k)) for k, c in {**claim_cells, **variant_cells}.items()}
     pick = lambda kind: tuple(c for k, c in named.items() if k[0] == kind)  # noqa: E731
-    dat_ranks = ", ".join(f"{ROW_TITLES[r]} #{nine_ranks(runs, r)['dat']:g}" for r in TABLE3_LOSSES
-                          if "dat" in nine_ranks(runs, r))
+    nine = {r: nine_ranks(runs, r) for r in TABLE3_LOSSES}
+    dat_ranks = ", ".join(f"{ROW_TITLES[r]} #{nine[r]['dat']:g}" for r in TABLE3_LOSSES if "dat" in nine[r])
     setup = "FID on digits, the AR/RFM code base's D, each row at its pilot budget and reading"
     claims = []
     if pick("dat_vs_none"):
