@@ -252,3 +252,18 @@ def test_the_claim_ranks_dat_among_the_paper_s_nine_columns_not_the_table_s_elev
     dat_cell = row[2 + table3.MAIN_COLUMNS.index("dat")]
     assert dat_cell.endswith("(#3)")  # the table ranks all eleven: both reference columns are better
     assert table3.nine_ranks(runs, "gan") == {"none": 4.0, "gp": 3.0, "dat": 1.0, "datt": 2.0}
+
+
+def test_a_partial_section_renders_and_its_overall_verdict_names_each_claim_it_summarises(tmp_path):
+    # Only the central columns, and no LSGAN row yet (a section killed midway): the page and its plots still
+    # render, and with no "best of the nine" claim the overall line must not say so.
+    fids = {"none": 20.0, "dat": 10.0, "zero_gp": 12.0, "gp": 11.0}
+    runs = [_run(reg, s, fid + 0.5 * s, row=row, curve=[{"step": 10, "fid_train": fid}], eval_samples=100)
+            for row in ("gan", "wgan") for reg, fid in fids.items() for s in range(3)]
+    opts = study.StudyOptions(out_dir=str(tmp_path))
+    _, claims, overall = table3.section_markdown(opts, {"data": {"runs": runs, "resolution": 16}})
+    texts = [c.text for c in claims]
+    assert len(texts) == 2 and not any("best FID of the nine" in t for t in texts)
+    assert overall == "; ".join(f"{c.verdict.word} ({c.text})" for c in claims)
+    assert "nine" not in overall
+    assert all(os.path.isfile(os.path.join(opts.artefacts, f)) for f in ("table3.png", "table3_curves.png"))
