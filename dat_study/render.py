@@ -47,6 +47,7 @@ def render_page(opts) -> str:
     summary = ["| # | claim | scope | effect [95% CI] | p (Holm) | verdict | not counted | measured |",
                "|---|---|---|---|---|---|---|---|"]
     body = []
+    page_claims = []  # every section's claims, in page order: the README's table reads them (one source)
     total = 0.0
     for i, (name, section) in enumerate(SECTIONS.items(), 1):
         title, cmd = section.title, section.command.format(results=cli)
@@ -66,6 +67,7 @@ def render_page(opts) -> str:
             body.append(f"- {c.line()}" if isinstance(c, Claim) else f"- {c}")
         body += ["", f"*Measured:* {date}. *Wall time:* {minutes(seconds)}{note}, {sec['machine']}.", ""]
         typed = [c for c in claims if isinstance(c, Claim)]
+        page_claims += typed
         for j, c in enumerate(typed, 1):
             eff, p = c.effect_and_p()
             v = c.verdict
@@ -80,7 +82,7 @@ def render_page(opts) -> str:
     with open(path, "w") as f:
         f.write("\n".join(header + body) + "\n")
     if opts.readme:
-        update_readme(opts.readme, readme_table(opts))
+        update_readme(opts.readme, readme_table(opts, claims=page_claims))
     return path
 
 
@@ -88,22 +90,26 @@ README_START = "<!-- results table: written by `python bin/results.py --render -
 README_END = "<!-- end of the results table -->"
 
 
-def readme_table(opts) -> list:
+def readme_table(opts, claims=None) -> list:
     """The README's results table: one row per claim of the page, its verdict word and scope (one source: the
-    stored sections, through the same :class:`dat_study.verdicts.Claim` s as the page)."""
+    stored sections, through the same :class:`dat_study.verdicts.Claim` s as the page).
+
+    ``claims``: the page's claims in page order when the caller has them (:func:`render_page`, which would
+    otherwise build every section, its statistics and plots, a second time); else built from the stored sections.
+    """
+    if claims is None:
+        claims = []
+        for name, section in SECTIONS.items():
+            sec = load_section(opts, name)
+            if sec is not None:
+                claims += [c for c in section.markdown(opts, sec)[1] if isinstance(c, Claim)]
     lines = ["| claim of the paper | verdict here | scope | not counted |", "|---|---|---|---|"]
-    for name, section in SECTIONS.items():
-        sec = load_section(opts, name)
-        if sec is None:
-            continue
-        _, claims, overall = section.markdown(opts, sec)
-        typed = [c for c in claims if isinstance(c, Claim)]
-        for c in typed:
-            v = c.verdict
-            eff, _ = c.effect_and_p()
-            effect = "" if eff.endswith("in the section") or eff.startswith("-") else f"; {eff}"
-            lines.append(f"| {c.text} | **{v.word}** ({v.better}/{v.worse}/{v.tie} of {v.counted} better/worse/tie"
-                         f"{effect}) | {c.scope or c.setup} | {not_counted_summary(c)} |")
+    for c in claims:
+        v = c.verdict
+        eff, _ = c.effect_and_p()
+        effect = "" if eff.endswith("in the section") or eff.startswith("-") else f"; {eff}"
+        lines.append(f"| {c.text} | **{v.word}** ({v.better}/{v.worse}/{v.tie} of {v.counted} better/worse/tie"
+                     f"{effect}) | {c.scope or c.setup} | {not_counted_summary(c)} |")
     return lines
 
 

@@ -439,8 +439,9 @@ def _plot(opts, runs):
         vals = [np.asarray(list(_seeds(runs, "main", row, c).values()), np.float64) for c in MAIN_COLUMNS]
         means = [np.mean(v) if v.size and np.all(np.isfinite(v)) else np.nan for v in vals]
         sds = [np.std(v, ddof=1) if v.size > 1 and np.all(np.isfinite(v)) else 0 for v in vals]
-        if not np.any(np.isfinite(means)):
-            ax.set_title(f"{ROW_TITLES[row]} loss: not run yet", fontsize=9)
+        if not np.any(np.isfinite(means)):  # no bar to draw on a log scale
+            why = "every column diverged" if any(v.size for v in vals) else "not run yet"
+            ax.set_title(f"{ROW_TITLES[row]} loss: {why}", fontsize=9)
             continue
         colors = ["tab:red" if c.startswith("dat") else "0.6" for c in MAIN_COLUMNS]
         ax.bar(range(len(MAIN_COLUMNS)), means, yerr=sds, color=colors, capsize=2)
