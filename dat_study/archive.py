@@ -10,6 +10,11 @@ archived summaries back into ``runs_dir`` before a section runs, where the runne
 the archive is committed with the page, so every number on the page traces to a run's file in
 the repository.
 
+A section's JSON does not copy what the archive holds: :func:`link` replaces a run record's training logs
+and correctness measurements by a pointer to the archived summary they came from (when they equal it),
+and :func:`resolve` puts them back when the section is read (:func:`dat_study.common.load_section`).
+One copy of each run's logs, then, and a section file of a few hundred kB instead of several MB.
+
 Example::
 
     opts = StudyOptions(out_dir="docs")
@@ -21,6 +26,7 @@ Example::
 from __future__ import annotations
 
 import gzip
+import json
 import os
 import shutil
 
@@ -88,3 +94,87 @@ def restore(opts) -> int:
             os.replace(dst + ".tmp", dst)
             n += 1
     return n
+
+
+# ------------------------------------------------------------------ section records that point into the archive
+
+POINTER = "$archived"  # {"$archived": <summary, relative to the archive>, "keys": <the logs' columns kept> or absent}
+LINKED_FIELDS = ("logs", "correctness")  # what a run record may take from its archived summary: the bulk of it
+
+
+def _read(path, cache):
+    if path not in cache:
+        with gzip.open(path, "rt", encoding="utf-8") as f:
+            cache[path] = json.load(f)
+    return cache[path]
+
+
+def _project(rows, keys):
+    return rows if keys is None else [{k: row.get(k) for k in keys} for row in rows]
+
+
+def _same(a, b) -> bool:
+    return json.dumps(a) == json.dumps(b)  # NaN equals NaN here, as it does in the file
+
+
+def link(opts, obj):
+    """A copy of section data ``obj`` whose run records point to their archived summaries for the bulky fields.
+
+    A run record is a dict with a ``run_dir`` under ``opts.runs_dir`` whose summary is archived; each of its
+    :data:`LINKED_FIELDS` that equals the summary's (for logs: or the summary's logs cut to the record's columns)
+    becomes ``{"$archived": path, "keys": columns}``.  Anything else is kept as it is, so a record whose run
+    is not archived, or differs from it, loses nothing.
+    """
+    root, cache = archive_dir(opts), {}
+
+    def visit(o):
+        if isinstance(o, list):
+            return [visit(x) for x in o]
+        if not isinstance(o, dict):
+            return o
+        out = {k: visit(v) for k, v in o.items()}
+        run_dir = o.get("run_dir")
+        if not isinstance(run_dir, str) or not any(isinstance(o.get(f), (list, dict)) for f in LINKED_FIELDS):
+            return out
+        rel = os.path.relpath(run_dir, opts.runs_dir)
+        path = os.path.join(root, rel, RESULT + ".gz")
+        if rel.startswith("..") or not os.path.isfile(path):
+            return out
+        summary = _read(path, cache)
+        for field in LINKED_FIELDS:
+            value = o.get(field)
+            if not value or field not in summary:
+                continue
+            keys = None
+            if field == "logs" and isinstance(value[0], dict) and summary[field] and set(value[0]) != set(
+                    summary[field][0]):
+                keys = list(value[0])
+            if _same(value, _project(summary[field], keys)):
+                out[field] = {POINTER: os.path.join(rel, RESULT + ".gz"), **({} if keys is None else {"keys": keys})}
+        return out
+
+    return visit(obj)
+
+
+def resolve(opts, obj, source="the section"):
+    """``obj`` with every pointer :func:`link` left replaced by what it points to.
+
+    Raises:
+      FileNotFoundError: an archived summary a pointer names is missing (it names the file and the section).
+    """
+    root, cache = archive_dir(opts), {}
+
+    def visit(o, field=None):
+        if isinstance(o, list):
+            return [visit(x) for x in o]
+        if not isinstance(o, dict):
+            return o
+        if POINTER in o:
+            path = os.path.join(root, o[POINTER])
+            if not os.path.isfile(path):
+                raise FileNotFoundError(f"{source} takes a run's {field} from {path}, which is missing: restore the "
+                                        f"archive (git checkout {root}) or rerun the section.")
+            return _project(_read(path, cache)[field], o.get("keys"))
+        return {k: visit(v, k) for k, v in o.items()}
+
+    return visit(obj)

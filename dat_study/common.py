@@ -39,6 +39,7 @@ class StudyOptions:
     configs_dir: str = "configs"
     workers: int = 2
     quick: bool = False
+    draw: bool = True  # the sections' markdown draws its plots into artefacts; False: the text alone (the README table)
     # pilot (dat_study.pilot): seed 0 of each family's central arms to the family's cap; None: the
     # module's caps and grids (digits 8000 steps, mixtures 20000)
     pilot_seed: int = 0
@@ -116,19 +117,28 @@ def results_command(opts: StudyOptions) -> str:
 
 
 def write_section(opts: StudyOptions, name: str, obj) -> str:
-    """Writes ``<artefacts>/<name>.json`` atomically; returns its path."""
+    """Writes ``<artefacts>/<name>.json`` atomically; returns its path.
+
+    Run records' logs and correctness measurements that the archive holds are stored as pointers to it
+    (:func:`dat_study.archive.link`): one copy of each run's logs, in its archived summary.
+    """
+    from dat_study import archive
+
     os.makedirs(opts.artefacts, exist_ok=True)
     path = os.path.join(opts.artefacts, f"{name}.json")
-    return write_json_atomic(path, obj, indent=1)
+    return write_json_atomic(path, archive.link(opts, obj), indent=1)
 
 
 def load_section(opts: StudyOptions, name: str) -> dict | None:
-    """The stored ``<artefacts>/<name>.json``, or None if the section has not run."""
+    """The stored ``<artefacts>/<name>.json`` with its pointers into the archive resolved, or None if the section
+    has not run."""
+    from dat_study import archive
+
     path = os.path.join(opts.artefacts, f"{name}.json")
     if not os.path.isfile(path):
         return None
     with open(path) as f:
-        return json.load(f)
+        return archive.resolve(opts, json.load(f), source=path)
 
 
 def pilot_data(opts) -> dict:
@@ -183,7 +193,8 @@ def progress(section: str, opts: StudyOptions | None = None):
 def slim(result) -> dict:
     """What a section keeps of a run's result."""
     out = {k: result[k] for k in ("config", "logs", "curve", "final", "diverged_at", "seconds", "reused")}
-    out.update(date=result.get("date"), code_version=result.get("code_version"))
+    out.update(date=result.get("date"), code_version=result.get("code_version"),
+               run_dir=(result.get("spec") or {}).get("overrides", {}).get("run_dir"))
     return out
 
 

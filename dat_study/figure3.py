@@ -563,7 +563,8 @@ def section_markdown(opts, sec):
                   f"{', '.join(f'{e:g}' for e in EPS_SWEEP)}, fixed before the runs; not a claim of the paper, so its "
                   "cells are a Holm family of their own):", ""]
         lines += verdicts.cells_table(srows, digits=3) + [""]
-    _curves_plot(opts, variants)
+    if opts.draw:
+        _curves_plot(opts, variants)
     lines += ["![Figure 3: the mode mass error over training](results/figure3_curves.png)", ""]
     claims = []
     for var in variants:

@@ -339,8 +339,9 @@ def section_markdown(opts, sec):
     lr = lr_claim(runs)
     if lr:
         lines += ["", f"Figure 4's high learning rate: {lr.cells[0].note}."]
-    _plot(opts, runs, sets)
-    _plot_figure5(opts, runs, fig5)
+    if opts.draw:
+        _plot(opts, runs, sets)
+        _plot_figure5(opts, runs, fig5)
     lines += ["", "![Figures 4/5 in miniature](results/figures45.png)", "",
               "![Figure 5: IS and the Wasserstein estimate over training](results/figure5.png)"]
     # the scope is also read apart from the section (the README's table); a setting without runs has no budget

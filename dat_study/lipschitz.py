@@ -97,7 +97,7 @@ def _grid_spec(opts, row, reading, weight, seed):
 def _keep(r, **fields):
     return dict(fields, logs=[{k: l.get(k) for k in LOG_KEYS} for l in r["logs"]], correctness=r.get("correctness"),
                 final=r.get("final", {}), diverged_at=r.get("diverged_at"), curve=r.get("curve"), date=r.get("date"),
-                code_version=r.get("code_version"), config=r.get("config"))
+                code_version=r.get("code_version"), config=r.get("config"), run_dir=r.get("run_dir"))
 
 
 def run_section(opts) -> dict:
@@ -328,10 +328,12 @@ def section_markdown(opts, sec):
     lines += ["", "Cells (norms: \"better\" = DAT's norm is smaller; ratios: \"better\" = DAT's ratio is larger; "
               "ρ: \"better\" = DAT's correlation is lower; paired by seed):", ""]
     lines += verdicts.cells_table(rows, digits=3)
-    _plot(opts, runs)
+    if opts.draw:
+        _plot(opts, runs)
     lines += ["", "![Lipschitz](results/lipschitz.png)"]
     if has_split:
-        _plot_split(opts, runs, regs)
+        if opts.draw:
+            _plot_split(opts, runs, regs)
         lines += ["", "![Gradient norms by correctness](results/lipschitz_adaptivity.png)"]
     labels = dict(rows)
     label_of = {id(c): t for t, c in rows}

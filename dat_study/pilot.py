@@ -306,7 +306,8 @@ def section_markdown(opts, sec):
                   ", ".join(f"clip {c:g}: {f['arms']['dat'].get('perturbation_ratio', float('nan')):.3g}"
                             for c, f in cands if f) + ". Chosen: " +
                   (f"clip {chosen:g}." if chosen is not None else "none (DAT inactive in every candidate).")]
-    _plot(opts, fams)
+    if opts.draw:
+        _plot(opts, fams)
     lines += ["", "![The pilot's curves](results/pilot.png)"]
     capped = [f["title"] for f in fams.values() if f["capped"]]
     verdict = (f"Budgets fixed for {len(fams)} families before any comparison run"

@@ -8,6 +8,7 @@ Nothing is typed in by hand except what :mod:`dat_study.paper` holds.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from dat_study.common import load_section, minutes, results_command
@@ -95,14 +96,15 @@ def readme_table(opts, claims=None) -> list:
     stored sections, through the same :class:`dat_study.verdicts.Claim` s as the page).
 
     ``claims``: the page's claims in page order when the caller has them (:func:`render_page`, which would
-    otherwise build every section, its statistics and plots, a second time); else built from the stored sections.
+    otherwise build every section's statistics a second time); else built from the stored sections, drawing
+    nothing (the committed plots are the page's: a test that reads the table leaves them alone).
     """
     if claims is None:
-        claims = []
+        claims, text_only = [], dataclasses.replace(opts, draw=False)  # the page's plots are the page's to draw
         for name, section in SECTIONS.items():
             sec = load_section(opts, name)
             if sec is not None:
-                claims += [c for c in section.markdown(opts, sec)[1] if isinstance(c, Claim)]
+                claims += [c for c in section.markdown(text_only, sec)[1] if isinstance(c, Claim)]
     lines = ["| claim of the paper | verdict here | scope | not counted |", "|---|---|---|---|"]
     for c in claims:
         v = c.verdict

@@ -425,7 +425,8 @@ def section_markdown(opts, sec):
             "than the authors' released code (DAT and DATT, paper vs reference variant)",
             f"{setup}, 3 losses x DAT/DATT", pick("variant"), scope))
     if any(r.get("arm") == "main" for r in runs):
-        _plot(opts, runs)
+        if opts.draw:
+            _plot(opts, runs)
         lines += ["", "![Table 3 in miniature](results/table3.png)", "",
                   "![Table 3: FID curves](results/table3_curves.png)"]
     overall = "; ".join(f"{c.verdict.word} ({c.text})" for c in claims)  # each verdict with its own claim's words

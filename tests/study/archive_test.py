@@ -4,6 +4,8 @@ import gzip
 import json
 import os
 
+import pytest
+
 from dat_study import archive, runner
 from dat_study.common import StudyOptions
 
@@ -79,3 +81,77 @@ def test_a_restored_result_is_reused_by_the_runner_only_for_the_same_spec(tmp_pa
     assert runner.load_result(spec)["final"]["fid_train"] == 1.0
     other = runner.RunSpec.make("configs/toy_balanced.flags", {"run_dir": run_dir, "n_iter": 20})
     assert runner.load_result(other) is None  # another spec in the same folder trains afresh
+
+
+def _summary(seed, nan=False):
+    logs = [{"step": s, "d_loss": 1.0 / s, "grad_norm_real": float("nan") if nan and s == 20 else 0.1 * s,
+             "perturbation_ratio": 0.01} for s in (10, 20, 30)]
+    return {"spec": {"overrides": {"run_dir": "unused"}}, "config": {"seed": seed}, "logs": logs,
+            "curve": [{"step": 30, "fid_train": 9.0}], "final": {"fid_train": 9.0},
+            "correctness": {"dat_max_error": 1e-7, "batches": 2}}
+
+
+def test_a_section_stores_one_pointer_per_archived_run_s_logs_and_reads_them_back(tmp_path):
+    from dat_study import common
+
+    opts = _opts(tmp_path)
+    full, nan = _summary(0), _summary(1, nan=True)
+    _finish(opts, "table3/a_seed0", full)
+    _finish(opts, "table3/a_seed1", nan)
+    archive.save(opts)
+    cut = ["step", "grad_norm_real"]  # a section that keeps some columns (the lipschitz one)
+    records = [
+        dict(full, run_dir=os.path.join(opts.runs_dir, "table3", "a_seed0")),
+        {"run_dir": os.path.join(opts.runs_dir, "table3", "a_seed1"), "curve": nan["curve"],
+         "logs": [{k: row[k] for k in cut} for row in nan["logs"]]},
+        dict(full, run_dir=os.path.join(opts.runs_dir, "table3", "a_seed0"),  # differs from its run: kept inline
+             logs=[dict(row, d_loss=0.0) for row in full["logs"]]),
+        dict(full, run_dir=str(tmp_path / "elsewhere" / "a_seed0")),  # not under the runs folder: kept inline
+    ]
+    section = {"section": "table3", "data": {"runs": records}}
+    path = common.write_section(opts, "table3", section)
+    with open(path) as f:
+        raw = json.load(f)["data"]["runs"]
+    pointer = {archive.POINTER: os.path.join("table3", "a_seed0", runner.RESULT + ".gz")}
+    assert raw[0]["logs"] == pointer and raw[0]["correctness"] == pointer
+    assert raw[0]["curve"] == full["curve"]  # the curve and final numbers stay in the section
+    assert raw[1]["logs"] == {archive.POINTER: os.path.join("table3", "a_seed1", runner.RESULT + ".gz"), "keys": cut}
+    assert raw[2]["logs"][0]["d_loss"] == 0.0 and raw[2]["correctness"] == pointer
+    assert isinstance(raw[3]["logs"], list) and isinstance(raw[3]["correctness"], dict)
+    back = common.load_section(opts, "table3")
+    assert json.dumps(back) == json.dumps(section)  # NaN and all
+
+    os.remove(os.path.join(archive.archive_dir(opts), "table3", "a_seed1", runner.RESULT + ".gz"))
+    with pytest.raises(FileNotFoundError, match=r"takes a run's logs from .*a_seed1.*which is missing"):
+        common.load_section(opts, "table3")
+
+
+def test_the_committed_sections_keep_no_second_copy_of_an_archived_run_s_logs():
+    # the archive (docs/results/runs) holds each run's logs; the section files point to them (one copy)
+    from dat_study import common
+
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    opts = StudyOptions(out_dir=os.path.join(root, "docs"))
+    inline, linked = [], 0
+
+    def walk(o):
+        nonlocal linked
+        if isinstance(o, list):
+            for x in o:
+                walk(x)
+        elif isinstance(o, dict):
+            if "run_dir" in o and "logs" in o:
+                if isinstance(o["logs"], dict) and archive.POINTER in o["logs"]:
+                    linked += 1
+                elif o["logs"]:
+                    inline.append(o["run_dir"])
+            for v in o.values():
+                walk(v)
+
+    for name in ("pilot", "figure1", "figures45", "table3", "lipschitz"):
+        path = os.path.join(opts.artefacts, name + ".json")
+        if os.path.isfile(path):
+            with open(path) as f:
+                walk(json.load(f))
+            assert common.load_section(opts, name)  # every pointer resolves
+    assert linked > 0 and not inline, inline[:3]

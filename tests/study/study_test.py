@@ -1,6 +1,7 @@
 """The reproduction study: the section registry, run specs, one real miniature run, the stored results and the page."""
 
 import dataclasses
+import glob
 import json
 import os
 import re
@@ -473,11 +474,13 @@ def test_every_file_a_committed_section_points_to_exists():
         assert os.path.isfile(os.path.join(ROOT, "docs", link)), link
 
 
-def test_the_committed_readme_table_is_the_pages():
+def test_the_committed_readme_table_is_the_pages_and_reading_it_draws_nothing():
     opts = study.StudyOptions(out_dir=os.path.join(ROOT, "docs"))
     text = open(os.path.join(ROOT, "README.md")).read()
     block = text.split(render.README_START, 1)[1].split(render.README_END, 1)[0].strip().splitlines()
+    plots = {p: os.stat(p).st_mtime_ns for p in glob.glob(os.path.join(opts.artefacts, "*.png"))}
     assert block == render.readme_table(opts)
+    assert plots and {p: os.stat(p).st_mtime_ns for p in plots} == plots  # the committed plots are not redrawn
 
 
 def test_the_pilot_runs_in_passes_and_keeps_the_stored_families(tmp_path, monkeypatch):
