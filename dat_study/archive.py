@@ -102,6 +102,13 @@ POINTER = "$archived"  # {"$archived": <summary, relative to the archive>, "keys
 LINKED_FIELDS = ("logs", "correctness")  # what a run record may take from its archived summary: the bulk of it
 
 
+def summary_of(opts, run_dir) -> str | None:
+    """Where the run in ``run_dir`` has its summary in the archive (relative to :func:`archive_dir`), or None for a
+    folder outside ``opts.runs_dir``: the path :func:`save` writes and a section's pointer names."""
+    rel = os.path.relpath(run_dir, opts.runs_dir)
+    return None if rel.startswith("..") else os.path.join(rel, RESULT + ".gz")
+
+
 def _read(path, cache):
     if path not in cache:
         with gzip.open(path, "rt", encoding="utf-8") as f:
@@ -136,21 +143,20 @@ def link(opts, obj):
         run_dir = o.get("run_dir")
         if not isinstance(run_dir, str) or not any(isinstance(o.get(f), (list, dict)) for f in LINKED_FIELDS):
             return out
-        rel = os.path.relpath(run_dir, opts.runs_dir)
-        path = os.path.join(root, rel, RESULT + ".gz")
-        if rel.startswith("..") or not os.path.isfile(path):
+        rel = summary_of(opts, run_dir)
+        if rel is None or not os.path.isfile(os.path.join(root, rel)):
             return out
-        summary = _read(path, cache)
+        summary = _read(os.path.join(root, rel), cache)
         for field in LINKED_FIELDS:
             value = o.get(field)
             if not value or field not in summary:
                 continue
             keys = None
-            if field == "logs" and isinstance(value[0], dict) and summary[field] and set(value[0]) != set(
-                    summary[field][0]):
+            if field == "logs" and isinstance(value, list) and isinstance(value[0], dict) and summary[field] and set(
+                    value[0]) != set(summary[field][0]):
                 keys = list(value[0])
             if _same(value, _project(summary[field], keys)):
-                out[field] = {POINTER: os.path.join(rel, RESULT + ".gz"), **({} if keys is None else {"keys": keys})}
+                out[field] = {POINTER: rel, **({} if keys is None else {"keys": keys})}
         return out
 
     return visit(obj)

@@ -539,8 +539,8 @@ def test_every_run_a_committed_section_reports_is_in_the_committed_archive(name)
         pytest.skip(f"the {name} section is not committed yet")
     dirs = _reported_run_dirs(opts, name, sec["data"])
     assert dirs
-    missing = [d for d in dirs if not os.path.isfile(os.path.join(
-        archive.archive_dir(opts), os.path.relpath(d, opts.runs_dir), runner.RESULT + ".gz"))]
+    missing = [d for d in dirs
+               if not os.path.isfile(os.path.join(archive.archive_dir(opts), archive.summary_of(opts, d)))]
     assert not missing, f"{len(missing)} of {len(dirs)} not archived: {missing[:3]}"
 
 
